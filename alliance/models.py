@@ -1,0 +1,365 @@
+"""Core domain: clinics, people and their roles, clients, flags."""
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from measures.models import Rater
+from sessions.models import TherapySession
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not an IANA timezone name."), params={"value": value})
+
+
+class Clinic(TimeStampedModel):
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="IANA name."
+    )
+    form_link_hours = models.PositiveSmallIntegerField(
+        default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+        help_text="How long a client's one-time form link stays valid.",
+    )
+    rating_edit_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MaxValueValidator(365)],
+        help_text="How long a therapist may edit their own post-session rating.",
+    )
+    # Per-rule overrides of alliance.analytics.DEFAULTS; validated by the analytics core.
+    rule_settings = models.JSONField(default=dict, blank=True)
+    client_instrument = models.ForeignKey(
+        "measures.Instrument",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the shipped client form.",
+    )
+    therapist_instrument = models.ForeignKey(
+        "measures.Instrument",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the shipped therapist form.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="clinic_name_unique"),
+            models.CheckConstraint(
+                condition=Q(form_link_hours__gte=1), name="clinic_link_hours_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    THERAPIST = "therapist", _("Therapist")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    CLINIC_ADMIN = "clinic_admin", _("Clinic admin")
+
+
+class User(AbstractUser):
+    """A clinician or administrator. Clients have no account."""
+
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+    is_therapist = models.BooleanField(_("therapist"), default=False)
+    is_supervisor = models.BooleanField(_("supervisor"), default=False)
+    is_clinic_admin = models.BooleanField(_("clinic admin"), default=False)
+
+    class Meta:
+        constraints = [
+            # A person with a clinical role always belongs to a clinic.
+            models.CheckConstraint(
+                condition=Q(clinic__isnull=False)
+                | Q(is_therapist=False, is_supervisor=False, is_clinic_admin=False),
+                name="user_role_needs_clinic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def roles(self) -> list[Role]:
+        flags = {
+            Role.THERAPIST: self.is_therapist,
+            Role.SUPERVISOR: self.is_supervisor,
+            Role.CLINIC_ADMIN: self.is_clinic_admin,
+        }
+        return [role for role, held in flags.items() if held]
+
+
+class Supervision(TimeStampedModel):
+    supervisor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervisions")
+    therapist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervised_by")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["supervisor", "therapist"], name="supervision_unique"),
+            models.CheckConstraint(
+                condition=~Q(supervisor=models.F("therapist")), name="supervision_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supervisor} supervises {self.therapist}"
+
+    def clean(self) -> None:
+        if self.supervisor.clinic_id != self.therapist.clinic_id:
+            raise ValidationError(_("Supervisor and therapist must work in the same clinic."))
+
+
+class ClientQuerySet(models.QuerySet):
+    def active(self) -> "ClientQuerySet":
+        return self.filter(status=Client.Status.ACTIVE)
+
+    def visible_to(self, user) -> "ClientQuerySet":
+        """The one place that decides which clients a user may see.
+
+        A therapist sees the clients they are primary therapist for or have held sessions
+        with; a supervisor also sees their supervisees' clients; a clinic admin sees the
+        whole clinic; nobody sees another clinic. Everything else answers 404.
+        """
+        if not (user.is_authenticated and user.is_active and user.clinic_id):
+            return self.none()
+        in_clinic = self.filter(clinic_id=user.clinic_id)
+        if user.is_clinic_admin:
+            return in_clinic
+        whose = Q(pk__in=[])
+        if user.is_therapist:
+            whose |= Q(pk=user.pk)
+        if user.is_supervisor:
+            whose |= Q(supervised_by__supervisor=user)
+        therapists = User.objects.filter(whose).values("pk")
+        held = TherapySession.objects.filter(client=OuterRef("pk"), therapist__in=therapists)
+        return in_clinic.filter(Q(primary_therapist__in=therapists) | Exists(held))
+
+
+class Client(TimeStampedModel):
+    """A person in therapy, known by a pseudonymous code. No name or contact data needed."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DISCHARGED = "discharged", _("Discharged")
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", _("English")
+        SPANISH = "es", _("Spanish")
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="clients")
+    code = models.CharField(
+        max_length=32, help_text=_("Pseudonymous code, unique in the clinic. Not a name.")
+    )
+    display_name = models.CharField(
+        max_length=40, blank=True, help_text=_("Optional initials or nickname.")
+    )
+    primary_therapist = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="primary_clients"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    show_scores_to_client = models.BooleanField(default=False)
+    discharged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "code"], name="client_code_unique_per_clinic"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", discharged_at__isnull=True)
+                | Q(status="discharged", discharged_at__isnull=False),
+                name="client_discharged_at_matches_status",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["primary_therapist", "status"], name="client_therapist_status_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def get_absolute_url(self) -> str:
+        return reverse("client_detail", args=[self.pk])
+
+
+class ClientTransfer(models.Model):
+    """A change of primary therapist, kept as history."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="transfers")
+    from_therapist = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    to_therapist = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    transferred_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.from_therapist} -> {self.to_therapist}"
+
+
+class FlagQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "FlagQuerySet":
+        return self.filter(client__in=Client.objects.visible_to(user))
+
+    def active(self) -> "FlagQuerySet":
+        return self.filter(retired_at__isnull=True)
+
+    def open(self) -> "FlagQuerySet":
+        return self.active().filter(status=Flag.Status.OPEN)
+
+
+class Flag(TimeStampedModel):
+    """A possible rupture or signal found by alliance.analytics.detect on a client's series.
+
+    Identity is (client, session, rater, scale, rule): recomputing updates the row in place,
+    so acknowledgements survive; a flag whose condition no longer holds is retired, not deleted.
+    """
+
+    class Rule(models.TextChoices):
+        RELIABLE_DROP = "reliable_drop", _("Reliable drop")
+        BELOW_BASELINE = "below_baseline", _("Below the client's baseline")
+        SUDDEN_LOSS = "sudden_loss", _("Sudden loss")
+        LOW_ALLIANCE = "low_alliance", _("Low alliance")
+        RATER_DISCREPANCY = "rater_discrepancy", _("Client and therapist disagree")
+        CLIENT_REPORTED_TENSION = "client_reported_tension", _("Client reported tension")
+        CEILING = "ceiling", _("Ratings at the ceiling")
+        MISSING_FORMS = "missing_forms", _("Client forms missing")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        RESOLVED = "resolved", _("Resolved")
+
+    class RepairStatus(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        REPAIRED = "repaired", _("Repaired")
+        UNREPAIRED = "unrepaired", _("Unrepaired")
+
+    class RuptureType(models.TextChoices):
+        # Safran & Muran's rupture markers.
+        WITHDRAWAL = "withdrawal", _("Withdrawal")
+        CONFRONTATION = "confrontation", _("Confrontation")
+        BOTH = "both", _("Both")
+        UNCLEAR = "unclear", _("Unclear")
+
+    class RepairStrategy(models.TextChoices):
+        CLARIFY = "clarify", _("Clarified a misunderstanding")
+        CHANGE_TASK_OR_GOAL = "change_task_or_goal", _("Changed the task or goal")
+        EXPLORE_TOGETHER = "explore_together", _("Explored the rupture together")
+        OWN_CONTRIBUTION = "own_contribution", _("Acknowledged my own contribution")
+        OTHER = "other", _("Other")
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="flags")
+    session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="flags")
+    rater = models.CharField(max_length=16, choices=Rater.choices)
+    scale = models.CharField(max_length=32)
+    rule = models.CharField(max_length=32, choices=Rule.choices)
+    magnitude = models.FloatField()
+    explanation = models.TextField()
+    repair_status = models.CharField(
+        max_length=16, choices=RepairStatus.choices, blank=True, default=""
+    )
+    repaired_session = models.ForeignKey(
+        "therapy_sessions.TherapySession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Set when a recomputation no longer finds the condition (e.g. a corrected rating).
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    acknowledged_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    action_note = models.TextField(blank=True, help_text=_("What was done to repair."))
+    action_session = models.ForeignKey(
+        "therapy_sessions.TherapySession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    rupture_type = models.CharField(max_length=16, choices=RuptureType.choices, blank=True)
+    repair_strategy = models.CharField(max_length=32, choices=RepairStrategy.choices, blank=True)
+    resolved_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client", "session__number", "rule"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "session", "rater", "scale", "rule"], name="flag_identity"
+            ),
+            models.CheckConstraint(condition=Q(magnitude__gte=0), name="flag_magnitude_nonneg"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["client"],
+                condition=Q(retired_at__isnull=True, status="open"),
+                name="flag_open_by_client_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} #{self.session_id} {self.rule} ({self.rater} {self.scale})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.retired_at is None
+
+
+class FlagComment(models.Model):
+    """A supervisor's (or therapist's) comment on a flag."""
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on {self.flag}"

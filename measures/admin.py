@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from measures.models import Instrument, ItemAnswer, Rating, ScaleScore
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ["key", "version", "name", "rater", "is_active"]
+    list_filter = ["rater", "is_active"]
+    # Definitions change only through `manage.py load_instruments`, which validates them.
+    readonly_fields = ["key", "version", "name", "rater", "definition"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class ItemAnswerInline(admin.TabularInline):
+    model = ItemAnswer
+    extra = 0
+    can_delete = False
+    readonly_fields = ["item", "value"]
+
+
+class ScaleScoreInline(admin.TabularInline):
+    model = ScaleScore
+    extra = 0
+    can_delete = False
+    readonly_fields = ["scale", "score", "n_answered"]
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["session", "rater", "instrument", "submitted_at", "submitted_by"]
+    list_filter = ["rater", "instrument"]
+    list_select_related = ["session__client", "instrument", "submitted_by"]
+    search_fields = ["session__client__code"]
+    # Answers and scores go through measures.services so scores always match answers.
+    readonly_fields = [
+        "session",
+        "instrument",
+        "rater",
+        "submitted_by",
+        "submitted_at",
+        "submission_id",
+        "language",
+    ]
+    inlines = [ItemAnswerInline, ScaleScoreInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,0 +1,111 @@
+"""Therapy sessions and the one-time links clients open to rate them."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class TherapySessionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "TherapySessionQuerySet":
+        from alliance.models import Client
+
+        return self.filter(client__in=Client.objects.visible_to(user))
+
+    def completed(self) -> "TherapySessionQuerySet":
+        return self.filter(status=TherapySession.Status.COMPLETED)
+
+
+class TherapySession(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+
+    client = models.ForeignKey("alliance.Client", on_delete=models.PROTECT, related_name="sessions")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="therapy_sessions"
+    )
+    number = models.PositiveIntegerField(help_text=_("Position in the client's course, from 1."))
+    starts_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TherapySessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "number"], name="session_number_per_client"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="session_number_from_one"),
+        ]
+        indexes = [
+            models.Index(fields=["therapist", "starts_at"], name="session_therapist_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} · session {self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("session_detail", args=[self.pk])
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a form-link token: only the hash is stored, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A 256-bit random token, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+class FormLinkQuerySet(models.QuerySet):
+    def live(self) -> "FormLinkQuerySet":
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+
+class FormLink(models.Model):
+    """A one-time link to a session's client form. Consumed atomically, once."""
+
+    class Channel(models.TextChoices):
+        LINK = "link", _("Link")
+        QR = "qr", _("QR code")
+        KIOSK = "kiosk", _("Tablet hand-over")
+
+    session = models.ForeignKey(TherapySession, on_delete=models.CASCADE, related_name="form_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.LINK)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FormLinkQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="formlink_one_live_per_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Form link for {self.session} ({self.get_channel_display()})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

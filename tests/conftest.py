@@ -1,0 +1,45 @@
+import pytest
+
+from tests.factories import (
+    ClientFactory,
+    ClinicFactory,
+    SupervisionFactory,
+    TherapistFactory,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory(name="Riverside Counselling")
+
+
+@pytest.fixture
+def therapist(clinic):
+    return TherapistFactory(username="therapist", clinic=clinic)
+
+
+@pytest.fixture
+def other_therapist(clinic):
+    return TherapistFactory(username="other-therapist", clinic=clinic)
+
+
+@pytest.fixture
+def supervision(therapist):
+    return SupervisionFactory(
+        therapist=therapist, supervisor__clinic=therapist.clinic, supervisor__username="supervisor"
+    )
+
+
+@pytest.fixture
+def supervisor(supervision):
+    return supervision.supervisor
+
+
+@pytest.fixture
+def client_of_therapist(therapist):
+    return ClientFactory(primary_therapist=therapist, code="R-0001")

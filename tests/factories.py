@@ -1,0 +1,73 @@
+"""factory_boy factories for the domain models."""
+
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from alliance.models import Client, Clinic, Supervision, User
+from sessions.models import TherapySession
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    timezone = "America/New_York"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    clinic = factory.SubFactory(ClinicFactory)
+    password = factory.django.Password("correct horse battery")
+
+
+class TherapistFactory(UserFactory):
+    is_therapist = True
+
+
+class SupervisorFactory(UserFactory):
+    is_supervisor = True
+
+
+class ClinicAdminFactory(UserFactory):
+    is_clinic_admin = True
+
+
+class SupervisionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Supervision
+
+    supervisor = factory.SubFactory(SupervisorFactory)
+    therapist = factory.SubFactory(
+        TherapistFactory, clinic=factory.SelfAttribute("..supervisor.clinic")
+    )
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    primary_therapist = factory.SubFactory(TherapistFactory)
+    clinic = factory.SelfAttribute("primary_therapist.clinic")
+    code = factory.Sequence(lambda n: f"C-{n:04d}")
+
+
+class TherapySessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TherapySession
+
+    client = factory.SubFactory(ClientFactory)
+    therapist = factory.SelfAttribute("client.primary_therapist")
+    number = factory.Sequence(lambda n: n + 1)
+    starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))
+    status = TherapySession.Status.COMPLETED
