@@ -1,5 +1,9 @@
-import pytest
+import io
 
+import pytest
+from django.core.management import call_command
+
+from measures.models import Instrument
 from tests.factories import (
     ClientFactory,
     ClinicFactory,
@@ -43,3 +47,10 @@ def supervisor(supervision):
 @pytest.fixture
 def client_of_therapist(therapist):
     return ClientFactory(primary_therapist=therapist, code="R-0001")
+
+
+@pytest.fixture
+def instruments(db):
+    """The shipped client and therapist instruments, loaded as `make run` loads them."""
+    call_command("load_instruments", stdout=io.StringIO())
+    return {instrument.rater: instrument for instrument in Instrument.objects.all()}

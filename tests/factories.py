@@ -71,3 +71,16 @@ class TherapySessionFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))
     status = TherapySession.Status.COMPLETED
+
+
+def rating_of(session, instrument, answers=None, **kwargs):
+    """Record a rating through the real service (validation, scoring, flags)."""
+    from measures.services import rating_record
+
+    if answers is None:
+        definition = instrument.definition
+        answers = {item["key"]: definition["response"]["max"] for item in definition["items"]}
+    if instrument.rater == "therapist":
+        kwargs.setdefault("submitted_by", session.therapist)
+    rating, _ = rating_record(session=session, instrument=instrument, answers=answers, **kwargs)
+    return rating

@@ -1,0 +1,157 @@
+"""Writes with rules for instruments and ratings. Keyword-only, atomic."""
+
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from measures.definitions import DefinitionError, InstrumentDefinition, parse_definition
+from measures.models import Instrument, ItemAnswer, Rater, Rating, ScaleScore
+from measures.scoring import ScoringError, clean_questions, score_answers
+from sessions.models import TherapySession
+
+
+class AlreadyRated(ValidationError):
+    """The session already has this rater's rating (a different submission)."""
+
+
+@lru_cache(maxsize=64)
+def _definition(instrument_pk: int, updated_at: Any, data_key: str) -> InstrumentDefinition:
+    return parse_definition(Instrument.objects.get(pk=instrument_pk).definition, source=data_key)
+
+
+def instrument_definition(instrument: Instrument) -> InstrumentDefinition:
+    """The parsed definition of a stored instrument (cached per instrument version)."""
+    return _definition(
+        instrument.pk, instrument.updated_at, f"{instrument.key} v{instrument.version}"
+    )
+
+
+def instrument_load(*, definition: InstrumentDefinition, source: str) -> tuple[Instrument, str]:
+    """Store one validated definition. Returns the instrument and "created", "updated" or
+    "unchanged". A version that already has ratings is never changed: publish a new version.
+    """
+    name = definition.name.get("en") or next(iter(definition.name.values()))
+    with transaction.atomic():
+        instrument = (
+            Instrument.objects.select_for_update()
+            .filter(key=definition.key, version=definition.version)
+            .first()
+        )
+        if instrument is None:
+            instrument = Instrument.objects.create(
+                key=definition.key,
+                version=definition.version,
+                name=name,
+                rater=definition.rater,
+                definition=definition.raw,
+            )
+            return instrument, "created"
+        if instrument.definition == definition.raw:
+            return instrument, "unchanged"
+        if instrument.ratings.exists():
+            raise DefinitionError(
+                [
+                    f"{source}: {definition.key} version {definition.version} already has "
+                    "ratings and cannot change; give the changed definition a new version"
+                ]
+            )
+        instrument.name = name
+        instrument.rater = definition.rater
+        instrument.definition = definition.raw
+        instrument.save(update_fields=["name", "rater", "definition", "updated_at"])
+        return instrument, "updated"
+
+
+def _store_answers(rating: Rating, answers: dict[str, Any], definition: InstrumentDefinition):
+    scores = score_answers(definition, answers)
+    ItemAnswer.objects.bulk_create(
+        ItemAnswer(rating=rating, item=key, value=float(value))
+        for key, value in answers.items()
+        if value not in (None, "")
+    )
+    ScaleScore.objects.bulk_create(
+        ScaleScore(rating=rating, scale=scale, score=result.score, n_answered=result.n_answered)
+        for scale, result in scores.items()
+    )
+
+
+def _validated(
+    definition: InstrumentDefinition, answers: dict[str, Any], questions: dict[str, Any]
+) -> dict[str, Any]:
+    """Check answers and optional questions; every problem is reported at once, by field."""
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    try:
+        score_answers(definition, answers)
+    except ScoringError as exc:
+        errors.update(exc.errors)
+    try:
+        cleaned = clean_questions(definition, questions)
+    except ScoringError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError({key: [message] for key, message in errors.items()})
+    return cleaned
+
+
+def rating_record(
+    *,
+    session: TherapySession,
+    instrument: Instrument,
+    answers: dict[str, Any],
+    questions: dict[str, Any] | None = None,
+    submitted_by=None,
+    submission_id: uuid.UUID | None = None,
+    language: str = "en",
+) -> tuple[Rating, bool]:
+    """Validate, score and store one rating atomically, then refresh the client's flags.
+
+    Returns (rating, created). Resubmitting the same submission_id (double tap, refresh,
+    two tabs) returns the stored rating with created=False. A second, different rating
+    for the same session and rater raises AlreadyRated. Invalid answers raise
+    ValidationError keyed by item or question.
+    """
+    from alliance.services import flags_refresh_for_client
+
+    rater = instrument.rater
+    if rater == Rater.THERAPIST and submitted_by is None:
+        raise ValidationError("A therapist rating needs the therapist who submits it.")
+    if rater == Rater.CLIENT:
+        submitted_by = None
+    submission_id = submission_id or uuid.uuid4()
+
+    existing = Rating.objects.filter(submission_id=submission_id).first()
+    if existing is not None:
+        return existing, False
+
+    definition = instrument_definition(instrument)
+    cleaned = _validated(definition, answers, questions or {})
+    try:
+        with transaction.atomic():
+            rating = Rating.objects.create(
+                session=session,
+                instrument=instrument,
+                rater=rater,
+                submitted_by=submitted_by,
+                submitted_at=timezone.now(),
+                submission_id=submission_id,
+                language=language,
+                tension=cleaned.get("tension"),
+                tension_addressed=cleaned.get("tension_addressed"),
+                comment=cleaned.get("comment") or "",
+            )
+            _store_answers(rating, answers, definition)
+            flags_refresh_for_client(client=session.client)
+    except IntegrityError:
+        # A concurrent submit won the race: the same submission is not an error.
+        existing = Rating.objects.filter(submission_id=submission_id).first()
+        if existing is not None:
+            return existing, False
+        raise AlreadyRated(
+            "This session already has a %(rater)s rating.", params={"rater": rater}
+        ) from None
+    return rating, True
