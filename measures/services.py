@@ -1,6 +1,7 @@
 """Writes with rules for instruments and ratings. Keyword-only, atomic."""
 
 import uuid
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -107,13 +108,16 @@ def rating_record(
     submitted_by=None,
     submission_id: uuid.UUID | None = None,
     language: str = "en",
+    submitted_at: datetime | None = None,
+    refresh_flags: bool = True,
 ) -> tuple[Rating, bool]:
     """Validate, score and store one rating atomically, then refresh the client's flags.
 
     Returns (rating, created). Resubmitting the same submission_id (double tap, refresh,
     two tabs) returns the stored rating with created=False. A second, different rating
     for the same session and rater raises AlreadyRated. Invalid answers raise
-    ValidationError keyed by item or question.
+    ValidationError keyed by item or question. Bulk loaders (demo data, imports) pass
+    refresh_flags=False and refresh each client once at the end.
     """
     from alliance.services import flags_refresh_for_client
 
@@ -137,7 +141,7 @@ def rating_record(
                 instrument=instrument,
                 rater=rater,
                 submitted_by=submitted_by,
-                submitted_at=timezone.now(),
+                submitted_at=submitted_at or timezone.now(),
                 submission_id=submission_id,
                 language=language,
                 tension=cleaned.get("tension"),
@@ -145,7 +149,8 @@ def rating_record(
                 comment=cleaned.get("comment") or "",
             )
             _store_answers(rating, answers, definition)
-            flags_refresh_for_client(client=session.client)
+            if refresh_flags:
+                flags_refresh_for_client(client=session.client)
     except IntegrityError:
         # A concurrent submit won the race: the same submission is not an error.
         existing = Rating.objects.filter(submission_id=submission_id).first()

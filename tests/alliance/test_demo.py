@@ -1,0 +1,56 @@
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from alliance.models import Client, Supervision, User
+from measures.models import Rating
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_builds_the_demo_clinic_and_prints_the_logins(instruments):
+    output = seed()
+    assert "demo-therapist" in output and "demo-admin" in output
+    assert Client.objects.count() == 25
+    assert set(Client.objects.values_list("primary_therapist__username", flat=True)) == {
+        "demo-therapist",
+        "demo-therapist2",
+    }
+    supervisor = User.objects.get(username="demo-supervisor")
+    assert Supervision.objects.filter(supervisor=supervisor).count() == 2
+    assert authenticate(username="demo-therapist", password="demo") is not None
+    counts = [client.sessions.count() for client in Client.objects.all()]
+    assert min(counts) >= 5 and max(counts) <= 31  # 4-30 held, plus the next one scheduled
+
+
+def test_seed_demo_is_idempotent_and_deterministic(instruments):
+    seed()
+    first = sorted(Rating.objects.values_list("submission_id", "scores__scale", "scores__score"))
+    seed()
+    assert (
+        sorted(Rating.objects.values_list("submission_id", "scores__scale", "scores__score"))
+        == first
+    )
+    assert User.objects.filter(username__startswith="demo-").count() == 4
+
+
+def test_some_demo_clients_have_missing_client_forms(instruments):
+    seed()
+    client = Client.objects.get(code="RDC-005")
+    completed = client.sessions.filter(status="completed").order_by("-number")[:3]
+    assert not Rating.objects.filter(session__in=completed, rater="client").exists()
+
+
+def test_seed_demo_explains_missing_instruments(db):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="load_instruments"):
+        seed()

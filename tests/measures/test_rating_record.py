@@ -1,0 +1,91 @@
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from measures.models import ItemAnswer, Rating, ScaleScore
+from measures.services import AlreadyRated, rating_record
+from tests.factories import TherapySessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {"bond_1": 5, "bond_2": 4, "goal_1": 3, "goal_2": 3, "task_1": 4, "task_2": None}
+
+
+@pytest.fixture
+def session(client_of_therapist):
+    return TherapySessionFactory(client=client_of_therapist, number=1)
+
+
+def test_stores_answers_and_scale_scores(session, instruments):
+    rating, created = rating_record(
+        session=session,
+        instrument=instruments["client"],
+        answers=ANSWERS,
+        questions={"tension": "yes", "tension_addressed": "4", "comment": "  fine  "},
+    )
+    assert created
+    assert rating.submitted_by is None
+    assert dict(rating.answers.values_list("item", "value")) == {
+        "bond_1": 5.0,
+        "bond_2": 4.0,
+        "goal_1": 3.0,
+        "goal_2": 3.0,
+        "task_1": 4.0,
+    }
+    scores = dict(rating.scores.values_list("scale", "score"))
+    assert scores == {"bond": 4.5, "goal": 3.0, "task": 4.0, "total": pytest.approx(3.8)}
+    assert (rating.tension, rating.tension_addressed, rating.comment) == (True, 4, "fine")
+
+
+def test_the_same_submission_twice_stores_one_rating(session, instruments):
+    submission = uuid.uuid4()
+    first, created = rating_record(
+        session=session, instrument=instruments["client"], answers=ANSWERS, submission_id=submission
+    )
+    again, created_again = rating_record(
+        session=session, instrument=instruments["client"], answers=ANSWERS, submission_id=submission
+    )
+    assert created and not created_again
+    assert again.pk == first.pk
+    assert Rating.objects.count() == 1
+
+
+def test_a_second_different_rating_of_the_session_is_refused(session, instruments):
+    rating_record(session=session, instrument=instruments["client"], answers=ANSWERS)
+    with pytest.raises(AlreadyRated):
+        rating_record(session=session, instrument=instruments["client"], answers=ANSWERS)
+    assert Rating.objects.count() == 1
+
+
+def test_every_bad_answer_is_reported_and_nothing_is_stored(session, instruments):
+    answers = {**ANSWERS, "bond_1": 9, "goal_1": "often", "mystery": 3}
+    with pytest.raises(ValidationError) as caught:
+        rating_record(
+            session=session,
+            instrument=instruments["client"],
+            answers=answers,
+            questions={"tension": "maybe"},
+        )
+    assert {"bond_1", "goal_1", "mystery", "tension"} <= set(caught.value.message_dict)
+    assert not Rating.objects.exists()
+    assert not ItemAnswer.objects.exists()
+    assert not ScaleScore.objects.exists()
+
+
+def test_a_therapist_rating_records_who_submitted_it(session, instruments):
+    answers = dict.fromkeys(ANSWERS, 4)
+    rating, _ = rating_record(
+        session=session,
+        instrument=instruments["therapist"],
+        answers=answers,
+        submitted_by=session.therapist,
+    )
+    assert rating.rater == "therapist"
+    assert rating.submitted_by == session.therapist
+    assert rating.scores.get(scale="total").score == 4.0
+
+
+def test_a_therapist_rating_needs_its_therapist(session, instruments):
+    with pytest.raises(ValidationError):
+        rating_record(session=session, instrument=instruments["therapist"], answers={"bond_1": 4})
