@@ -119,3 +119,29 @@ class ScaleScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scale}={self.score}"
+
+
+class RatingChange(models.Model):
+    """One edit of a rating: who changed it, when, and the answers before and after."""
+
+    rating = models.ForeignKey(Rating, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+    # Item (and optional question) answers keyed by item key, as stored before and after.
+    old_answers = models.JSONField()
+    new_answers = models.JSONField()
+    old_revision = models.PositiveIntegerField()
+    new_revision = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["rating", "changed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rating", "new_revision"], name="rating_change_one_per_revision"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating} r{self.old_revision}->r{self.new_revision}"

@@ -1,5 +1,12 @@
 """Reads for instruments and ratings."""
 
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from measures.definitions import format_number
 from measures.models import Instrument, Rater
 
 # The project's own forms, used when a clinic has not chosen another instrument.
@@ -21,3 +28,55 @@ def instrument_for(*, clinic, rater: str) -> Instrument:
             f"No {rater} instrument is loaded: run `manage.py load_instruments`."
         )
     return instrument
+
+
+def rating_edit_refusal(*, rating, user, now=None) -> str | None:
+    """Why ``user`` may not edit ``rating`` now, in words for the page; None when they may.
+
+    Only the therapist who submitted a rating may edit it, within the clinic's
+    ``rating_edit_days`` of submitting it (0 days: ratings are never edited).
+    """
+    if rating.rater != Rater.THERAPIST or rating.submitted_by_id != user.pk or not user.is_active:
+        return _("Only the therapist who submitted this rating may change it.")
+    days = rating.session.client.clinic.rating_edit_days
+    if (now or timezone.now()) > rating.submitted_at + dt.timedelta(days=days):
+        return ngettext(
+            "This rating can no longer be changed: ratings can be corrected for %(days)d day "
+            "after they are submitted.",
+            "This rating can no longer be changed: ratings can be corrected for %(days)d days "
+            "after they are submitted.",
+            days,
+        ) % {"days": days}
+    return None
+
+
+def rating_answer_rows(rating, language: str) -> list[dict]:
+    """The rating's answers in form order, each with the item text and the answer's label.
+
+    Uses the prefetched ``rating.answers`` and the cached instrument definition: no query
+    per rating once answers are prefetched.
+    """
+    # measures.services imports this module (rating_update uses rating_edit_refusal).
+    from measures.services import instrument_definition
+
+    definition = instrument_definition(rating.instrument)
+    language = definition.language_for(language)
+    values = {answer.item: answer.value for answer in rating.answers.all()}
+    rows = []
+    for position, (item, text) in enumerate(definition.items_for(language), start=1):
+        value = values.get(item.key)
+        label = ""
+        if value is not None:
+            anchor = item.response.anchors.get(int(value) if float(value).is_integer() else value)
+            label = anchor[language] if anchor else ""
+        rows.append(
+            {
+                "position": position,
+                "key": item.key,
+                "text": text,
+                "value": None if value is None else format_number(value),
+                "label": label,
+                "max": format_number(item.response.max),
+            }
+        )
+    return rows

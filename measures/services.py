@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from measures.definitions import DefinitionError, InstrumentDefinition, parse_definition
-from measures.models import Instrument, ItemAnswer, Rater, Rating, ScaleScore
+from measures.models import Instrument, ItemAnswer, Rater, Rating, RatingChange, ScaleScore
 from measures.scoring import ScoringError, clean_questions, score_answers
+from measures.selectors import rating_edit_refusal
 from sessions.models import TherapySession
 
 
@@ -160,3 +161,96 @@ def rating_record(
             "This session already has a %(rater)s rating.", params={"rater": rater}
         ) from None
     return rating, True
+
+
+class RatingNotEditable(ValidationError):
+    """The user may not change this rating (not theirs, or past the clinic's edit window)."""
+
+
+class StaleRating(ValidationError):
+    """The rating changed since the form was opened: saving would overwrite that change."""
+
+
+def _question_values(rating: Rating) -> dict[str, Any]:
+    """The rating's stored answers to optional questions, by role."""
+    return {
+        "tension": rating.tension,
+        "tension_addressed": rating.tension_addressed,
+        "comment": rating.comment or None,
+    }
+
+
+def _stored_answers(rating: Rating, definition: InstrumentDefinition) -> dict[str, Any]:
+    """Item answers (and answered optional questions) as they are stored, for the change log."""
+    answers: dict[str, Any] = {
+        answer.item: answer.value for answer in rating.answers.order_by("item")
+    }
+    by_role = _question_values(rating)
+    for question in definition.questions:
+        if by_role.get(question.role) is not None:
+            answers[question.key] = by_role[question.role]
+    return answers
+
+
+def rating_update(
+    *,
+    rating: Rating,
+    user,
+    answers: dict[str, Any],
+    questions: dict[str, Any] | None = None,
+    expected_revision: int,
+) -> Rating:
+    """Correct a therapist's own rating within the clinic's edit window; rescore; log the change.
+
+    ``expected_revision`` is the revision the form was opened at: if the rating has changed
+    since (another tab, a double submit), StaleRating is raised and nothing is written.
+    RatingNotEditable when the user is not the rating's therapist or the window has passed;
+    ValidationError keyed by item for invalid answers. Refreshes the client's flags.
+    """
+    from alliance.services import flags_refresh_for_client
+
+    definition = instrument_definition(rating.instrument)
+    with transaction.atomic():
+        # Lock the row so two concurrent edits of the same revision cannot both succeed.
+        current = (
+            Rating.objects.select_for_update()
+            .select_related("session__client__clinic", "instrument")
+            .get(pk=rating.pk)
+        )
+        refusal = rating_edit_refusal(rating=current, user=user)
+        if refusal:
+            raise RatingNotEditable(refusal)
+        if current.revision != expected_revision:
+            raise StaleRating(
+                "This rating was changed after you opened it (now at revision %(current)d, "
+                "you opened revision %(expected)d). Reload the page to see the current answers "
+                "and make your change again.",
+                params={"current": current.revision, "expected": expected_revision},
+            )
+        cleaned = _validated(definition, answers, questions if questions is not None else {})
+        old_answers = _stored_answers(current, definition)
+        current.answers.all().delete()
+        current.scores.all().delete()
+        _store_answers(current, answers, definition)
+        update_fields = ["revision", "updated_at"]
+        if questions is not None:
+            by_role = {q.role: cleaned.get(q.key) for q in definition.questions}
+            current.tension = by_role.get("tension")
+            current.tension_addressed = by_role.get("tension_addressed")
+            current.comment = by_role.get("comment") or ""
+            update_fields += ["tension", "tension_addressed", "comment"]
+        current.revision += 1
+        current.save(update_fields=update_fields)
+        change = RatingChange(
+            rating=current,
+            changed_by=user,
+            changed_at=timezone.now(),
+            old_answers=old_answers,
+            new_answers=_stored_answers(current, definition),
+            old_revision=expected_revision,
+            new_revision=current.revision,
+        )
+        change.full_clean()
+        change.save()
+        flags_refresh_for_client(client=current.session.client)
+    return current
