@@ -150,7 +150,8 @@ class InstrumentDefinition:
     def language_for(self, preferred: str | None) -> str:
         """The declared language closest to ``preferred`` ("es-MX" -> "es"), else the first."""
         if preferred:
-            for candidate in (preferred, preferred.split("-")[0]):
+            base = preferred.replace("_", "-").split("-")[0].lower()
+            for candidate in (preferred, base):
                 if candidate in self.languages:
                     return candidate
         return self.languages[0]

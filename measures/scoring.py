@@ -25,8 +25,8 @@ from measures.definitions import (
 Answer = int | float | str | None
 
 NOT_ON_FORM = "This question is not on this form."
-_YES = {"yes", "y", "true", "1", "on"}
-_NO = {"no", "n", "false", "0", "off"}
+_YES = {"yes", "true", "1", "on"}
+_NO = {"no", "false", "0", "off"}
 
 
 class ScoringError(ValueError):

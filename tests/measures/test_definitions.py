@@ -158,6 +158,15 @@ def test_client_and_therapist_forms_are_parallel() -> None:
     assert [item.scales for item in client.items] == [item.scales for item in therapist.items]
 
 
+def test_the_docs_quote_the_shipped_wording() -> None:
+    docs = DOCS.read_text(encoding="utf-8")
+    for path in builtin_definition_paths():
+        definition = load_definition_file(path)
+        texts = [text for item in definition.items for text in item.text.values()]
+        texts += [text for question in definition.questions for text in question.text.values()]
+        assert [text for text in texts if text not in docs] == []
+
+
 # --- licensed-instrument skeletons (placeholder text, as in docs/instruments.md) ----------
 
 
@@ -249,7 +258,16 @@ def test_items_for_a_language_gives_form_order_and_text() -> None:
 
 @pytest.mark.parametrize(
     ("preferred", "expected"),
-    [("es", "es"), ("es-MX", "es"), ("en", "en"), ("fr", "en"), (None, "en"), ("", "en")],
+    [
+        ("es", "es"),
+        ("es-MX", "es"),
+        ("es_MX", "es"),
+        ("ES", "es"),
+        ("en", "en"),
+        ("fr", "en"),
+        (None, "en"),
+        ("", "en"),
+    ],
 )
 def test_language_for_falls_back_to_the_base_language_then_the_first(
     preferred: str | None, expected: str
