@@ -1,0 +1,28 @@
+"""What every API view shares: clinic-local datetimes and integer ids in paths."""
+
+from django.utils import timezone
+from rest_framework import viewsets
+
+
+class ClinicTimeMixin:
+    """Datetimes in the user's clinic timezone, whichever way they authenticated.
+
+    The clinic timezone middleware runs before DRF authenticates a token, so the API
+    activates the timezone itself once the user is known.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        clinic = getattr(request.user, "clinic", None)
+        if clinic is not None:
+            timezone.activate(clinic.tzinfo)
+
+
+class ScopedReadOnlyViewSet(ClinicTimeMixin, viewsets.ReadOnlyModelViewSet):
+    """pretix-style: an empty queryset by default; ``get_queryset`` applies the user's scope."""
+
+    lookup_value_regex = "[0-9]+"
+
+
+class ScopedViewSet(ClinicTimeMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[0-9]+"
