@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from measures.definitions import DefinitionError, InstrumentDefinition, parse_definition
 from measures.models import Instrument, ItemAnswer, Rater, Rating, RatingChange, ScaleScore
-from measures.scoring import ScoringError, clean_questions, score_answers
+from measures.scoring import ScoringError, clean_answers, clean_questions, score_answers
 from measures.selectors import rating_edit_refusal
 from sessions.models import TherapySession
 
@@ -68,36 +68,43 @@ def instrument_load(*, definition: InstrumentDefinition, source: str) -> tuple[I
         return instrument, "updated"
 
 
-def _store_answers(rating: Rating, answers: dict[str, Any], definition: InstrumentDefinition):
-    scores = score_answers(definition, answers)
+def _store_answers(
+    rating: Rating, values: dict[str, Any], definition: InstrumentDefinition
+) -> None:
+    """Store cleaned item answers and the scale scores computed from exactly those values."""
     ItemAnswer.objects.bulk_create(
         ItemAnswer(rating=rating, item=key, value=float(value))
-        for key, value in answers.items()
-        if value not in (None, "")
+        for key, value in values.items()
+        if value is not None
     )
     ScaleScore.objects.bulk_create(
         ScaleScore(rating=rating, scale=scale, score=result.score, n_answered=result.n_answered)
-        for scale, result in scores.items()
+        for scale, result in score_answers(definition, values).items()
     )
 
 
 def _validated(
     definition: InstrumentDefinition, answers: dict[str, Any], questions: dict[str, Any]
-) -> dict[str, Any]:
-    """Check answers and optional questions; every problem is reported at once, by field."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check answers and optional questions, reporting every problem at once by field.
+
+    Returns the cleaned item answers and the optional questions' values keyed by role
+    (tension, tension_addressed, comment), whatever the instrument calls them.
+    """
     errors: dict[str, str] = {}
-    cleaned: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    by_key: dict[str, Any] = {}
     try:
-        score_answers(definition, answers)
+        values = clean_answers(definition, answers)
     except ScoringError as exc:
         errors.update(exc.errors)
     try:
-        cleaned = clean_questions(definition, questions)
+        by_key = clean_questions(definition, questions)
     except ScoringError as exc:
         errors.update(exc.errors)
     if errors:
         raise ValidationError({key: [message] for key, message in errors.items()})
-    return cleaned
+    return values, {question.role: by_key.get(question.key) for question in definition.questions}
 
 
 def rating_record(
@@ -134,7 +141,7 @@ def rating_record(
         return existing, False
 
     definition = instrument_definition(instrument)
-    cleaned = _validated(definition, answers, questions or {})
+    values, by_role = _validated(definition, answers, questions or {})
     try:
         with transaction.atomic():
             rating = Rating.objects.create(
@@ -145,11 +152,11 @@ def rating_record(
                 submitted_at=submitted_at or timezone.now(),
                 submission_id=submission_id,
                 language=language,
-                tension=cleaned.get("tension"),
-                tension_addressed=cleaned.get("tension_addressed"),
-                comment=cleaned.get("comment") or "",
+                tension=by_role.get("tension"),
+                tension_addressed=by_role.get("tension_addressed"),
+                comment=by_role.get("comment") or "",
             )
-            _store_answers(rating, answers, definition)
+            _store_answers(rating, values, definition)
             if refresh_flags:
                 flags_refresh_for_client(client=session.client)
     except IntegrityError:
@@ -227,14 +234,15 @@ def rating_update(
                 "and make your change again.",
                 params={"current": current.revision, "expected": expected_revision},
             )
-        cleaned = _validated(definition, answers, questions if questions is not None else {})
+        values, by_role = _validated(
+            definition, answers, questions if questions is not None else {}
+        )
         old_answers = _stored_answers(current, definition)
         current.answers.all().delete()
         current.scores.all().delete()
-        _store_answers(current, answers, definition)
+        _store_answers(current, values, definition)
         update_fields = ["revision", "updated_at"]
         if questions is not None:
-            by_role = {q.role: cleaned.get(q.key) for q in definition.questions}
             current.tension = by_role.get("tension")
             current.tension_addressed = by_role.get("tension_addressed")
             current.comment = by_role.get("comment") or ""
