@@ -1,0 +1,12 @@
+"""Pure rupture engine: alliance scores in, rupture and signal flags out.
+
+No Django imports: the Django layer builds the scores frame and the config (rule settings
+plus norms, scale ranges and cutoffs) and stores the returned flags. See docs/ruptures.md.
+"""
+
+from alliance.analytics.config import DEFAULTS, RULE_NAMES, validate_config
+from alliance.analytics.engine import detect
+from alliance.analytics.frames import FLAG_COLUMNS
+from alliance.analytics.norms import clinic_norms
+
+__all__ = ["DEFAULTS", "FLAG_COLUMNS", "RULE_NAMES", "clinic_norms", "detect", "validate_config"]

@@ -1,0 +1,247 @@
+"""Rule settings: documented defaults and validation of a clinic's configuration."""
+
+import copy
+import math
+from numbers import Integral, Real
+from typing import Any
+
+RATERS = ("client", "therapist")
+
+# The client form's yes/no "tension or misunderstanding today?" item (1 = yes, 0 = no).
+TENSION_SCALE = "tension"
+
+# Largest alpha accepted for the sudden-loss t test: beyond .20 it stops being a significance test.
+MAX_ALPHA = 0.2
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "reliable_drop": {
+        "enabled": True,
+        # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
+        "repair_window": 3,
+    },
+    "below_baseline": {
+        "enabled": True,
+        # 2 = strict criterion, 1 = lenient (Stiles et al. 2004; Gumz et al. 2012).
+        "k": 2.0,
+        # Fewer than 3 earlier scores give no usable baseline mean and SD.
+        "min_prior": 3,
+        # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
+        "repair_window": 3,
+    },
+    "sudden_loss": {
+        "enabled": True,
+        # None = the series' reliable-change threshold, as in Lutz et al. (2013).
+        "cutoff": None,
+        # The drop must be at least 25% of the pre-drop score (Tang & DeRubeis 1999).
+        "pct": 0.25,
+        # Two-tailed t test of pre vs post means at .05 (Tang & DeRubeis 1999).
+        "alpha": 0.05,
+        # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
+        "repair_window": 3,
+    },
+    "low_alliance": {
+        "enabled": True,
+        # {rater: {scale: cutoff}}; empty because alliance measures have no universal cutoff.
+        "cutoffs": {},
+    },
+    "rater_discrepancy": {
+        "enabled": True,
+        # One SD is well beyond the usual client-over-therapist gap of d = .63 (Tryon et al. 2007).
+        "threshold": 1.0,
+        # A therapist rating higher than the client is the gap that hides ruptures.
+        "direction": "therapist_higher",
+        # The total is the most reliable scale; subscales of 2 items are noisy.
+        "scales": ["total"],
+    },
+    "client_reported_tension": {
+        "enabled": True,
+    },
+    "ceiling": {
+        "enabled": True,
+        # Three sessions at the maximum is a pattern, not a single polite rating.
+        "sessions": 3,
+    },
+    "missing_forms": {
+        "enabled": True,
+        # Three completed sessions without a client form leave the alliance unmonitored.
+        "sessions": 3,
+    },
+}
+
+RULE_NAMES = tuple(DEFAULTS)
+
+# Keys the Django layer adds next to the rules: data about the instruments, not rule settings.
+DATA_KEYS = ("norms", "scale_range", "cutoffs")
+
+_DIRECTIONS = ("therapist_higher", "both")
+_NORM_KEYS = ("sd", "reliability", "source")
+
+
+def validate_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check a rule configuration and fill in the defaults.
+
+    Input: ``config``, a dict keyed by rule name (each a dict of that rule's parameters,
+    including ``enabled``) plus the optional data keys ``norms``, ``scale_range`` and
+    ``cutoffs`` (shapes documented in docs/ruptures.md); None means all defaults.
+    Output: a new dict with every rule of ``DEFAULTS`` (omitted parameters take their default)
+    and the three data keys (empty dicts when absent). Raises ``ValueError`` naming the
+    offending key for unknown rules or parameters and for out-of-range values.
+    """
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict, got {type(config).__name__}")
+    unknown = sorted(str(key) for key in config if key not in DEFAULTS and key not in DATA_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown rule(s) {', '.join(unknown)}; known rules are {', '.join(RULE_NAMES)} "
+            f"and data keys {', '.join(DATA_KEYS)}"
+        )
+    merged: dict[str, Any] = {}
+    for rule, defaults in DEFAULTS.items():
+        given = config.get(rule, {})
+        if not isinstance(given, dict):
+            raise ValueError(f"{rule}: settings must be a dict, got {type(given).__name__}")
+        extra = sorted(str(key) for key in given if key not in defaults)
+        if extra:
+            raise ValueError(
+                f"{rule}: unknown parameter(s) {', '.join(extra)}; "
+                f"known parameters are {', '.join(defaults)}"
+            )
+        params = copy.deepcopy(defaults)
+        params.update(copy.deepcopy(given))
+        _check_rule(rule, params)
+        merged[rule] = params
+    merged["norms"] = _check_norms(config.get("norms", {}))
+    merged["scale_range"] = _check_scale_range(config.get("scale_range", {}))
+    merged["cutoffs"] = _check_cutoffs(config.get("cutoffs", {}), "cutoffs")
+    return merged
+
+
+def _check_rule(rule: str, params: dict[str, Any]) -> None:
+    if not isinstance(params["enabled"], bool):
+        raise ValueError(f"{rule}.enabled must be true or false, got {params['enabled']!r}")
+    if "repair_window" in params:
+        _integer(params, rule, "repair_window", minimum=1)
+    if rule == "below_baseline":
+        _number(params, rule, "k", low=0.0, low_open=True)
+        _integer(params, rule, "min_prior", minimum=2)
+    elif rule == "sudden_loss":
+        if params["cutoff"] is not None:
+            _number(params, rule, "cutoff", low=0.0, low_open=True)
+        _number(params, rule, "pct", low=0.0, high=1.0)
+        _number(params, rule, "alpha", low=0.0, low_open=True, high=MAX_ALPHA)
+    elif rule == "low_alliance":
+        params["cutoffs"] = _check_cutoffs(params["cutoffs"], "low_alliance.cutoffs")
+    elif rule == "rater_discrepancy":
+        _number(params, rule, "threshold", low=0.0, low_open=True)
+        if params["direction"] not in _DIRECTIONS:
+            raise ValueError(
+                f"rater_discrepancy.direction must be one of {', '.join(_DIRECTIONS)}, "
+                f"got {params['direction']!r}"
+            )
+        scales = params["scales"]
+        if isinstance(scales, str) or not all(isinstance(scale, str) for scale in scales):
+            raise ValueError(f"rater_discrepancy.scales must be a list of scale names: {scales!r}")
+        if TENSION_SCALE in scales:
+            raise ValueError("rater_discrepancy.scales: the tension item is not a rating scale")
+        params["scales"] = list(scales)
+    elif rule in ("ceiling", "missing_forms"):
+        _integer(params, rule, "sessions", minimum=1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(
+    params: dict[str, Any],
+    rule: str,
+    key: str,
+    *,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+) -> None:
+    value = params[key]
+    ok = _is_number(value) and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = f"{'>' if low_open else '≥'} {low}" + (f" and ≤ {high}" if high < math.inf else "")
+        raise ValueError(f"{rule}.{key} must be a number {bound}, got {value!r}")
+    params[key] = float(value)
+
+
+def _integer(params: dict[str, Any], rule: str, key: str, *, minimum: int) -> None:
+    value = params[key]
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{rule}.{key} must be a whole number ≥ {minimum}, got {value!r}")
+    params[key] = int(value)
+
+
+def _check_rater(rater: Any, where: str) -> None:
+    if rater not in RATERS:
+        raise ValueError(f"{where}: unknown rater {rater!r}; raters are {', '.join(RATERS)}")
+
+
+def _check_norms(norms: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    if not isinstance(norms, dict):
+        raise ValueError("norms must be a dict {rater: {scale: {sd, reliability, source}}}")
+    checked: dict[str, dict[str, dict[str, Any]]] = {}
+    for rater, scales in norms.items():
+        _check_rater(rater, "norms")
+        if not isinstance(scales, dict):
+            raise ValueError(f"norms[{rater!r}] must be a dict keyed by scale")
+        checked[rater] = {}
+        for scale, entry in scales.items():
+            where = f"norms[{rater!r}][{scale!r}]"
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where} must be a dict with sd, reliability and source")
+            if not entry:
+                # An empty entry means "no norms": rules that need them skip the series.
+                continue
+            if set(entry) != set(_NORM_KEYS):
+                raise ValueError(f"{where} needs exactly the keys sd, reliability and source")
+            sd, reliability, source = entry["sd"], entry["reliability"], entry["source"]
+            if not _is_number(sd) or sd <= 0:
+                raise ValueError(f"{where}.sd must be a positive number, got {sd!r}")
+            if not _is_number(reliability) or not 0 <= reliability < 1:
+                raise ValueError(f"{where}.reliability must be in [0, 1), got {reliability!r}")
+            if not isinstance(source, str) or not source:
+                raise ValueError(f"{where}.source must name where the norms come from")
+            checked[rater][scale] = {
+                "sd": float(sd),
+                "reliability": float(reliability),
+                "source": source,
+            }
+    return checked
+
+
+def _check_scale_range(scale_range: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(scale_range, dict):
+        raise ValueError("scale_range must be a dict {rater: {min, max}}")
+    checked: dict[str, dict[str, float]] = {}
+    for rater, bounds in scale_range.items():
+        _check_rater(rater, "scale_range")
+        if not isinstance(bounds, dict) or set(bounds) != {"min", "max"}:
+            raise ValueError(f"scale_range[{rater!r}] needs exactly the keys min and max")
+        low, high = bounds["min"], bounds["max"]
+        if not (_is_number(low) and _is_number(high) and low < high):
+            raise ValueError(f"scale_range[{rater!r}] needs numbers min < max, got {bounds!r}")
+        checked[rater] = {"min": float(low), "max": float(high)}
+    return checked
+
+
+def _check_cutoffs(cutoffs: Any, where: str) -> dict[str, dict[str, float]]:
+    if not isinstance(cutoffs, dict):
+        raise ValueError(f"{where} must be a dict {{rater: {{scale: cutoff}}}}")
+    checked: dict[str, dict[str, float]] = {}
+    for rater, scales in cutoffs.items():
+        _check_rater(rater, where)
+        if not isinstance(scales, dict):
+            raise ValueError(f"{where}[{rater!r}] must be a dict keyed by scale")
+        checked[rater] = {}
+        for scale, value in scales.items():
+            if not _is_number(value):
+                raise ValueError(f"{where}[{rater!r}][{scale!r}] must be a number, got {value!r}")
+            checked[rater][scale] = float(value)
+    return checked

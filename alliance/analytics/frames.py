@@ -1,0 +1,349 @@
+"""Scores frame -> flat arrays on a full session-number grid, and flags -> output frame.
+
+Every (client, rater, scale) series is laid out on the client's full grid of session numbers
+(first to last known session of that client), one cell per session number, in one flat array
+per column. Series are contiguous and sorted (client, rater, scale), so "k sessions earlier in
+the same series" is the cell k places back, provided its position in the series is >= k:
+shifts and windows count session numbers and never skip over a missing session.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alliance.analytics.config import RATERS, RULE_NAMES, TENSION_SCALE
+
+# The overall alliance score; a present client total means the client filled in the form.
+TOTAL_SCALE = "total"
+
+INPUT_COLUMNS = ("client", "rater", "scale", "session", "score")
+FLAG_COLUMNS = (
+    "client",
+    "rater",
+    "scale",
+    "session",
+    "rule",
+    "magnitude",
+    "explanation",
+    "repair_status",
+    "repaired_session",
+)
+
+# Rule names in output order (alphabetical), so sorting can use small integer ranks.
+_RULE_ORDER = tuple(sorted(RULE_NAMES))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Validated scores on the full session grid.
+
+    Per client code (0..n_clients-1, in output order): ``client_values`` (the caller's ids,
+    whose column dtype ``client_dtype`` the output keeps),
+    ``first_session`` and ``last_session`` (first and last known session number; a session is
+    known when any row names it, even with a missing score).
+    Per series (sorted client, rater, scale): ``series_client``, ``series_rater`` (0 client,
+    1 therapist), ``series_scale`` (code into the sorted ``scale_names``), ``start`` (first cell)
+    and ``length`` (number of session numbers).
+    Per cell: ``series``, ``pos`` (0-based position in its series), ``session`` and ``score``
+    (NaN = missing).
+    Per known (client, session) pair, sorted: ``known_client`` and ``known_session``.
+    """
+
+    client_values: np.ndarray
+    client_dtype: Any
+    first_session: np.ndarray
+    last_session: np.ndarray
+    scale_names: np.ndarray
+    series_client: np.ndarray
+    series_rater: np.ndarray
+    series_scale: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    series: np.ndarray
+    pos: np.ndarray
+    session: np.ndarray
+    score: np.ndarray
+    known_client: np.ndarray
+    known_session: np.ndarray
+
+    def scale_code(self, name: str) -> int:
+        """Code of scale ``name``, or -1 when no row uses it."""
+        found = np.flatnonzero(self.scale_names == name)
+        return int(found[0]) if found.size else -1
+
+    def shifted(self, offset: int) -> np.ndarray:
+        """Score ``offset`` session numbers later (negative: earlier) in the same series, per cell.
+
+        Cells whose shifted position falls outside the series get NaN.
+        """
+        out = np.full(self.score.shape, np.nan)
+        if offset < 0:
+            out[-offset:] = self.score[:offset]
+            out[self.pos < -offset] = np.nan
+        elif offset > 0:
+            out[:-offset] = self.score[offset:]
+            out[self.pos + offset >= self.length[self.series]] = np.nan
+        else:
+            out[:] = self.score
+        return out
+
+    def at(self, cells: np.ndarray, offset: int) -> np.ndarray:
+        """Score ``offset`` session numbers after (negative: before) each of ``cells``.
+
+        NaN where that session number falls outside the series.
+        """
+        target = self.pos[cells] + offset
+        inside = (target >= 0) & (target < self.length[self.series[cells]])
+        values = np.full(cells.shape, np.nan)
+        values[inside] = self.score[cells[inside] + offset]
+        return values
+
+    def run_starts(self, hit: np.ndarray) -> np.ndarray:
+        """Cells where ``hit`` is true and the previous session number of the series is not."""
+        previous = np.zeros_like(hit)
+        previous[1:] = hit[:-1]
+        previous[self.pos == 0] = False
+        return np.flatnonzero(hit & ~previous)
+
+    def cell_client(self, cells: np.ndarray) -> np.ndarray:
+        """Client code of each cell."""
+        return self.series_client[self.series[cells]]
+
+    def series_cells(self, ids: np.ndarray) -> np.ndarray:
+        """All cells of the series ``ids``, series after series."""
+        lengths = self.length[ids]
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.repeat(self.start[ids], lengths) + offsets
+
+    def find_series(self, client: np.ndarray, rater: int, scale: int) -> np.ndarray:
+        """Series id of (client, rater, scale) for each client code; -1 where there is none."""
+        n_scales = self.scale_names.size
+        keys = (self.series_client * len(RATERS) + self.series_rater) * n_scales
+        keys += self.series_scale
+        wanted = (np.asarray(client) * len(RATERS) + rater) * n_scales + scale
+        found = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+        return np.where(keys[found] == wanted, found, -1)
+
+
+def _client_order(uniques: pd.Index) -> np.ndarray:
+    """Sorted order of the client ids, or order of first appearance when they do not compare."""
+    try:
+        return np.asarray(uniques.argsort(), dtype=np.int64)
+    except TypeError:
+        return np.arange(len(uniques), dtype=np.int64)
+
+
+def _whole_numbers(column: pd.Series, name: str) -> np.ndarray:
+    try:
+        values = pd.to_numeric(column).to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be whole numbers: {error}") from error
+    if not np.isfinite(values).all() or (values != np.round(values)).any():
+        raise ValueError(f"{name} must be whole numbers without missing values")
+    return values.astype(np.int64)
+
+
+def build_grid(scores: pd.DataFrame) -> Grid:
+    """Validate a non-empty scores frame and lay it out on the session grid.
+
+    Input: a frame with the columns client, rater, scale, session, score (see ``detect``).
+    Output: a ``Grid``. Raises ``ValueError`` for missing columns, unknown raters, non-string
+    scales, session numbers that are not whole numbers >= 1, non-numeric or infinite scores,
+    missing client ids, and two present scores for the same client, rater, scale and session.
+    """
+    missing = [column for column in INPUT_COLUMNS if column not in scores.columns]
+    if missing:
+        raise ValueError(f"scores frame lacks column(s) {', '.join(missing)}")
+
+    client_codes, client_uniques = pd.factorize(scores["client"], sort=False)
+    if (client_codes < 0).any():
+        raise ValueError("client ids must not be missing")
+    order = _client_order(client_uniques)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    client = rank[client_codes]
+    client_values = np.asarray(client_uniques.to_numpy())[order]
+
+    rater_codes, rater_uniques = pd.factorize(scores["rater"], sort=False)
+    unknown = [value for value in rater_uniques if value not in RATERS]
+    if unknown or (rater_codes < 0).any():
+        raise ValueError(f"rater must be 'client' or 'therapist', got {unknown or [None]!r}")
+    rater_map = np.array([RATERS.index(value) for value in rater_uniques], dtype=np.int64)
+    rater = rater_map[rater_codes]
+
+    scale_codes, scale_uniques = pd.factorize(scores["scale"], sort=False)
+    if (scale_codes < 0).any() or not all(isinstance(value, str) for value in scale_uniques):
+        raise ValueError("scale must be a non-missing string such as 'total'")
+    # "total" always gets a code: missing_forms flags it even when no client form exists.
+    names = [*scale_uniques, *(() if TOTAL_SCALE in scale_uniques else (TOTAL_SCALE,))]
+    scale_order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+    scale_rank = np.empty_like(scale_order)
+    scale_rank[scale_order] = np.arange(scale_order.size)
+    scale_names = np.asarray(names, dtype=object)[scale_order]
+    scale = scale_rank[scale_codes].astype(np.int64)
+
+    session = _whole_numbers(scores["session"], "session")
+    if (session < 1).any():
+        raise ValueError("session numbers start at 1")
+    try:
+        score = pd.to_numeric(scores["score"]).to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"score must be numeric: {error}") from error
+    if np.isinf(score).any():
+        raise ValueError("score must be finite (NaN marks a missing score)")
+
+    n_clients = client_values.size
+    first_session = np.full(n_clients, np.iinfo(np.int64).max)
+    last_session = np.zeros(n_clients, dtype=np.int64)
+    np.minimum.at(first_session, client, session)
+    np.maximum.at(last_session, client, session)
+
+    n_scales = scale_names.size
+    series_key = (client * len(RATERS) + rater) * n_scales + scale
+    keys, row_series = np.unique(series_key, return_inverse=True)
+    series_client = keys // (len(RATERS) * n_scales)
+    series_rater = (keys // n_scales) % len(RATERS)
+    series_scale = keys % n_scales
+    length = last_session[series_client] - first_session[series_client] + 1
+    start = np.zeros(keys.size, dtype=np.int64)
+    np.cumsum(length[:-1], out=start[1:])
+
+    n_cells = int(length.sum())
+    series = np.repeat(np.arange(keys.size, dtype=np.int64), length)
+    pos = np.arange(n_cells, dtype=np.int64) - start[series]
+    cell_session = first_session[series_client][series] + pos
+
+    present = ~np.isnan(score)
+    cell = start[row_series] + session - first_session[client]
+    if (np.bincount(cell[present], minlength=n_cells) > 1).any():
+        raise ValueError("two scores for the same client, rater, scale and session")
+    cell_score = np.full(n_cells, np.nan)
+    cell_score[cell[present]] = score[present]
+
+    known = np.unique(client * (int(last_session.max()) + 1) + session)
+    known_client, known_session = np.divmod(known, int(last_session.max()) + 1)
+
+    return Grid(
+        client_values=client_values,
+        client_dtype=scores["client"].dtype,
+        first_session=first_session,
+        last_session=last_session,
+        scale_names=scale_names,
+        series_client=series_client,
+        series_rater=series_rater,
+        series_scale=series_scale,
+        start=start,
+        length=length,
+        series=series,
+        pos=pos,
+        session=cell_session,
+        score=cell_score,
+        known_client=known_client,
+        known_session=known_session,
+    )
+
+
+def scale_table(grid: Grid, lookup: dict[str, dict[str, float]]) -> np.ndarray:
+    """(rater, scale code) table of the numbers in ``lookup[rater][scale]``; NaN when absent.
+
+    The tension item is never a rating scale, so its entries stay NaN.
+    """
+    table = np.full((len(RATERS), grid.scale_names.size), np.nan)
+    for rater_code, rater in enumerate(RATERS):
+        for scale, value in lookup.get(rater, {}).items():
+            code = grid.scale_code(scale)
+            if code >= 0 and scale != TENSION_SCALE:
+                table[rater_code, code] = value
+    return table
+
+
+def flags_part(
+    rule: str,
+    *,
+    client: np.ndarray,
+    rater: np.ndarray,
+    scale: np.ndarray,
+    session: np.ndarray,
+    magnitude: np.ndarray,
+    explanation: np.ndarray,
+    repair_status: np.ndarray | None = None,
+    repaired_session: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One rule's flags with internal codes (client code, rater code, scale code).
+
+    ``repaired_session`` uses -1 for "none"; both repair columns default to "does not apply".
+    """
+    n = len(client)
+    if repair_status is None:
+        repair_status = np.full(n, None, dtype=object)
+    if repaired_session is None:
+        repaired_session = np.full(n, -1, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "client": np.asarray(client, dtype=np.int64),
+            "rater": np.asarray(rater, dtype=np.int64),
+            "scale": np.asarray(scale, dtype=np.int64),
+            "session": np.asarray(session, dtype=np.int64),
+            "rule": np.full(n, _RULE_ORDER.index(rule), dtype=np.int64),
+            "magnitude": np.asarray(magnitude, dtype=float),
+            # Explicit object dtype: pandas 3 would turn the text into str and None into NaN.
+            "explanation": pd.Series(explanation, dtype=object),
+            "repair_status": pd.Series(repair_status, dtype=object),
+            "repaired_session": np.asarray(repaired_session, dtype=np.int64),
+        }
+    )
+
+
+def empty_flags() -> pd.DataFrame:
+    """The output frame with no rows, with the documented dtypes."""
+    return pd.DataFrame(
+        {
+            "client": pd.Series([], dtype=object),
+            "rater": pd.Series([], dtype=object),
+            "scale": pd.Series([], dtype=object),
+            "session": pd.Series([], dtype=np.int64),
+            "rule": pd.Series([], dtype=object),
+            "magnitude": pd.Series([], dtype=float),
+            "explanation": pd.Series([], dtype=object),
+            "repair_status": pd.Series([], dtype=object),
+            "repaired_session": pd.Series([], dtype="Int64"),
+        }
+    )
+
+
+def assemble(parts: list[pd.DataFrame], grid: Grid) -> pd.DataFrame:
+    """Concatenate the rules' flags, sort them and translate codes back to names and ids.
+
+    Sort key: client (sorted ids, or first appearance when ids do not compare), rater
+    (client before therapist), scale (alphabetical), session, rule (alphabetical).
+    """
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return empty_flags()
+    combined = pd.concat(parts, ignore_index=True)
+    codes = {column: combined[column].to_numpy() for column in combined.columns}
+    order = np.lexsort(
+        (codes["rule"], codes["session"], codes["scale"], codes["rater"], codes["client"])
+    )
+    codes = {column: values[order] for column, values in codes.items()}
+    repaired = codes["repaired_session"]
+
+    def text_column(values: np.ndarray) -> pd.Series:
+        # Explicit object dtype: pandas 3 would turn the text into str and None into NaN.
+        return pd.Series(values, dtype=object)
+
+    return pd.DataFrame(
+        {
+            "client": pd.Series(grid.client_values[codes["client"]], dtype=grid.client_dtype),
+            "rater": text_column(np.asarray(RATERS, dtype=object)[codes["rater"]]),
+            "scale": text_column(grid.scale_names[codes["scale"]]),
+            "session": codes["session"],
+            "rule": text_column(np.asarray(_RULE_ORDER, dtype=object)[codes["rule"]]),
+            "magnitude": codes["magnitude"],
+            "explanation": text_column(codes["explanation"]),
+            "repair_status": text_column(codes["repair_status"]),
+            "repaired_session": pd.arrays.IntegerArray(np.maximum(repaired, 0), repaired < 0),
+        }
+    )
