@@ -26,6 +26,11 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 
 # The public address clients open their one-time form links at.
 ALLIANCE_BASE_URL = env.str("ALLIANCE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The client form endpoints allow this many requests per address per window (seconds);
+# behind reverse proxies, set how many append to X-Forwarded-For so the client's address counts.
+ALLIANCE_FORM_RATE_LIMIT = env.int("ALLIANCE_FORM_RATE_LIMIT", default=30)
+ALLIANCE_FORM_RATE_WINDOW = env.int("ALLIANCE_FORM_RATE_WINDOW", default=300)
+ALLIANCE_TRUSTED_PROXIES = env.int("ALLIANCE_TRUSTED_PROXIES", default=0)
 
 INSTALLED_APPS = [
     "alliance.apps.AllianceConfig",
@@ -52,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A handed-over tablet stays on the client form until the therapist's password.
+    "sessions.kiosk.KioskLockMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -174,6 +181,27 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Client form-link tokens are credentials: /f/<token> paths are redacted in request logs.
+    "filters": {"redact_form_tokens": {"()": "sessions.log_redaction.RedactFormTokens"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
+    "loggers": {
+        "django.request": {"filters": ["redact_form_tokens"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_form_tokens"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }

@@ -1,0 +1,220 @@
+"""One-time client form links: create, resolve and consume. Keyword-only, atomic.
+
+The token is a 256-bit secret shown once to the therapist (as a URL and a QR code); only its
+SHA-256 hash is stored. A link is consumed by a single conditional UPDATE in the same
+transaction as the rating, so exactly one submission can use it, whatever the concurrency.
+"""
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from measures.models import Rater, Rating
+from measures.selectors import instrument_for
+from measures.services import AlreadyRated, rating_record
+from sessions.models import FormLink, TherapySession, hash_token, new_token
+
+# secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+CLOSED_STATUSES = {TherapySession.Status.CANCELLED, TherapySession.Status.NO_SHOW}
+
+
+class FormLinkError(Exception):
+    """A link that cannot be used; ``status`` is the HTTP status the client page answers."""
+
+    status = 410
+    reason = "gone"
+
+    def __init__(self, link: FormLink | None = None) -> None:
+        self.link = link
+        super().__init__(self.reason)
+
+
+class FormLinkNotFound(FormLinkError):
+    status = 404
+    reason = "not_found"
+
+
+class FormLinkUsed(FormLinkError):
+    reason = "used"
+
+
+class FormLinkExpired(FormLinkError):
+    reason = "expired"
+
+
+class FormLinkRevoked(FormLinkError):
+    reason = "revoked"
+
+
+class SessionAlreadyRated(FormLinkError):
+    """The session already has a client rating from another submission."""
+
+    reason = "already_rated"
+
+
+def formlink_url(token: str) -> str:
+    """The public address of a link, as the client opens it."""
+    return settings.ALLIANCE_BASE_URL + reverse("client_form", args=[token])
+
+
+def _closed_refusal(session: TherapySession) -> str | None:
+    if session.status in CLOSED_STATUSES:
+        return _("A cancelled or missed session has no client form.")
+    return None
+
+
+def formlink_refusal(*, session: TherapySession) -> str | None:
+    """Why no client form link can be made for this session now; None when it can."""
+    if refusal := _closed_refusal(session):
+        return refusal
+    if Rating.objects.filter(session=session, rater=Rater.CLIENT).exists():
+        return _("The client has already filled in the form for this session.")
+    return None
+
+
+def formlink_may_hand_out(*, session: TherapySession, user) -> bool:
+    """The session's therapist and the client's primary therapist hand out the client form;
+    anyone else who can see the session (a supervisor, a clinic admin) only reads."""
+    return user.pk in (session.therapist_id, session.client.primary_therapist_id)
+
+
+def formlink_status(*, session: TherapySession, user) -> dict[str, Any]:
+    """What the session page shows about the client form: the client's rating (when, not
+    what), the newest live link, why no link can be made, and whether this user may."""
+    rating = Rating.objects.filter(session=session, rater=Rater.CLIENT).only("submitted_at").first()
+    return {
+        "rating": rating,
+        "live_link": session.form_links.live().order_by("-created_at").first(),
+        "refusal": None if rating else _closed_refusal(session),
+        "can_hand_out": formlink_may_hand_out(session=session, user=user),
+    }
+
+
+def formlink_create(
+    *, session: TherapySession, created_by, channel: str = FormLink.Channel.LINK
+) -> tuple[FormLink, str]:
+    """Make a new one-time link for the session's client form and return (link, token).
+
+    The previous live link of the session is revoked in the same transaction. The token is
+    returned once and never stored. Raises ValidationError when the session takes no form.
+    """
+    refusal = formlink_refusal(session=session)
+    if refusal:
+        raise ValidationError(refusal)
+    token = new_token()
+    with transaction.atomic():
+        # Serialises two creations for one session (one live link per session).
+        TherapySession.objects.select_for_update().filter(pk=session.pk).exists()
+        now = timezone.now()
+        FormLink.objects.live().filter(session=session).update(revoked_at=now)
+        link = FormLink.objects.create(
+            session=session,
+            token_hash=hash_token(token),
+            channel=channel,
+            created_by=created_by,
+            expires_at=now + dt.timedelta(hours=session.client.clinic.form_link_hours),
+        )
+    return link, token
+
+
+def formlink_revoke_unused(*, link: FormLink) -> bool:
+    """Revoke the link unless it was used; True when it was revoked now."""
+    revoked = FormLink.objects.filter(pk=link.pk, used_at__isnull=True, revoked_at__isnull=True)
+    return revoked.update(revoked_at=timezone.now()) == 1
+
+
+def _check_usable(link: FormLink) -> FormLink:
+    if link.used_at is not None:
+        raise FormLinkUsed(link)
+    if link.revoked_at is not None:
+        raise FormLinkRevoked(link)
+    if link.is_expired:
+        raise FormLinkExpired(link)
+    return link
+
+
+def _links():
+    return FormLink.objects.select_related("session__client__clinic")
+
+
+def formlink_resolve(token: str) -> FormLink:
+    """The usable link for a token. Raises FormLinkNotFound (unknown or malformed token),
+    FormLinkUsed, FormLinkRevoked or FormLinkExpired (each carrying the link)."""
+    if not TOKEN_PATTERN.fullmatch(token):
+        raise FormLinkNotFound()
+    link = _links().filter(token_hash=hash_token(token)).first()
+    if link is None:
+        raise FormLinkNotFound()
+    return _check_usable(link)
+
+
+def formlink_resolve_kiosk(link_id: int) -> FormLink:
+    """The usable kiosk link a hand-over bound the device to; errors as formlink_resolve."""
+    link = _links().filter(pk=link_id, channel=FormLink.Channel.KIOSK).first()
+    if link is None:
+        raise FormLinkNotFound()
+    return _check_usable(link)
+
+
+def formlink_submission(*, link: FormLink, submission_id: uuid.UUID) -> Rating | None:
+    """The rating this form submission already stored for the link's session, if any."""
+    return Rating.objects.filter(submission_id=submission_id, session_id=link.session_id).first()
+
+
+def formlink_submit(
+    *,
+    link: FormLink,
+    answers: dict[str, Any],
+    questions: dict[str, Any],
+    submission_id: uuid.UUID,
+    language: str,
+) -> tuple[Rating, bool]:
+    """Consume the link and record the client's rating in one transaction.
+
+    Returns (rating, created). A resubmission of a submission that was already stored
+    (double tap, refresh, two tabs) returns that rating with created=False. Raises
+    FormLinkUsed / FormLinkRevoked / FormLinkExpired when the link can no longer be used,
+    SessionAlreadyRated when another submission rated the session, and ValidationError
+    (keyed by item or question) for invalid answers; nothing is consumed then.
+    """
+    stored = formlink_submission(link=link, submission_id=submission_id)
+    if stored is not None:
+        return stored, False
+    session = link.session
+    instrument = instrument_for(clinic=session.client.clinic, rater=Rater.CLIENT)
+    with transaction.atomic():
+        now = timezone.now()
+        # The single-use guarantee: only one transaction can turn this row from live to used.
+        consumed = FormLink.objects.filter(
+            pk=link.pk, used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        if consumed != 1:
+            stored = formlink_submission(link=link, submission_id=submission_id)
+            if stored is not None:
+                return stored, False
+            _check_usable(FormLink.objects.get(pk=link.pk))
+            raise FormLinkUsed(link)  # the check above raises: the UPDATE tests the same
+        try:
+            rating, created = rating_record(
+                session=session,
+                instrument=instrument,
+                answers=answers,
+                questions=questions,
+                submission_id=submission_id,
+                language=language,
+            )
+        except AlreadyRated:
+            raise SessionAlreadyRated(link) from None
+        if not created:
+            # The submission id belongs to another session's rating: never show it here.
+            raise SessionAlreadyRated(link)
+    return rating, True

@@ -1,0 +1,152 @@
+"""Tablet hand-over: the device stays on the client form until the therapist's password."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from measures.models import Rating
+from sessions.kiosk import KIOSK_SESSION_KEY, MAX_WRONG_PASSWORDS
+from sessions.models import FormLink
+from tests.sessions.conftest import checked, form_post, item_text
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery"  # tests.factories.UserFactory
+
+
+@pytest.fixture
+def handed_over(client, therapist, therapy_session):
+    """A therapist's browser handed over for the session's client form."""
+    client.force_login(therapist)
+    response = client.post(reverse("kiosk_hand_over", args=[therapy_session.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("kiosk_form")
+    return client
+
+
+def test_handing_over_makes_a_kiosk_link_and_locks_the_browser(handed_over, therapy_session):
+    link = FormLink.objects.get()
+    assert link.channel == FormLink.Channel.KIOSK
+    assert link.session == therapy_session
+    assert handed_over.session[KIOSK_SESSION_KEY]["link"] == link.pk
+    page = handed_over.get(reverse("kiosk_form")).content.decode()
+    assert item_text("bond_1", "en") in page
+    assert therapy_session.client.code not in page
+    assert "Caseload" not in page and "Log out" not in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/caseload/", "/admin/", "/clients/1/", "/api/", "/no-such-page/", "/login/"],
+)
+def test_every_other_page_asks_for_the_password(handed_over, path):
+    response = handed_over.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("kiosk_hand_back")
+
+
+def test_other_client_links_are_locked_out_too(handed_over, form_link):
+    _link, token = form_link  # a link made earlier (revoked by the hand-over, but still)
+    response = handed_over.get(reverse("client_form", args=[token]))
+    assert response["Location"] == reverse("kiosk_hand_back")
+
+
+def test_the_client_sends_the_form_and_sees_hand_back(handed_over, therapy_session):
+    submission_id = uuid.uuid4()
+    response = handed_over.post(reverse("kiosk_form"), form_post(submission_id))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("kiosk_done")
+    rating = Rating.objects.get()
+    assert rating.session == therapy_session
+    assert rating.submission_id == submission_id
+    done = handed_over.get(reverse("kiosk_done")).content.decode()
+    assert "Please hand the device back to your therapist." in done
+    # Back button or a second tap: the form stays done, and still one rating.
+    assert handed_over.get(reverse("kiosk_form"))["Location"] == reverse("kiosk_done")
+    again = handed_over.post(reverse("kiosk_form"), form_post(submission_id))
+    assert again["Location"] == reverse("kiosk_done")
+    assert Rating.objects.count() == 1
+    # Still locked.
+    assert handed_over.get("/caseload/")["Location"] == reverse("kiosk_hand_back")
+
+
+def test_the_kiosk_form_keeps_answers_on_error_and_switches_language(handed_over):
+    response = handed_over.post(
+        reverse("kiosk_form"), form_post(uuid.uuid4(), {"bond_1": "3"}, language="es")
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<html lang="es">' in page
+    assert checked(page, "bond_1") == {"3"}
+    response = handed_over.post(reverse("kiosk_form"), form_post(uuid.uuid4(), {"bond_1": "3"}))
+    assert response.status_code == 400
+    assert not Rating.objects.exists()
+
+
+def test_done_before_sending_goes_back_to_the_form(handed_over):
+    assert handed_over.get(reverse("kiosk_done"))["Location"] == reverse("kiosk_form")
+
+
+def test_a_wrong_password_keeps_the_lock(handed_over):
+    response = handed_over.post(reverse("kiosk_hand_back"), {"password": "guess"})
+    assert response.status_code == 400
+    assert "That password is not right." in response.content.decode()
+    assert handed_over.get("/caseload/")["Location"] == reverse("kiosk_hand_back")
+
+
+def test_the_therapists_password_unlocks_and_returns_to_the_session(handed_over, therapy_session):
+    handed_over.post(reverse("kiosk_form"), form_post(uuid.uuid4()))
+    response = handed_over.post(reverse("kiosk_hand_back"), {"password": PASSWORD}, follow=True)
+    assert response.status_code == 200
+    assert KIOSK_SESSION_KEY not in handed_over.session
+    assert "The client&#x27;s answers were saved." in response.content.decode()
+    assert handed_over.get("/caseload/").status_code == 200
+
+
+def test_unlocking_without_an_answer_cancels_the_kiosk_link(handed_over):
+    handed_over.post(reverse("kiosk_hand_back"), {"password": PASSWORD})
+    link = FormLink.objects.get()
+    assert link.revoked_at is not None and link.used_at is None
+    assert handed_over.get(reverse("kiosk_form")).status_code == 404
+
+
+def test_logging_out_clears_the_lock(handed_over):
+    response = handed_over.post(reverse("logout"))
+    assert response.status_code == 302
+    assert KIOSK_SESSION_KEY not in handed_over.session
+    assert handed_over.get("/login/").status_code == 200
+
+
+def test_too_many_wrong_passwords_log_the_therapist_out(handed_over):
+    for _ in range(MAX_WRONG_PASSWORDS):
+        response = handed_over.post(reverse("kiosk_hand_back"), {"password": "guess"})
+    assert response["Location"] == reverse("login")
+    assert KIOSK_SESSION_KEY not in handed_over.session
+    assert "_auth_user_id" not in handed_over.session
+
+
+def test_the_hand_back_page_is_rate_limited(handed_over, settings):
+    settings.ALLIANCE_FORM_RATE_LIMIT = 2
+    statuses = [handed_over.get(reverse("kiosk_hand_back")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_a_revoked_kiosk_link_asks_for_the_device_back(handed_over, therapy_session, therapist):
+    from sessions.formlinks import formlink_create
+
+    formlink_create(session=therapy_session, created_by=therapist)  # e.g. from another device
+    response = handed_over.get(reverse("kiosk_form"))
+    assert response.status_code == 410
+    assert "Please hand the device back to your therapist." in response.content.decode()
+
+
+def test_kiosk_pages_without_a_hand_over(client, therapist):
+    client.force_login(therapist)
+    assert client.get(reverse("kiosk_form")).status_code == 404
+    assert client.get(reverse("kiosk_hand_back"))["Location"] == reverse("home")
+
+
+def test_clinician_pages_are_not_cached_by_the_browser(client, therapist):
+    client.force_login(therapist)
+    assert "no-store" in client.get("/caseload/")["Cache-Control"]
