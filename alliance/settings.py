@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "alliance.middleware.ClinicTimezoneMiddleware",
     # A handed-over tablet stays on the client form until the therapist's password.
     "sessions.kiosk.KioskLockMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -93,6 +94,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "alliance.User"
+# The model backend, loading the user's clinic with them (its timezone is on every page).
+AUTHENTICATION_BACKENDS = ["alliance.backends.ClinicModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -80,3 +80,19 @@ def rating_answer_rows(rating, language: str) -> list[dict]:
             }
         )
     return rows
+
+
+def rating_scores(rating, language: str) -> list[dict]:
+    """The rating's scale scores in the instrument's order, with the scale names.
+
+    Uses the prefetched ``rating.scores``.
+    """
+    from measures.services import instrument_definition  # see rating_answer_rows
+
+    definition = instrument_definition(rating.instrument)
+    language = definition.language_for(language)
+    scores = {score.scale: score.score for score in rating.scores.all()}
+    return [
+        {"key": scale.key, "name": scale.name[language], "score": scores.get(scale.key)}
+        for scale in definition.scales
+    ]

@@ -1,0 +1,139 @@
+"""Reads for session pages. Every read starts from the user's scope; outside it is 404."""
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from alliance.models import User
+from measures.models import Rater, Rating
+from measures.selectors import rating_answer_rows, rating_scores
+from sessions.models import TherapySession
+
+# Sessions that took place, or may have: a rating makes a scheduled one completed.
+RATEABLE = (TherapySession.Status.SCHEDULED, TherapySession.Status.COMPLETED)
+
+
+def session_may_change(user: User, session: TherapySession) -> bool:
+    """The session's therapist or the client's primary therapist may change a session.
+
+    Supervisors and clinic admins read sessions but never change them.
+    """
+    return (
+        user.is_active
+        and user.is_therapist
+        and user.clinic_id == session.client.clinic_id
+        and user.pk in (session.therapist_id, session.client.primary_therapist_id)
+    )
+
+
+def _sessions_visible_to(user: User) -> QuerySet[TherapySession]:
+    return TherapySession.objects.visible_to(user).select_related(
+        "client__clinic", "client__primary_therapist", "therapist"
+    )
+
+
+def session_get(user: User, session_id: int) -> TherapySession:
+    """One session within the user's scope, else 404."""
+    return get_object_or_404(_sessions_visible_to(user), pk=session_id)
+
+
+def session_get_for_change(user: User, session_id: int) -> TherapySession:
+    """One session the user may change, else 404.
+
+    A session the user may see but not change (a supervisor's) is 404 for writes too:
+    the answer never tells an outsider more than "not found".
+    """
+    session = session_get(user, session_id)
+    if not session_may_change(user, session):
+        raise Http404("No session you may change matches the given query.")
+    return session
+
+
+def _ratings_with_answers() -> Prefetch:
+    return Prefetch(
+        "ratings",
+        queryset=Rating.objects.select_related("instrument", "submitted_by").prefetch_related(
+            "answers", "scores", "changes"
+        ),
+    )
+
+
+def session_with_ratings(session: TherapySession) -> TherapySession:
+    """The session with its ratings, answers, scores and change log loaded (4 queries)."""
+    prefetch_related_objects([session], _ratings_with_answers())
+    return session
+
+
+def sessions_of_client(client) -> list[TherapySession]:
+    """A client's sessions in course order with their ratings, answers and scores loaded."""
+    return list(
+        client.sessions.select_related("therapist")
+        .prefetch_related(_ratings_with_answers())
+        .order_by("number")
+    )
+
+
+def therapist_rating_of(session: TherapySession) -> Rating | None:
+    """The session's therapist rating from the loaded ratings (no query when prefetched)."""
+    return next((r for r in session.ratings.all() if r.rater == Rater.THERAPIST), None)
+
+
+def client_rating_of(session: TherapySession) -> Rating | None:
+    return next((r for r in session.ratings.all() if r.rater == Rater.CLIENT), None)
+
+
+@dataclass
+class RatingView:
+    """A rating ready for a page: its answers with item texts and its scale scores."""
+
+    rating: Rating
+    answers: list[dict]
+    scores: list[dict]
+
+    @property
+    def total(self) -> float | None:
+        return next((s["score"] for s in self.scores if s["key"] == "total"), None)
+
+
+def rating_view(rating: Rating | None, language: str) -> RatingView | None:
+    if rating is None:
+        return None
+    return RatingView(
+        rating=rating,
+        answers=rating_answer_rows(rating, language),
+        scores=rating_scores(rating, language),
+    )
+
+
+@dataclass
+class SessionRow:
+    session: TherapySession
+    client_rating: RatingView | None
+    therapist_rating: RatingView | None
+    may_rate: bool  # the user held the session and has not rated it yet
+
+
+def session_rows(sessions: list[TherapySession], *, user: User, language: str) -> list[SessionRow]:
+    """Sessions with their ratings prepared for a page (no queries beyond the prefetch)."""
+    now = timezone.now()
+    rows = []
+    for session in sessions:
+        therapist_rating = therapist_rating_of(session)
+        rows.append(
+            SessionRow(
+                session=session,
+                client_rating=rating_view(client_rating_of(session), language),
+                therapist_rating=rating_view(therapist_rating, language),
+                may_rate=(
+                    therapist_rating is None
+                    and session.therapist_id == user.pk
+                    and user.is_therapist
+                    and session.status in RATEABLE
+                    and session.starts_at <= now
+                ),
+            )
+        )
+    return rows

@@ -1,0 +1,170 @@
+"""Writes with rules for therapy sessions. Keyword-only, atomic."""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alliance.models import Client, User
+from measures.models import Rater, Rating
+from measures.selectors import instrument_for
+from measures.services import rating_record
+from sessions.models import TherapySession
+
+Status = TherapySession.Status
+
+# Attempts at the next free session number when concurrent requests take the same one.
+NUMBER_ATTEMPTS = 5
+
+
+def _check_when(*, starts_at: dt.datetime, status: str) -> None:
+    if timezone.is_naive(starts_at):
+        raise ValidationError({"starts_at": _("Enter the date and time with its timezone.")})
+    if status in (Status.COMPLETED, Status.NO_SHOW) and starts_at > timezone.now():
+        raise ValidationError(
+            {
+                "starts_at": _(
+                    "This date is in the future: a session can only be marked %(status)s "
+                    "once it has started. Choose “Scheduled” or correct the date."
+                )
+                % {"status": Status(status).label.lower()}
+            }
+        )
+
+
+def session_schedule(
+    *,
+    client: Client,
+    therapist: User,
+    starts_at: dt.datetime,
+    status: str = Status.SCHEDULED,
+    note: str = "",
+) -> TherapySession:
+    """Add the client's next session (numbered after the last one), scheduled or already held.
+
+    The number is the client's highest plus one; the unique (client, number) constraint
+    backs it, and a request that loses a race for a number retries with the next one.
+    """
+    if not (
+        therapist.is_therapist and therapist.is_active and therapist.clinic_id == client.clinic_id
+    ):
+        raise ValidationError(_("Sessions are held by an active therapist of the client's clinic."))
+    if client.status != Client.Status.ACTIVE:
+        raise ValidationError(
+            _("%(code)s is discharged: reactivate the client before adding sessions.")
+            % {"code": client.code}
+        )
+    _check_when(starts_at=starts_at, status=status)
+    for _attempt in range(NUMBER_ATTEMPTS):
+        number = (client.sessions.aggregate(last=Max("number"))["last"] or 0) + 1
+        session = TherapySession(
+            client=client,
+            therapist=therapist,
+            number=number,
+            starts_at=starts_at,
+            status=status,
+            note=note,
+        )
+        # The number's uniqueness is left to the database, which settles races.
+        session.full_clean(exclude=["number"], validate_constraints=False)
+        try:
+            with transaction.atomic():
+                session.save()
+        except IntegrityError:
+            continue
+        return session
+    raise ValidationError(_("Could not number the session: please try again."))
+
+
+def session_update(*, session: TherapySession, starts_at: dt.datetime, note: str) -> TherapySession:
+    """Correct a session's date and time or its note."""
+    _check_when(starts_at=starts_at, status=session.status)
+    session.starts_at = starts_at
+    session.note = note
+    session.full_clean(validate_constraints=False)
+    session.save(update_fields=["starts_at", "note", "updated_at"])
+    return session
+
+
+def session_set_status(*, session: TherapySession, status: str) -> TherapySession:
+    """Mark a session scheduled, completed, cancelled or no-show.
+
+    A session with ratings took place: it stays completed. A session in the future can be
+    cancelled but not completed or marked no-show.
+    """
+    if status not in Status.values:
+        raise ValidationError(_("Unknown session status."))
+    if status == session.status:
+        return session
+    with transaction.atomic():
+        session = (
+            TherapySession.objects.select_for_update().select_related("client").get(pk=session.pk)
+        )
+        if status != Status.COMPLETED and session.ratings.exists():
+            raise ValidationError(
+                _("This session has ratings, so it took place: it stays completed.")
+            )
+        _check_when(starts_at=session.starts_at, status=status)
+        session.status = status
+        session.save(update_fields=["status", "updated_at"])
+    return session
+
+
+def session_complete_if_scheduled(*, session: TherapySession) -> None:
+    """A rating is evidence the session took place: a scheduled one becomes completed."""
+    updated = TherapySession.objects.filter(pk=session.pk, status=Status.SCHEDULED).update(
+        status=Status.COMPLETED, updated_at=timezone.now()
+    )
+    if updated:
+        session.status = Status.COMPLETED
+
+
+def session_check_rateable(*, session: TherapySession) -> None:
+    """ValidationError when the session cannot have ratings (did not or not yet take place)."""
+    if session.status in (Status.CANCELLED, Status.NO_SHOW):
+        raise ValidationError(
+            _("Session %(number)d was %(status)s: there is nothing to rate.")
+            % {"number": session.number, "status": session.get_status_display().lower()}
+        )
+    if session.starts_at > timezone.now():
+        raise ValidationError(
+            _("Session %(number)d has not started yet: rate it once it has taken place.")
+            % {"number": session.number}
+        )
+
+
+def session_therapist_rating_record(
+    *,
+    session: TherapySession,
+    user: User,
+    answers: dict[str, Any],
+    questions: dict[str, Any] | None = None,
+    submission_id: uuid.UUID | None = None,
+    language: str = "en",
+) -> tuple[Rating, bool]:
+    """The session's therapist logs their post-session rating; the session is then completed.
+
+    Returns (rating, created) like measures.services.rating_record: a resubmitted form
+    (same submission_id) returns the stored rating with created=False.
+    """
+    if user.pk != session.therapist_id:
+        raise ValidationError(_("Only the therapist who held this session can rate it."))
+    session_check_rateable(session=session)
+    instrument = instrument_for(clinic=session.client.clinic, rater=Rater.THERAPIST)
+    with transaction.atomic():
+        rating, created = rating_record(
+            session=session,
+            instrument=instrument,
+            answers=answers,
+            questions=questions,
+            submitted_by=user,
+            submission_id=submission_id,
+            language=language,
+        )
+        session_complete_if_scheduled(session=session)
+    return rating, created
