@@ -127,22 +127,90 @@ class Grid:
         return np.where(keys[found] == wanted, found, -1)
 
 
-def _client_order(uniques: pd.Index) -> np.ndarray:
-    """Sorted order of the client ids, or order of first appearance when they do not compare."""
+def _client_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Client code per row (0.. in output order) and the client id per code.
+
+    Output order is the ids' own sort order, or order of first appearance when they do not
+    compare (e.g. a mix of numbers and strings).
+    """
+    codes, uniques = pd.factorize(column, sort=False)
+    if (codes < 0).any():
+        raise ValueError("client ids must not be missing")
     try:
-        return np.asarray(uniques.argsort(), dtype=np.int64)
+        order = np.asarray(uniques.argsort(), dtype=np.int64)
     except TypeError:
-        return np.arange(len(uniques), dtype=np.int64)
+        order = np.arange(len(uniques), dtype=np.int64)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[codes], np.asarray(uniques.to_numpy())[order]
 
 
-def _whole_numbers(column: pd.Series, name: str) -> np.ndarray:
+def _rater_codes(column: pd.Series) -> np.ndarray:
+    """0 for "client", 1 for "therapist", per row."""
+    codes, uniques = pd.factorize(column, sort=False)
+    unknown = [value for value in uniques if value not in RATERS]
+    if unknown or (codes < 0).any():
+        raise ValueError(f"rater must be 'client' or 'therapist', got {unknown or [None]!r}")
+    return np.array([RATERS.index(value) for value in uniques], dtype=np.int8)[codes]
+
+
+def _scale_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Scale code per row and the scale names per code, in alphabetical order.
+
+    "total" always gets a code: missing_forms flags it even when no client form exists.
+    """
+    codes, uniques = pd.factorize(column, sort=False)
+    if (codes < 0).any() or not all(isinstance(value, str) for value in uniques):
+        raise ValueError("scale must be a non-missing string such as 'total'")
+    names = [*uniques, *(() if TOTAL_SCALE in uniques else (TOTAL_SCALE,))]
+    order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+    rank = np.empty(order.size, dtype=np.int32)
+    rank[order] = np.arange(order.size)
+    return rank[codes], np.asarray(names, dtype=object)[order]
+
+
+def _sessions(column: pd.Series) -> np.ndarray:
+    """Session numbers as int64; whole numbers >= 1 without missing values."""
+    if column.dtype.kind in "iu":
+        # Plain numpy integers (the usual case) need no float round trip.
+        values = column.to_numpy(dtype=np.int64)
+    else:
+        try:
+            numbers = pd.to_numeric(column).to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"session must be whole numbers: {error}") from error
+        if not np.isfinite(numbers).all() or (numbers != np.round(numbers)).any():
+            raise ValueError("session must be whole numbers without missing values")
+        values = numbers.astype(np.int64)
+    if (values < 1).any():
+        raise ValueError("session numbers start at 1")
+    return values
+
+
+def _scores(column: pd.Series) -> np.ndarray:
+    """Scores as float64, NaN for missing; infinities are refused."""
     try:
         values = pd.to_numeric(column).to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be whole numbers: {error}") from error
-    if not np.isfinite(values).all() or (values != np.round(values)).any():
-        raise ValueError(f"{name} must be whole numbers without missing values")
-    return values.astype(np.int64)
+        raise ValueError(f"score must be numeric: {error}") from error
+    if np.isinf(values).any():
+        raise ValueError("score must be finite (NaN marks a missing score)")
+    return values
+
+
+def _known_sessions(
+    client: np.ndarray, session: np.ndarray, first_session: np.ndarray, last_session: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (client, session) pairs named by at least one row."""
+    span = last_session - first_session + 1
+    offset = np.zeros(span.size, dtype=np.int64)
+    np.cumsum(span[:-1], out=offset[1:])
+    # One flag per client and session number of the client's range: cheaper than hashing rows.
+    named = np.zeros(int(span.sum()), dtype=bool)
+    named[offset[client] + (session - first_session[client])] = True
+    slots = np.flatnonzero(named)
+    known_client = np.repeat(np.arange(span.size), span)[slots]
+    return known_client, first_session[known_client] + slots - offset[known_client]
 
 
 def build_grid(scores: pd.DataFrame) -> Grid:
@@ -156,53 +224,28 @@ def build_grid(scores: pd.DataFrame) -> Grid:
     missing = [column for column in INPUT_COLUMNS if column not in scores.columns]
     if missing:
         raise ValueError(f"scores frame lacks column(s) {', '.join(missing)}")
-
-    client_codes, client_uniques = pd.factorize(scores["client"], sort=False)
-    if (client_codes < 0).any():
-        raise ValueError("client ids must not be missing")
-    order = _client_order(client_uniques)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    client = rank[client_codes]
-    client_values = np.asarray(client_uniques.to_numpy())[order]
-
-    rater_codes, rater_uniques = pd.factorize(scores["rater"], sort=False)
-    unknown = [value for value in rater_uniques if value not in RATERS]
-    if unknown or (rater_codes < 0).any():
-        raise ValueError(f"rater must be 'client' or 'therapist', got {unknown or [None]!r}")
-    rater_map = np.array([RATERS.index(value) for value in rater_uniques], dtype=np.int64)
-    rater = rater_map[rater_codes]
-
-    scale_codes, scale_uniques = pd.factorize(scores["scale"], sort=False)
-    if (scale_codes < 0).any() or not all(isinstance(value, str) for value in scale_uniques):
-        raise ValueError("scale must be a non-missing string such as 'total'")
-    # "total" always gets a code: missing_forms flags it even when no client form exists.
-    names = [*scale_uniques, *(() if TOTAL_SCALE in scale_uniques else (TOTAL_SCALE,))]
-    scale_order = np.argsort(np.asarray(names, dtype=object), kind="stable")
-    scale_rank = np.empty_like(scale_order)
-    scale_rank[scale_order] = np.arange(scale_order.size)
-    scale_names = np.asarray(names, dtype=object)[scale_order]
-    scale = scale_rank[scale_codes].astype(np.int64)
-
-    session = _whole_numbers(scores["session"], "session")
-    if (session < 1).any():
-        raise ValueError("session numbers start at 1")
-    try:
-        score = pd.to_numeric(scores["score"]).to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"score must be numeric: {error}") from error
-    if np.isinf(score).any():
-        raise ValueError("score must be finite (NaN marks a missing score)")
+    client, client_values = _client_codes(scores["client"])
+    scale, scale_names = _scale_codes(scores["scale"])
+    session = _sessions(scores["session"])
+    score = _scores(scores["score"])
 
     n_clients = client_values.size
     first_session = np.full(n_clients, np.iinfo(np.int64).max)
     last_session = np.zeros(n_clients, dtype=np.int64)
     np.minimum.at(first_session, client, session)
     np.maximum.at(last_session, client, session)
+    known_client, known_session = _known_sessions(client, session, first_session, last_session)
 
+    # Series key (client, rater, scale) built in place: one row-sized int64 array at a time.
     n_scales = scale_names.size
-    series_key = (client * len(RATERS) + rater) * n_scales + scale
-    keys, row_series = np.unique(series_key, return_inverse=True)
+    key = client * len(RATERS)
+    key += _rater_codes(scores["rater"])
+    key *= n_scales
+    key += scale
+    del scale
+    # pandas' hash-based factorize is several times faster than np.unique on millions of rows.
+    row_series, keys = pd.factorize(key, sort=True)
+    del key
     series_client = keys // (len(RATERS) * n_scales)
     series_rater = (keys // n_scales) % len(RATERS)
     series_scale = keys % n_scales
@@ -210,20 +253,28 @@ def build_grid(scores: pd.DataFrame) -> Grid:
     start = np.zeros(keys.size, dtype=np.int64)
     np.cumsum(length[:-1], out=start[1:])
 
-    n_cells = int(length.sum())
-    series = np.repeat(np.arange(keys.size, dtype=np.int64), length)
-    pos = np.arange(n_cells, dtype=np.int64) - start[series]
-    cell_session = first_session[series_client][series] + pos
-
+    cell = start[row_series]
+    del row_series
+    cell += session
+    cell -= first_session[client]
+    del client, session
     present = ~np.isnan(score)
-    cell = start[row_series] + session - first_session[client]
-    if (np.bincount(cell[present], minlength=n_cells) > 1).any():
-        raise ValueError("two scores for the same client, rater, scale and session")
+    cell = cell[present]
+    n_cells = int(length.sum())
     cell_score = np.full(n_cells, np.nan)
-    cell_score[cell[present]] = score[present]
+    cell_score[cell] = score[present]
+    taken = np.zeros(n_cells, dtype=bool)
+    taken[cell] = True
+    if np.count_nonzero(taken) < cell.size:
+        raise ValueError("two scores for the same client, rater, scale and session")
+    del cell, taken, present, score
 
-    known = np.unique(client * (int(last_session.max()) + 1) + session)
-    known_client, known_session = np.divmod(known, int(last_session.max()) + 1)
+    series = np.repeat(np.arange(keys.size, dtype=np.int64), length)
+    # Positions and session numbers fit in int32; halving them keeps the grid small.
+    pos = np.arange(n_cells, dtype=np.int64)
+    pos -= start[series]
+    pos = pos.astype(np.int32)
+    cell_session = (first_session[series_client].astype(np.int32))[series] + pos
 
     return Grid(
         client_values=client_values,

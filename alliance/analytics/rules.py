@@ -50,7 +50,7 @@ class RuleContext:
             grid=grid,
             sd=scale_table(grid, _field(norms, "sd")),
             reliability=scale_table(grid, _field(norms, "reliability")),
-            source=source,
+            source=text.table(source),
             scale_range=config["scale_range"],
             cutoffs=config["cutoffs"],
         )
@@ -58,6 +58,10 @@ class RuleContext:
     def per_series(self, table: np.ndarray) -> np.ndarray:
         """A (rater, scale code) table looked up for every series."""
         return table[self.grid.series_rater, self.grid.series_scale]
+
+    def source_of(self, series: np.ndarray) -> np.ndarray:
+        """Norms source text of each of ``series``."""
+        return self.source[self.grid.series_rater[series], self.grid.series_scale[series]]
 
 
 def _field(norms: dict[str, Any], key: str) -> dict[str, dict[str, float]]:
@@ -73,7 +77,7 @@ def _labels(grid: Grid, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return (
         series,
         text.rater_label(grid.series_rater[series]),
-        grid.scale_names[grid.series_scale[series]],
+        text.table(grid.scale_names)[grid.series_scale[series]],
     )
 
 
@@ -108,7 +112,7 @@ def reliable_drop(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
         " at session ", text.whole(session - 1), " to ", text.number(grid.score[candidates]),
         " at session ", text.whole(session), " (drop ", text.number(drop[candidates]),
         " ≥ reliable-change threshold ", text.number(threshold[series]), ", from ",
-        context.per_series(context.source)[series], ").",
+        context.source_of(series), ").",
     )  # fmt: skip
     return flags_part(
         "reliable_drop",
@@ -137,24 +141,29 @@ def below_baseline(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame
     n_series = grid.start.size
     reference_sd = context.per_series(context.sd)
     present = ~np.isnan(grid.score)
-    # Centre each series on its own mean so the running sums stay small and exact.
-    count = np.bincount(grid.series, weights=present.astype(float), minlength=n_series)
-    total = np.bincount(grid.series[present], weights=grid.score[present], minlength=n_series)
-    centre = total / np.maximum(count, 1)
-    deviation = np.where(present, grid.score - centre[grid.series], 0.0)
-    running = (
-        pd.DataFrame({"n": present.astype(float), "sum": deviation, "squares": deviation**2})
-        .groupby(grid.series, sort=False)
-        .cumsum()
-    )
-    n_prior = running["n"].to_numpy() - present
+    # Integer running counts are exact with one global cumsum, reset at each series' start.
+    seen = np.cumsum(present, dtype=np.int64)
+    n_prior = seen - np.concatenate(([0], seen))[grid.start][grid.series] - present
+    del seen
     candidates = np.flatnonzero(
         present & (n_prior >= params["min_prior"]) & ~np.isnan(reference_sd[grid.series])
     )
     n = n_prior[candidates]
+    del n_prior
+    # Centre each series on its own mean so the running sums stay small and exact.
+    count = np.bincount(grid.series, weights=present, minlength=n_series)
+    total = np.bincount(grid.series[present], weights=grid.score[present], minlength=n_series)
+    centre = total / np.maximum(count, 1)
+    deviation = np.where(present, grid.score - centre[grid.series], 0.0)
+    # Float sums restart per series (pandas groupby), so no rounding carries across series.
+    running = (
+        pd.DataFrame({"sum": deviation, "squares": deviation**2})
+        .groupby(grid.series, sort=False)
+        .cumsum()
+    )
     prior_sum = running["sum"].to_numpy()[candidates] - deviation[candidates]
     prior_squares = running["squares"].to_numpy()[candidates] - deviation[candidates] ** 2
-    del running  # the three running sums are the largest arrays alive; free them early
+    del running, deviation
     series = grid.series[candidates]
     mean = centre[series] + prior_sum / n
     own_sd = np.sqrt(np.maximum(prior_squares - prior_sum**2 / n, 0.0) / (n - 1))
@@ -173,7 +182,7 @@ def below_baseline(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame
         " earlier scores minus ", text.number(params["k"]), " SD of ", text.number(spread[at]),
         "; the SD is the larger of the client's own ", text.number(own_sd[at]),
         " and the reference ", text.number(reference_sd[series]), " from ",
-        context.per_series(context.source)[series], ").",
+        context.source_of(series), ").",
     )  # fmt: skip
     return flags_part(
         "below_baseline",
@@ -234,7 +243,7 @@ def sudden_loss(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     if params["cutoff"] is None:
         cutoff_text = text.join(
             "reliable-change threshold ", text.number(cutoff[series]), " (from ",
-            context.per_series(context.source)[series], ")",
+            context.source_of(series), ")",
         )  # fmt: skip
     else:
         cutoff_text = text.join("cutoff ", text.number(cutoff[series]))
@@ -335,7 +344,7 @@ def rater_discrepancy(context: RuleContext, params: dict[str, Any]) -> pd.DataFr
     lower = np.where(therapist_higher[hit], CLIENT, THERAPIST)
     higher_score = np.maximum(client_score[hit], therapist_score[hit])
     lower_score = np.minimum(client_score[hit], therapist_score[hit])
-    scale = grid.scale_names[grid.series_scale[series]]
+    scale = text.table(grid.scale_names)[grid.series_scale[series]]
     explanation = text.join(
         "At session ", text.whole(grid.session[cells]), " the ", text.rater_noun(1 - lower),
         " rated ", scale, " ", text.number(higher_score), " and the ", text.rater_noun(lower),
