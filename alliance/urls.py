@@ -18,6 +18,7 @@ urlpatterns = [
     path("clients/<int:client_id>/", views.client_detail, name="client_detail"),
     path("clients/<int:client_id>/edit/", views.client_edit, name="client_edit"),
     path("clients/<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
+    path("clients/<int:client_id>/export/", include("alliance.export_views")),
     path("supervision/", views.supervision, name="supervision"),
     path(
         "supervision/therapists/<int:therapist_id>/",

@@ -1,0 +1,30 @@
+"""Download links on the client page: the client's ratings (CSV, Excel) and their record.
+
+Included at /clients/<id>/export/ by alliance/urls.py; the API offers the same exports.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+from alliance import exports, selectors
+
+
+@login_required
+def client_ratings(request: HttpRequest, client_id: int, fmt: str) -> HttpResponse:
+    scope = exports.export_scope(request.user, client_id=client_id)
+    return exports.attachment(*exports.ratings_export(request.user, scope, fmt))
+
+
+@login_required
+def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Everything stored about the client (right of access): primary therapist or admin."""
+    client = selectors.client_get_for_change(request.user, client_id)
+    return exports.attachment(*exports.client_record_export(client))
+
+
+urlpatterns = [
+    path("ratings.csv", client_ratings, {"fmt": "csv"}, name="client_export_csv"),
+    path("ratings.xlsx", client_ratings, {"fmt": "xlsx"}, name="client_export_xlsx"),
+    path("record.xlsx", client_record, name="client_export_record"),
+]
