@@ -164,6 +164,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ClientStatusEnum": "alliance.models.Client.Status",
+        "FlagStatusEnum": "alliance.models.Flag.Status",
+        "SessionStatusEnum": "sessions.models.TherapySession.Status",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,7 +1,8 @@
 """What every API view shares: clinic-local datetimes and integer ids in paths."""
 
 from django.utils import timezone
-from rest_framework import viewsets
+from rest_framework import status, viewsets
+from rest_framework.response import Response
 
 
 class ClinicTimeMixin:
@@ -25,4 +26,10 @@ class ScopedReadOnlyViewSet(ClinicTimeMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class ScopedViewSet(ClinicTimeMixin, viewsets.GenericViewSet):
+    """Reads as above; writes go through the UI's services and answer what a read shows."""
+
     lookup_value_regex = "[0-9]+"
+
+    def read_back(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
+        """The object as a read shows it, after a service has written it."""
+        return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data, status=code)

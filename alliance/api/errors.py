@@ -17,6 +17,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 NON_FIELD_KEYS = ("non_field_errors", "__all__")
+# The message names the first few field errors; `fields` has them all.
+MESSAGE_FIELDS = 3
 
 
 def _flatten(detail: Any) -> list[str]:
@@ -70,9 +72,10 @@ def exception_handler(exc: Exception, context: dict) -> Any:
     if isinstance(exc, exceptions.ValidationError) and isinstance(detail, dict):
         fields = _fields(detail)
         general = [message for key in NON_FIELD_KEYS for message in fields.pop(key, [])]
-        message = " ".join(
-            general + [f"{field}: {messages[0]}" for field, messages in fields.items() if messages]
-        )
+        named = [f"{field}: {messages[0]}" for field, messages in fields.items() if messages]
+        more = f" (and {len(named) - MESSAGE_FIELDS} more in `fields`)"
+        message = " ".join(general + named[:MESSAGE_FIELDS])
+        message += more if len(named) > MESSAGE_FIELDS else ""
     else:
         message = " ".join(_flatten(detail))
     response.data = error_body(response.status_code, _code(exc), message, fields)

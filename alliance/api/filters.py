@@ -5,11 +5,40 @@ user's scope only: naming one outside it is a 400 like any other unknown value.
 """
 
 import django_filters
+from django import forms
 from django.utils.encoding import force_str
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
 from alliance.models import Client, Flag, User
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number within the database's range (NumberFilter takes decimals)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", 2**31 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class StrictBooleanField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if str(value).lower() in ("true", "1"):
+            return True
+        if str(value).lower() in ("false", "0"):
+            return False
+        raise forms.ValidationError("Enter true or false.", code="invalid")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """true / false; anything else is a 400 (django-filter's own ignores it silently)."""
+
+    field_class = StrictBooleanField
 
 
 def clients_in_scope(request):
@@ -42,7 +71,7 @@ class ClientFilter(django_filters.FilterSet):
 
 class FlagFilter(django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(queryset=clients_in_scope, help_text="Client id.")
-    retired = django_filters.BooleanFilter(
+    retired = BooleanFilter(
         field_name="retired_at",
         lookup_expr="isnull",
         exclude=True,

@@ -2,6 +2,16 @@ from django.contrib.auth import authenticate
 from rest_framework import serializers
 
 from alliance.models import Client, Flag, FlagComment, User
+from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
+
+
+class IdField(serializers.IntegerField):
+    """An object's id: a positive whole number the database can hold (else 400)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
 
 
 class UserRefSerializer(serializers.ModelSerializer):
@@ -102,4 +112,133 @@ class AuthTokenCredentialsSerializer(serializers.Serializer):
 class AuthTokenSerializer(serializers.Serializer):
     token = serializers.CharField(
         read_only=True, help_text="Send as `Authorization: Token <token>`."
+    )
+
+
+class ClientCreateSerializer(serializers.Serializer):
+    """A new client. Clinic admins choose the primary therapist; therapists add their own."""
+
+    code = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default="", help_text="Empty: suggested."
+    )
+    display_name = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default=""
+    )
+    primary_therapist = IdField(
+        required=False, help_text="Clinic admins only; therapists: themselves."
+    )
+    language = serializers.ChoiceField(choices=Client.Language.choices, default="en")
+    show_scores_to_client = serializers.BooleanField(default=False)
+
+
+class ClientUpdateSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32, required=False)
+    display_name = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    language = serializers.ChoiceField(choices=Client.Language.choices, required=False)
+    status = serializers.ChoiceField(choices=Client.Status.choices, required=False)
+    show_scores_to_client = serializers.BooleanField(required=False)
+
+
+class ClientTransferSerializer(serializers.Serializer):
+    to_therapist = IdField(help_text="A therapist of the clinic.")
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SeriesPointSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    session = serializers.IntegerField(allow_null=True, help_text="Null: no such session.")
+    date = serializers.DateField(allow_null=True, help_text="In the clinic's timezone.")
+    status = serializers.CharField(allow_null=True)
+    client = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        allow_null=True,
+        help_text="Scale -> client-rated score; null: no client rating.",
+    )
+    therapist = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        allow_null=True,
+        help_text="Scale -> therapist-rated score; null: no therapist rating.",
+    )
+
+
+class SeriesSerializer(serializers.Serializer):
+    client = serializers.IntegerField()
+    client_code = serializers.CharField()
+    scales = serializers.ListField(child=serializers.CharField())
+    sessions = SeriesPointSerializer(many=True)
+
+
+class CaseloadClientSerializer(serializers.ModelSerializer):
+    primary_therapist = UserRefSerializer(read_only=True)
+    latest_client_total = serializers.FloatField(allow_null=True)
+    previous_client_total = serializers.FloatField(allow_null=True)
+    client_change = serializers.FloatField(allow_null=True)
+    latest_therapist_total = serializers.FloatField(allow_null=True)
+    previous_therapist_total = serializers.FloatField(allow_null=True)
+    therapist_change = serializers.FloatField(allow_null=True)
+    open_flags = serializers.IntegerField()
+    sessions_since_client_form = serializers.IntegerField()
+    next_session_at = serializers.DateTimeField(allow_null=True)
+    last_session_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Client
+        fields = [
+            "id",
+            "code",
+            "display_name",
+            "status",
+            "primary_therapist",
+            "latest_client_total",
+            "previous_client_total",
+            "client_change",
+            "latest_therapist_total",
+            "previous_therapist_total",
+            "therapist_change",
+            "open_flags",
+            "sessions_since_client_form",
+            "next_session_at",
+            "last_session_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseloadQuerySerializer(serializers.Serializer):
+    therapist = IdField(
+        required=False,
+        help_text="A supervisee's (or, for clinic admins, any therapist's) caseload. Absent: "
+        "your own caseload if you are a therapist, else every client in your scope.",
+    )
+    search = serializers.CharField(max_length=32, required=False, default="")
+    sort = serializers.ChoiceField(
+        choices=[f"{sign}{key}" for key in CASELOAD_SORTS for sign in ("", "-")],
+        default=DEFAULT_SORT,
+        help_text="Default: open flags first, then the lowest client alliance.",
+    )
+    include_discharged = serializers.BooleanField(required=False, default=False)
+
+
+class TherapistSummarySerializer(serializers.Serializer):
+    therapist = UserRefSerializer()
+    active_clients = serializers.IntegerField()
+    mean_client_alliance = serializers.FloatField(allow_null=True)
+    completed_30d = serializers.IntegerField()
+    with_client_form_30d = serializers.IntegerField()
+    client_form_rate = serializers.FloatField(allow_null=True)
+    open_flags = serializers.IntegerField()
+
+
+class SupervisionSerializer(serializers.Serializer):
+    therapists = TherapistSummarySerializer(many=True)
+    attention = CaseloadClientSerializer(
+        many=True, help_text="Supervisees' clients with open flags, most in need first (20)."
+    )
+
+
+class RatingsExportQuerySerializer(serializers.Serializer):
+    client = IdField(required=False, help_text="One client's ratings.")
+    therapist = IdField(
+        required=False,
+        help_text="A therapist's caseload (their primary clients): yourself, a supervisee, or "
+        "anyone in the clinic for clinic admins. Neither: everything in your scope.",
     )

@@ -1,21 +1,42 @@
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet
+from alliance import exports, fhir, selectors, services
+from alliance.api.base import ClinicTimeMixin, ScopedViewSet
 from alliance.api.filters import ClientFilter, FlagFilter
+from alliance.api.permissions import IsSupervisor
 from alliance.api.serializers import (
     AuthTokenCredentialsSerializer,
     AuthTokenSerializer,
+    CaseloadClientSerializer,
+    CaseloadQuerySerializer,
+    ClientCreateSerializer,
     ClientSerializer,
+    ClientTransferSerializer,
+    ClientUpdateSerializer,
     FlagSerializer,
+    RatingsExportQuerySerializer,
+    SeriesSerializer,
+    SupervisionSerializer,
 )
 from alliance.models import Client, Flag, FlagComment
+from measures.models import Rater, Rating
+from sessions.selectors import sessions_of_client
+
+# The alliance scales first, in Bordin's order; any other scale of a licensed form after.
+SCALE_ORDER = ["bond", "goal", "task", "total"]
 
 
 class TokenThrottle(AnonRateThrottle):
@@ -58,22 +79,161 @@ class AuthTokenView(ClinicTimeMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def client_series(client: Client) -> dict:
+    """Per session number, 1 to the last: date, status and each rater's scale scores.
+
+    A number without a session, or a session without a rater's rating, is present with
+    nulls, so a chart or an analysis sees the gaps (built on sessions_of_client: 4 queries).
+    """
+    sessions = {session.number: session for session in sessions_of_client(client)}
+    scales: set[str] = set()
+    points = []
+    for number in range(1, max(sessions, default=0) + 1):
+        session = sessions.get(number)
+        point = {"number": number, "session": None, "date": None, "status": None}
+        point |= {Rater.CLIENT: None, Rater.THERAPIST: None}
+        if session is not None:
+            point["session"] = session.pk
+            point["date"] = timezone.localtime(session.starts_at, client.clinic.tzinfo).date()
+            point["status"] = session.status
+            for rating in session.ratings.all():
+                scores = {score.scale: score.score for score in rating.scores.all()}
+                scales.update(scores)
+                point[rating.rater] = scores
+        points.append(point)
+    order = sorted(scales, key=lambda s: (SCALE_ORDER.index(s) if s in SCALE_ORDER else 99, s))
+    return {"client": client.pk, "client_code": client.code, "scales": order, "sessions": points}
+
+
 @extend_schema(tags=["clients"])
-class ClientViewSet(ScopedReadOnlyViewSet):
-    """Clients in your scope: your own, your supervisees' (supervisors), the clinic's (admins)."""
+@extend_schema_view(
+    create=extend_schema(request=ClientCreateSerializer, responses={201: ClientSerializer}),
+    partial_update=extend_schema(request=ClientUpdateSerializer, responses={200: ClientSerializer}),
+)
+class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Clients in your scope: your own, your supervisees' (supervisors), the clinic's (admins).
+
+    Therapists and clinic admins add clients; the primary therapist and clinic admins change
+    them; clinic admins transfer them. Anyone else's write answers 404.
+    """
 
     queryset = Client.objects.none()
     serializer_class = ClientSerializer
     filterset_class = ClientFilter
     ordering_fields = ["code", "status", "created_at"]
     ordering = ["code"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return Client.objects.visible_to(self.request.user).select_related("primary_therapist")
 
+    def create(self, request):
+        user = request.user
+        if not (user.is_therapist or user.is_clinic_admin) or not user.clinic_id:
+            raise Http404  # like the page: only therapists and clinic admins add clients
+        serializer = ClientCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        therapist_id = data.pop("primary_therapist", None)
+        if therapist_id is None:
+            therapist = user
+        elif user.is_clinic_admin:
+            therapist = get_object_or_404(
+                selectors.clinic_therapists(user.clinic_id), pk=therapist_id
+            )
+        elif therapist_id == user.pk:
+            therapist = user
+        else:
+            raise Http404  # a therapist adds clients to their own caseload only
+        client = services.client_create(clinic=user.clinic, primary_therapist=therapist, **data)
+        return self.read_back(client.pk, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        client = selectors.client_get_for_change(request.user, pk)
+        serializer = ClientUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = {
+            name: getattr(client, name)
+            for name in ("code", "display_name", "language", "status", "show_scores_to_client")
+        }
+        services.client_update(client=client, **(fields | serializer.validated_data))
+        return self.read_back(client.pk)
+
+    @extend_schema(request=ClientTransferSerializer, responses={200: ClientSerializer})
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        """Make another therapist of the clinic the primary therapist (clinic admins)."""
+        client = selectors.client_get(request.user, pk)
+        if not selectors.client_may_transfer(request.user, client):
+            raise Http404
+        serializer = ClientTransferSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        to_therapist = get_object_or_404(
+            selectors.clinic_therapists(client.clinic_id),
+            pk=serializer.validated_data["to_therapist"],
+        )
+        services.client_transfer(
+            client=client,
+            to_therapist=to_therapist,
+            transferred_by=request.user,
+            note=serializer.validated_data["note"],
+        )
+        return self.read_back(client.pk)
+
+    @extend_schema(responses={200: SeriesSerializer}, filters=False)
+    @action(detail=True, methods=["get"])
+    def series(self, request, pk=None):
+        """The client's scale scores per session number and rater, gaps included as nulls."""
+        client = selectors.client_get(request.user, pk)
+        return Response(SeriesSerializer(client_series(client)).data)
+
+
+@extend_schema(tags=["caseload"], parameters=[CaseloadQuerySerializer])
+class CaseloadView(ClinicTimeMixin, GenericAPIView):
+    """The caseload table of the web app: latest alliance, change, open flags, missing forms."""
+
+    serializer_class = CaseloadClientSerializer
+    queryset = Client.objects.none()
+    filter_backends = []
+
+    def get(self, request):
+        query = CaseloadQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = dict(query.validated_data)
+        therapist_id = params.pop("therapist", None)
+        user = request.user
+        if therapist_id is not None:
+            therapist = (
+                user if therapist_id == user.pk else selectors.supervisee_get(user, therapist_id)
+            )
+        else:
+            therapist = user if user.is_therapist else None
+        clients = selectors.caseload_for(user, therapist=therapist, **params)
+        page = self.paginate_queryset(clients)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+@extend_schema(tags=["caseload"], responses={200: SupervisionSerializer})
+class SupervisionView(ClinicTimeMixin, APIView):
+    """Your supervisees' figures and the clients most in need of a look (supervisors)."""
+
+    permission_classes = [IsAuthenticated, IsSupervisor]
+
+    def get(self, request):
+        user = request.user
+        therapists = list(selectors.supervisees_of(user))
+        attention = selectors.caseload_for(user, sort="-open_flags").filter(
+            primary_therapist__in=therapists, open_flags__gt=0
+        )[:20]
+        body = {
+            "therapists": selectors.therapist_summaries(user, therapists),
+            "attention": list(attention),
+        }
+        return Response(SupervisionSerializer(body).data)
+
 
 @extend_schema(tags=["flags"])
-class FlagViewSet(ScopedReadOnlyViewSet):
+class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Possible ruptures and signals found on your clients' series (active ones by default)."""
 
     queryset = Flag.objects.none()
@@ -91,3 +251,76 @@ class FlagViewSet(ScopedReadOnlyViewSet):
         ).prefetch_related(
             Prefetch("comments", queryset=FlagComment.objects.select_related("author"))
         )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class RatingsExportView(ClinicTimeMixin, APIView):
+    """Ratings in long format (one row per rating and scale; item answers as JSON), as
+    CSV or Excel, for a client, a caseload, or everything in your scope."""
+
+    fmt = "csv"
+
+    @extend_schema(
+        tags=["exports"],
+        parameters=[RatingsExportQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, UTF-8."),
+            (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook."),
+        },
+    )
+    def get(self, request):
+        query = RatingsExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        scope = exports.export_scope(
+            request.user,
+            client_id=query.validated_data.get("client"),
+            therapist_id=query.validated_data.get("therapist"),
+        )
+        return exports.attachment(*exports.ratings_export(request.user, scope, self.fmt))
+
+
+@extend_schema(
+    tags=["exports"],
+    responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook.")},
+)
+class ClientRecordExportView(ClinicTimeMixin, APIView):
+    """Everything stored about one client (sessions, ratings, flags) with readable column
+    names, for the client's right of access. The primary therapist or a clinic admin."""
+
+    def get(self, request, client_id: int):
+        client = selectors.client_get_for_change(request.user, client_id)
+        return exports.attachment(*exports.client_record_export(client))
+
+
+FHIR_JSON = "application/fhir+json"
+FHIR_BUNDLE = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="A FHIR R4 Bundle (type collection): Questionnaires, QuestionnaireResponses "
+    "and Observations.",
+)
+
+
+def _fhir_response(data: dict) -> JsonResponse:
+    return JsonResponse(data, content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})
+
+
+@extend_schema(tags=["fhir"], responses={(200, FHIR_JSON): FHIR_BUNDLE})
+class FhirBundleView(ClinicTimeMixin, APIView):
+    """Every rating in your scope as a FHIR R4 Bundle."""
+
+    def get(self, request):
+        return _fhir_response(
+            fhir.bundle(fhir.ratings_for_fhir(Rating.objects.visible_to(request.user)))
+        )
+
+
+@extend_schema(tags=["fhir"], responses={(200, FHIR_JSON): FHIR_BUNDLE})
+class ClientFhirBundleView(ClinicTimeMixin, APIView):
+    """One client's ratings as a FHIR R4 Bundle."""
+
+    def get(self, request, client_id: int):
+        client = selectors.client_get(request.user, client_id)
+        ratings = Rating.objects.visible_to(request.user).filter(session__client=client)
+        return _fhir_response(fhir.bundle(fhir.ratings_for_fhir(ratings)))
