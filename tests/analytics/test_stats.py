@@ -42,7 +42,7 @@ def test_t_critical_exact_for_two_degrees_of_freedom():
 
 @pytest.mark.parametrize(("alpha", "df"), [(0.0, 4), (1.0, 4), (0.05, 0)])
 def test_t_critical_rejects_bad_arguments(alpha, df):
-    with pytest.raises(ValueError, match="alpha|degrees"):
+    with pytest.raises(ValueError, match=r"alpha|degrees"):
         t_critical(alpha, df)
 
 
