@@ -13,6 +13,7 @@ TENSION_SCALE = "tension"
 # Largest alpha accepted for the sudden-loss t test: beyond .20 it stops being a significance test.
 MAX_ALPHA = 0.2
 
+# Every rule is on by default ("enabled"): a clinic switches off what it does not want.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "reliable_drop": {
         "enabled": True,
@@ -21,7 +22,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "below_baseline": {
         "enabled": True,
-        # 2 = strict criterion, 1 = lenient (Stiles et al. 2004; Gumz et al. 2012).
+        # 2 = strict, 1 = lenient (Stiles et al. 2004; Strauss et al. 2006; Gumz et al. 2012).
         "k": 2.0,
         # Fewer than 3 earlier scores give no usable baseline mean and SD.
         "min_prior": 3,
@@ -40,6 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "repair_window": 3,
     },
     "low_alliance": {
+        # On, but it flags nothing until a cutoff is configured for a rater and scale.
         "enabled": True,
         # {rater: {scale: cutoff}}; empty because alliance measures have no universal cutoff.
         "cutoffs": {},

@@ -19,17 +19,20 @@ from alliance.analytics.config import RATERS, RULE_NAMES, TENSION_SCALE
 TOTAL_SCALE = "total"
 
 INPUT_COLUMNS = ("client", "rater", "scale", "session", "score")
-FLAG_COLUMNS = (
-    "client",
-    "rater",
-    "scale",
-    "session",
-    "rule",
-    "magnitude",
-    "explanation",
-    "repair_status",
-    "repaired_session",
-)
+
+# Output columns in order, with the dtypes of an empty result.
+_FLAG_DTYPES = {
+    "client": object,
+    "rater": object,
+    "scale": object,
+    "session": np.int64,
+    "rule": object,
+    "magnitude": np.float64,
+    "explanation": object,
+    "repair_status": object,
+    "repaired_session": "Int64",
+}
+FLAG_COLUMNS = tuple(_FLAG_DTYPES)
 
 # Rule names in output order (alphabetical), so sorting can use small integer ranks.
 _RULE_ORDER = tuple(sorted(RULE_NAMES))
@@ -73,20 +76,12 @@ class Grid:
         found = np.flatnonzero(self.scale_names == name)
         return int(found[0]) if found.size else -1
 
-    def shifted(self, offset: int) -> np.ndarray:
-        """Score ``offset`` session numbers later (negative: earlier) in the same series, per cell.
-
-        Cells whose shifted position falls outside the series get NaN.
-        """
+    def previous_score(self) -> np.ndarray:
+        """Per cell, the score at the previous session number of the same series (NaN at the
+        first session of each series)."""
         out = np.full(self.score.shape, np.nan)
-        if offset < 0:
-            out[-offset:] = self.score[:offset]
-            out[self.pos < -offset] = np.nan
-        elif offset > 0:
-            out[:-offset] = self.score[offset:]
-            out[self.pos + offset >= self.length[self.series]] = np.nan
-        else:
-            out[:] = self.score
+        out[1:] = self.score[:-1]
+        out[self.pos == 0] = np.nan
         return out
 
     def at(self, cells: np.ndarray, offset: int) -> np.ndarray:
@@ -350,17 +345,7 @@ def flags_part(
 def empty_flags() -> pd.DataFrame:
     """The output frame with no rows, with the documented dtypes."""
     return pd.DataFrame(
-        {
-            "client": pd.Series([], dtype=object),
-            "rater": pd.Series([], dtype=object),
-            "scale": pd.Series([], dtype=object),
-            "session": pd.Series([], dtype=np.int64),
-            "rule": pd.Series([], dtype=object),
-            "magnitude": pd.Series([], dtype=float),
-            "explanation": pd.Series([], dtype=object),
-            "repair_status": pd.Series([], dtype=object),
-            "repaired_session": pd.Series([], dtype="Int64"),
-        }
+        {column: pd.Series([], dtype=dtype) for column, dtype in _FLAG_DTYPES.items()}
     )
 
 

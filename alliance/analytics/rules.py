@@ -98,7 +98,7 @@ def reliable_drop(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     """
     grid = context.grid
     threshold = context.per_series(reliable_change(context.sd, context.reliability))
-    before = grid.shifted(-1)
+    before = grid.previous_score()
     drop = before - grid.score
     candidates = np.flatnonzero(drop > 0)
     candidates = candidates[drop[candidates] >= threshold[grid.series[candidates]] - EPS]
@@ -128,14 +128,14 @@ def reliable_drop(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
 
 
 def below_baseline(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
-    """Below baseline: x(t) < mean(prior) - k * s (Stiles et al. 2004; Gumz et al. 2012).
+    """Below baseline: x(t) < mean(prior) - k * s (Stiles et al. 2004; Strauss et al. 2006;
+    Gumz et al. 2012; k = 2 strict, 1 lenient).
 
     prior = all present scores of the series at earlier session numbers (at least
     ``min_prior``); s = max(SD of prior (ddof=1), reference SD from norms), so a client with
-    very steady early ratings is not flagged for a dip within measurement error (Strauss et
-    al. 2006 use the same baseline logic). Series without norms are skipped. Only the first
-    session of a run of consecutive below-baseline session numbers is flagged. Magnitude:
-    mean(prior) - x(t). Repair level: mean(prior).
+    very steady early ratings is not flagged for a dip within measurement error. Series
+    without norms are skipped. Only the first session of a run of consecutive below-baseline
+    session numbers is flagged. Magnitude: mean(prior) - x(t). Repair level: mean(prior).
     """
     grid = context.grid
     n_series = grid.start.size
@@ -215,7 +215,7 @@ def sudden_loss(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
         # The tension item is not a rating scale: its series never get a cutoff.
         tension = grid.series_scale == grid.scale_code(TENSION_SCALE)
         cutoff = np.where(tension, np.nan, params["cutoff"])
-    before = grid.shifted(-1)
+    before = grid.previous_score()
     drop = before - grid.score
     cells = np.flatnonzero(drop > 0)
     cells = cells[
@@ -398,7 +398,7 @@ def ceiling(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     grid = context.grid
     code = grid.scale_code(TOTAL_SCALE)
     maximum = context.scale_range.get("client", {}).get("max")
-    if code < 0 or maximum is None:
+    if maximum is None:
         return flags_part("ceiling", **_no_flags())
     sessions = params["sessions"]
     series = np.flatnonzero((grid.series_rater == CLIENT) & (grid.series_scale == code))

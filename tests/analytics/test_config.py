@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from alliance.analytics import DEFAULTS, RULE_NAMES, detect, validate_config
+from alliance.analytics.rules import RULES
 from tests.analytics.builders import frame, series
 
 
@@ -19,6 +20,7 @@ def test_every_rule_has_enabled_and_defaults_fill_in():
         "ceiling",
         "missing_forms",
     }
+    assert set(RULES) == set(DEFAULTS)
     merged = validate_config(None)
     for rule in RULE_NAMES:
         assert merged[rule]["enabled"] is True
