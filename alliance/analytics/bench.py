@@ -1,8 +1,14 @@
-"""Benchmark of ``detect`` on a synthetic clinic: ``python -m alliance.analytics.bench [rows]``."""
+"""Benchmarks of ``detect`` on synthetic clinics.
+
+``python -m alliance.analytics.bench [rows]`` prints speed on ``rows`` score rows (default
+1,000,000); ``python -m alliance.analytics.bench memory [clients] [sessions]`` prints speed and
+peak memory on complete courses (default 20,000 clients x 30 sessions x 2 raters x 5 scales).
+"""
 
 import resource
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -27,22 +33,20 @@ BENCH_CONFIG: dict[str, Any] = {
 }
 
 
-def synthetic_scores(n_rows: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
-    """A scores frame of exactly ``n_rows`` rows that looks like a clinic's data.
+def _clinic(
+    client: np.ndarray,
+    session: np.ndarray,
+    rng: np.random.Generator,
+    tension_raters: tuple[str, ...],
+) -> pd.DataFrame:
+    """Scores for the given (client, session) rows, one frame row per rater and scale.
 
-    Each client has 6-40 sessions; per session the client rates bond, goal, task, total and
-    the tension item, the therapist the four scales. Scores are means of 6 items on 1-5
-    (steps of 1/6) around a client-specific level with session noise, occasional ruptures
-    (a drop of 1-2 points that fades over 3 sessions), some cancelled sessions (no rows),
-    some sessions without a client form (NaN client scores) and early ceiling ratings.
+    Scores are means of 6 items on 1-5 (steps of 1/6) around a client-specific level with
+    session noise, occasional ruptures (a drop of 1-2 points that fades over 3 sessions), some
+    sessions without a client form (NaN client scores) and ceiling ratings early on for a few
+    clients. ``tension_raters`` also answer the yes/no tension item.
     """
-    rng = np.random.default_rng(seed)
-    rows_per_session = 2 * len(SCALES) + 1
-    n_clients = max(1, n_rows // (rows_per_session * 20) + 1)
-    sessions = rng.integers(6, 41, size=n_clients)
-    client = np.repeat(np.arange(n_clients), sessions)
-    session = np.arange(client.size) - np.repeat(np.cumsum(sessions) - sessions, sessions) + 1
-
+    n_clients = int(client.max()) + 1
     level = rng.uniform(3.2, 4.8, size=n_clients)[client]
     # A rupture at a session lowers that session by its size and the next two by less.
     rupture = np.where(rng.random(client.size) < 0.04, rng.uniform(1.0, 2.0, client.size), 0.0)
@@ -53,35 +57,51 @@ def synthetic_scores(n_rows: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
         later[session <= lag] = 0.0
         dip += weight * later
     ceiling = (rng.random(n_clients) < 0.05)[client] & (session <= 3)
-
-    frames = []
-    for rater, offset in (("client", 0.2), ("therapist", -0.1)):
-        for scale in SCALES:
-            noise = rng.normal(0.0, 0.25, client.size)
-            score = np.clip(np.round((level + offset - dip + noise) * 6) / 6, 1.0, 5.0)
-            if rater == "client":
-                score = np.where(ceiling, 5.0, score)
-            frames.append((rater, scale, score))
-    tension = np.where(rng.random(client.size) < 0.05 + 0.3 * (rupture > 0), 1.0, 0.0)
-    frames.append(("client", "tension", tension))
-
     no_form = rng.random(client.size) < 0.07
-    cancelled = rng.random(client.size) < 0.05
+
     parts = []
-    for rater, scale, score in frames:
-        score = np.where(no_form & (rater == "client"), np.nan, score)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "client": client[~cancelled],
-                    "rater": rater,
-                    "scale": scale,
-                    "session": session[~cancelled],
-                    "score": score[~cancelled],
-                }
+    for rater, offset in (("client", 0.2), ("therapist", -0.1)):
+        scales = SCALES + (("tension",) if rater in tension_raters else ())
+        for scale in scales:
+            if scale == "tension":
+                chance = 0.05 + 0.3 * (rupture > 0)
+                score = np.where(rng.random(client.size) < chance, 1.0, 0.0)
+            else:
+                noise = rng.normal(0.0, 0.25, client.size)
+                score = np.clip(np.round((level + offset - dip + noise) * 6) / 6, 1.0, 5.0)
+                if rater == "client":
+                    score = np.where(ceiling, 5.0, score)
+            if rater == "client":
+                score = np.where(no_form, np.nan, score)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "client": client,
+                        "rater": rater,
+                        "scale": scale,
+                        "session": session,
+                        "score": score,
+                    }
+                )
             )
-        )
-    scores = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)
+
+
+def synthetic_scores(n_rows: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
+    """A scores frame of exactly ``n_rows`` rows that looks like a clinic's data.
+
+    Each client has 6-40 sessions, 5% of them cancelled (no rows); per session the client rates
+    bond, goal, task, total and the tension item, the therapist the four scales (see
+    ``_clinic`` for the scores).
+    """
+    rng = np.random.default_rng(seed)
+    rows_per_session = 2 * len(SCALES) + 1
+    n_clients = max(1, n_rows // (rows_per_session * 20) + 1)
+    sessions = rng.integers(6, 41, size=n_clients)
+    client = np.repeat(np.arange(n_clients), sessions)
+    session = np.arange(client.size) - np.repeat(np.cumsum(sessions) - sessions, sessions) + 1
+    held = rng.random(client.size) >= 0.05
+    scores = _clinic(client[held], session[held], rng, ("client",))
     while len(scores) < n_rows:
         # Too few rows for the target: add another synthetic clinic with new client ids.
         extra = synthetic_scores(n_rows - len(scores), seed + 1)
@@ -92,12 +112,16 @@ def synthetic_scores(n_rows: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
     return scores.take(order[:n_rows]).reset_index(drop=True)
 
 
-def bench_detect(n_rows: int = 1_000_000, seed: int = 0) -> dict[str, float | int]:
-    """Time ``detect`` with every rule on ``n_rows`` synthetic score rows.
+def course_scores(n_clients: int = 20_000, n_sessions: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Complete courses: every client has sessions 1..n_sessions and both raters answer the
+    four scales and the tension item (2 x 5 rows per session), as in the memory target."""
+    rng = np.random.default_rng(seed)
+    client = np.repeat(np.arange(n_clients), n_sessions)
+    session = np.tile(np.arange(1, n_sessions + 1), n_clients)
+    return _clinic(client, session, rng, ("client", "therapist"))
 
-    Output: {"rows", "seconds", "flags", "rows_per_second"}; building the frame is not timed.
-    """
-    scores = synthetic_scores(n_rows, seed)
+
+def _timed(scores: pd.DataFrame) -> dict[str, float | int]:
     started = time.perf_counter()
     flags = detect(scores, BENCH_CONFIG)
     seconds = time.perf_counter() - started
@@ -109,9 +133,47 @@ def bench_detect(n_rows: int = 1_000_000, seed: int = 0) -> dict[str, float | in
     }
 
 
-if __name__ == "__main__":
-    result = bench_detect(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+def bench_detect(n_rows: int = 1_000_000, seed: int = 0) -> dict[str, float | int]:
+    """Time ``detect`` with every rule on ``n_rows`` synthetic score rows.
+
+    Output: {"rows", "seconds", "flags", "rows_per_second"}; building the frame is not timed.
+    """
+    return _timed(synthetic_scores(n_rows, seed))
+
+
+def bench_memory(
+    n_clients: int = 20_000, n_sessions: int = 30, seed: int = 0
+) -> dict[str, float | int]:
+    """Time ``detect`` on complete courses and measure the memory it allocates.
+
+    Output: the figures of ``bench_detect`` plus "input_mib" (the scores frame, deep) and
+    "peak_detect_mib" (peak memory allocated by ``detect`` on top of its input, traced with
+    tracemalloc, which numpy and pandas report to; tracing slows the run a little).
+    """
+    scores = course_scores(n_clients, n_sessions, seed)
+    tracemalloc.start()
+    try:
+        result = _timed(scores)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return {
+        **result,
+        "input_mib": round(scores.memory_usage(deep=True).sum() / 2**20),
+        "peak_detect_mib": round(peak / 2**20),
+    }
+
+
+def _main(arguments: list[str]) -> None:
+    if arguments[:1] == ["memory"]:
+        numbers = [int(argument) for argument in arguments[1:3]]
+        result = bench_memory(*numbers)
+    else:
+        result = bench_detect(int(arguments[0]) if arguments else 1_000_000)
     # ru_maxrss is in KiB on Linux: the process's peak resident memory, input frame included.
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(", ".join(f"{key}: {value}" for key, value in result.items()), end="")
-    print(f", peak_rss_mib: {peak_mib:.0f}")
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(", ".join(f"{key}: {value}" for key, value in result.items()))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

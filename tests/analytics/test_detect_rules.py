@@ -190,6 +190,12 @@ SUDDEN_CASES = [
     # df 3: post 1.5, 3 (mean 2.25, SD 1.061), pooled 0.645, ratio 2.921: above 2.776 (df 4)
     # but below 3.182, so no flag.
     ([4.0, 4.0, 4.5, 1.5, 3.0, NAN], 3, "3.182", False),
+    # df 3 (2 + 3 scores; session 1 has no row): pre 3.5, 4 (mean 3.75, SD 0.354); post 3, 3, 3
+    # (SD 0); pooled SD = sqrt(0.125 / 3) = 0.204, ratio 0.75 / 0.204 = 3.674 > 3.182.
+    ([None, 3.5, 4.0, 3.0, 3.0, 3.0], 3, "3.182", True),
+    # df 3: pre 4, 4; post 3, 3.5, 3.5 (mean 3.333, SD 0.289); pooled 0.236, ratio 2.828:
+    # above 2.776 but below 3.182.
+    ([None, 4.0, 4.0, 3.0, 3.5, 3.5], 3, "3.182", False),
     # df 2 (2 + 2 scores; session 1 has no row): pre 4, 5 (mean 4.5, SD 0.707); post 1.5, 2
     # (mean 1.75, SD 0.354); pooled 0.559, ratio 4.919 > 4.303.
     ([None, 4.0, 5.0, 1.5, 2.0, NAN], 2, "4.303", True),

@@ -79,6 +79,7 @@ def test_flexible_input_types():
     scores["session"] = scores["session"].astype(float)
     scores["score"] = scores["score"].astype("Float64")
     scores["rater"] = scores["rater"].astype("category")
+    scores.index = ["x", "y", "z"]
     flags = detect(scores, only("reliable_drop", norms=norms()))
     assert flags["session"].tolist() == [2]
 
