@@ -66,8 +66,10 @@ def _client_render(
     language: str,
     status: int = 200,
     languages: tuple[str, ...] = LANGUAGE_CODES,
+    token_in_url: bool = True,
 ) -> HttpResponse:
-    """A client-facing page in the client's language, never cached, never leaking the URL."""
+    """A client-facing page in the client's language, never cached; a page whose URL holds a
+    token sends no Referer (kiosk pages do: their forms need it for the CSRF origin check)."""
     switch = [
         (code, get_language_info(code)["name_local"].capitalize())
         for code in languages
@@ -77,12 +79,18 @@ def _client_render(
         response = render(
             request,
             template,
-            {**context, "language": language, "switch_languages": switch},
+            {
+                **context,
+                "language": language,
+                "switch_languages": switch,
+                "token_in_url": token_in_url,
+            },
             status=status,
         )
     response.headers["Content-Language"] = language
-    # The path holds the token: no Referer to anyone, not even our own static files.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    if token_in_url:
+        # No Referer to anyone, not even our own static files, so the token stays here.
+        response.headers["Referrer-Policy"] = "no-referrer"
     add_never_cache_headers(response)
     return response
 
@@ -107,15 +115,28 @@ def rate_limited(view):
     return wrapped
 
 
+def _rating_language(link: FormLink) -> str | None:
+    return (
+        Rating.objects.filter(session_id=link.session_id, rater=Rater.CLIENT)
+        .values_list("language", flat=True)
+        .first()
+    )
+
+
 def _gone(request: HttpRequest, error: FormLinkError, *, kiosk: bool = False) -> HttpResponse:
     """The page for a link that cannot be used: 404 unknown, 410 used/expired/revoked."""
-    client_language = error.link.session.client.language if error.link else None
+    client_language = None
+    if error.link:
+        # A used link answers in the language the form was sent in.
+        used = isinstance(error, FormLinkUsed) and _rating_language(error.link)
+        client_language = used or error.link.session.client.language
     return _client_render(
         request,
         "sessions/client/gone.html",
         {"reason": error.reason, "heading": GONE_HEADINGS[error.reason], "kiosk": kiosk},
         language=_page_language(request, client_language),
         status=error.status,
+        token_in_url=not kiosk,
     )
 
 
@@ -150,6 +171,7 @@ def _form_page(
             {"reason": "unavailable", "heading": GONE_HEADINGS["unavailable"], "kiosk": kiosk},
             language=_page_language(request, session.client.language),
             status=503,
+            token_in_url=not kiosk,
         )
     definition = instrument_definition(instrument)
     status = 200
@@ -203,6 +225,7 @@ def _form_page(
         language=language,
         status=status,
         languages=definition.languages,
+        token_in_url=not kiosk,
     )
 
 
@@ -223,14 +246,6 @@ def client_form(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("client_form_thanks", token=token)
         return _gone(request, exc)
     return _form_page(request, link, done_url=reverse("client_form_thanks", args=[token]))
-
-
-def _rating_language(link: FormLink) -> str | None:
-    return (
-        Rating.objects.filter(session_id=link.session_id, rater=Rater.CLIENT)
-        .values_list("language", flat=True)
-        .first()
-    )
 
 
 @rate_limited
@@ -278,7 +293,9 @@ def kiosk_done(request: HttpRequest) -> HttpResponse:
     if link.used_at is None:
         return redirect("kiosk_form")
     language = _page_language(request, _rating_language(link))
-    return _client_render(request, "sessions/client/kiosk_done.html", {}, language=language)
+    return _client_render(
+        request, "sessions/client/kiosk_done.html", {}, language=language, token_in_url=False
+    )
 
 
 @rate_limited
@@ -314,6 +331,7 @@ def kiosk_hand_back(request: HttpRequest) -> HttpResponse:
         {"error": error},
         language=_page_language(request),
         status=status,
+        token_in_url=False,
     )
 
 

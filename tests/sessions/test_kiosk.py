@@ -36,6 +36,14 @@ def test_handing_over_makes_a_kiosk_link_and_locks_the_browser(handed_over, ther
     assert "Caseload" not in page and "Log out" not in page
 
 
+def test_kiosk_pages_keep_a_same_origin_referer_for_their_forms(handed_over):
+    # With no-referrer a browser posts "Origin: null", which Django's CSRF check refuses.
+    for url in (reverse("kiosk_form"), reverse("kiosk_hand_back")):
+        response = handed_over.get(url)
+        assert response["Referrer-Policy"] == "same-origin"
+        assert 'name="referrer"' not in response.content.decode()
+
+
 @pytest.mark.parametrize(
     "path",
     ["/", "/caseload/", "/admin/", "/clients/1/", "/api/", "/no-such-page/", "/login/"],

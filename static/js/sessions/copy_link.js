@@ -3,7 +3,7 @@
   "use strict";
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     var field = document.getElementById(button.getAttribute("data-copy"));
-    var status = document.querySelector(".copy-status");
+    var status = document.querySelector(".formlink-copy-status");
     if (!field || !navigator.clipboard) return;
     button.hidden = false;
     button.addEventListener("click", function () {
