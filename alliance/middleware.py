@@ -11,8 +11,11 @@ class ClinicTimezoneMiddleware:
 
     def __call__(self, request):
         clinic = getattr(request.user, "clinic", None)
-        if clinic is not None:
-            timezone.activate(clinic.tzinfo)
-        else:
+        if clinic is None:
+            return self.get_response(request)
+        timezone.activate(clinic.tzinfo)
+        try:
+            return self.get_response(request)
+        finally:
+            # The thread serves other requests next: never leave one clinic's zone behind.
             timezone.deactivate()
-        return self.get_response(request)

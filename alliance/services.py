@@ -48,6 +48,17 @@ def _check_code(code: str) -> None:
         )
 
 
+def _check_code_free(*, clinic_id: int, code: str, client_pk: int | None = None) -> None:
+    taken = Client.objects.filter(clinic_id=clinic_id, code__iexact=code).exclude(pk=client_pk)
+    if taken.exists():
+        raise ValidationError(
+            {
+                "code": _("A client with the code %(code)s already exists in your clinic.")
+                % {"code": code}
+            }
+        )
+
+
 def client_create(
     *,
     clinic: Clinic,
@@ -62,6 +73,7 @@ def client_create(
     code = code.strip()
     if code:
         _check_code(code)
+        _check_code_free(clinic_id=clinic.pk, code=code)
     for _attempt in range(1 if code else CODE_ATTEMPTS):
         client = Client(
             clinic=clinic,
@@ -93,6 +105,7 @@ def client_update(
     """Change a client's record. Discharging records when; reactivating clears it."""
     code = code.strip()
     _check_code(code)
+    _check_code_free(clinic_id=client.clinic_id, code=code, client_pk=client.pk)
     fields = {
         "code": code,
         "display_name": display_name.strip(),
@@ -296,16 +309,19 @@ def supervision_add(*, supervisor: User, therapist: User) -> Supervision:
         errors["therapist"] = _("Choose an active person with the therapist role.")
     if errors:
         raise ValidationError(errors)
+    duplicate = ValidationError(
+        _("%(supervisor)s already supervises %(therapist)s.")
+        % {"supervisor": supervisor, "therapist": therapist}
+    )
+    if Supervision.objects.filter(supervisor=supervisor, therapist=therapist).exists():
+        raise duplicate
     supervision = Supervision(supervisor=supervisor, therapist=therapist)
     supervision.full_clean()
     try:
         with transaction.atomic():
             supervision.save()
     except IntegrityError:
-        raise ValidationError(
-            _("%(supervisor)s already supervises %(therapist)s.")
-            % {"supervisor": supervisor, "therapist": therapist}
-        ) from None
+        raise duplicate from None
     return supervision
 
 

@@ -122,9 +122,9 @@ def caseload(request: HttpRequest) -> HttpResponse:
 @login_required
 def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
     """A supervisee's caseload, read-only (clinic admins may open any therapist's)."""
-    therapist = selectors.supervisee_get(request.user, therapist_id)
-    if therapist == request.user:
+    if therapist_id == request.user.pk and request.user.is_therapist:
         return redirect("caseload")
+    therapist = selectors.supervisee_get(request.user, therapist_id)
     return _caseload_page(
         request,
         therapist=therapist,

@@ -37,6 +37,10 @@ def _check_when(*, starts_at: dt.datetime, status: str) -> None:
         )
 
 
+def _next_number(client: Client) -> int:
+    return (client.sessions.aggregate(last=Max("number"))["last"] or 0) + 1
+
+
 def session_schedule(
     *,
     client: Client,
@@ -61,7 +65,7 @@ def session_schedule(
         )
     _check_when(starts_at=starts_at, status=status)
     for _attempt in range(NUMBER_ATTEMPTS):
-        number = (client.sessions.aggregate(last=Max("number"))["last"] or 0) + 1
+        number = _next_number(client)
         session = TherapySession(
             client=client,
             therapist=therapist,

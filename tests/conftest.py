@@ -6,6 +6,7 @@ from django.core.management import call_command
 from measures.models import Instrument
 from tests.factories import (
     ClientFactory,
+    ClinicAdminFactory,
     ClinicFactory,
     SupervisionFactory,
     TherapistFactory,
@@ -54,3 +55,15 @@ def instruments(db):
     """The shipped client and therapist instruments, loaded as `make run` loads them."""
     call_command("load_instruments", stdout=io.StringIO())
     return {instrument.rater: instrument for instrument in Instrument.objects.all()}
+
+
+@pytest.fixture
+def clinic_admin(clinic):
+    return ClinicAdminFactory(username="clinic-admin", clinic=clinic)
+
+
+@pytest.fixture
+def other_clinic_admin(db):
+    return ClinicAdminFactory(
+        username="other-clinic-admin", clinic=ClinicFactory(name="Hillside Practice")
+    )

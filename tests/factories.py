@@ -84,3 +84,18 @@ def rating_of(session, instrument, answers=None, **kwargs):
         kwargs.setdefault("submitted_by", session.therapist)
     rating, _ = rating_record(session=session, instrument=instrument, answers=answers, **kwargs)
     return rating
+
+
+class FlagFactory(factory.django.DjangoModelFactory):
+    """An open flag on a session's client, as the rupture engine would store it."""
+
+    class Meta:
+        model = "alliance.Flag"
+
+    session = factory.SubFactory(TherapySessionFactory)
+    client = factory.SelfAttribute("session.client")
+    rater = "client"
+    scale = "total"
+    rule = "reliable_drop"
+    magnitude = 1.5
+    explanation = "Client-rated total fell from 4.5 to 3.0 (drop 1.5 ≥ threshold 0.9)."
