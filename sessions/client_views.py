@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import get_language_info, gettext_lazy
@@ -147,13 +147,6 @@ def _submission_id(data) -> uuid.UUID | None:
         return None
 
 
-def _session_page(session: TherapySession) -> str:
-    try:
-        return session.get_absolute_url()
-    except NoReverseMatch:  # the session page is not wired in yet
-        return reverse("client_detail", args=[session.client_id])
-
-
 # --- the form ----------------------------------------------------------------------------
 
 
@@ -276,9 +269,11 @@ def _kiosk_link(request: HttpRequest) -> FormLink:
 @rate_limited
 @require_http_methods(["GET", "POST"])
 def kiosk_form(request: HttpRequest) -> HttpResponse:
-    link_id = _kiosk_link(request).pk
+    state = kiosk_state(request.session)
+    if state is None:
+        raise Http404("This device is not handed over.")
     try:
-        link = formlinks.formlink_resolve_kiosk(link_id)
+        link = formlinks.formlink_resolve_kiosk(state["link"])
     except FormLinkUsed:
         return redirect("kiosk_done")
     except FormLinkError as exc:
@@ -319,7 +314,7 @@ def kiosk_hand_back(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Welcome back. The client's answers were saved."))
             else:
                 messages.info(request, _("Welcome back. The client did not send the form."))
-            return redirect(_session_page(link.session))
+            return redirect(link.session.get_absolute_url())
         if kiosk_wrong_password(request) >= MAX_WRONG_PASSWORDS:
             logout(request)
             return redirect("login")
@@ -363,7 +358,7 @@ def formlink_new(request: HttpRequest, session_id: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-        return redirect(_session_page(session))
+        return redirect(session)
     url = formlinks.formlink_url(token)
     qr_svg = segno.make(url, error="m").svg_inline(
         scale=1,
@@ -381,7 +376,6 @@ def formlink_new(request: HttpRequest, session_id: int) -> HttpResponse:
             "link": link,
             "url": url,
             "qr_svg": qr_svg,
-            "session_url": _session_page(session),
         },
     )
     add_never_cache_headers(response)
@@ -398,6 +392,6 @@ def kiosk_hand_over(request: HttpRequest, session_id: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-        return redirect(_session_page(session))
+        return redirect(session)
     kiosk_start(request, link_id=link.pk)
     return redirect("kiosk_form")

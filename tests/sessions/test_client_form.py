@@ -166,6 +166,15 @@ def test_a_missing_answer_keeps_every_other_answer(client, form_link):
     assert not FormLink.objects.get().used_at
 
 
+def test_errors_speak_the_forms_language(client, form_link):
+    _link, token = form_link
+    data = {**form_post(uuid.uuid4(), {"bond_1": "5"}), "form_language": "es"}
+    page = client.post(form_url(token), data).content.decode()
+    assert "Revise sus respuestas, por favor" in page
+    assert "Elija una respuesta, por favor." in page
+    assert checked(page, "bond_1") == {"5"}
+
+
 def test_a_too_long_comment_is_refused_with_the_text_kept(client, form_link):
     _link, token = form_link
     comment = "x" * 1001
