@@ -20,11 +20,14 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 ITEMS = ["bond_1", "goal_1", "task_1", "bond_2", "goal_2", "task_2"]
+# These tests place flags themselves: the rupture engine stays out of the way.
+QUIET = {"refresh_flags": False}
 
 
 def rated_course(client, instruments, client_totals, therapist_totals=None, *, start=None):
     """Completed weekly sessions; each rated by the client (and therapist) at the given
-    totals (every item the same value); None leaves that side unrated for the session."""
+    totals (every item the same value); None leaves that side unrated for the session.
+    Flags are not computed: the tests that need flags place them."""
     start = start or timezone.now() - dt.timedelta(days=7 * len(client_totals))
     therapist_totals = therapist_totals or [None] * len(client_totals)
     sessions = []
@@ -33,9 +36,11 @@ def rated_course(client, instruments, client_totals, therapist_totals=None, *, s
             client=client, number=number, starts_at=start + dt.timedelta(days=7 * (number - 1))
         )
         if mine is not None:
-            rating_of(session, instruments["client"], answers=dict.fromkeys(ITEMS, mine))
+            rating_of(session, instruments["client"], answers=dict.fromkeys(ITEMS, mine), **QUIET)
         if theirs is not None:
-            rating_of(session, instruments["therapist"], answers=dict.fromkeys(ITEMS, theirs))
+            rating_of(
+                session, instruments["therapist"], answers=dict.fromkeys(ITEMS, theirs), **QUIET
+            )
         sessions.append(session)
     return sessions
 
