@@ -216,23 +216,18 @@ def user_update(
         raise ValidationError(
             {"is_clinic_admin": _("You cannot remove your own clinic-admin role.")}
         )
-    user.first_name = first_name.strip()
-    user.last_name = last_name.strip()
-    user.email = email.strip()
-    user.is_therapist = is_therapist
-    user.is_supervisor = is_supervisor
-    user.is_clinic_admin = is_clinic_admin
+    values = {
+        "first_name": first_name.strip(),
+        "last_name": last_name.strip(),
+        "email": email.strip(),
+        "is_therapist": is_therapist,
+        "is_supervisor": is_supervisor,
+        "is_clinic_admin": is_clinic_admin,
+    }
+    for name, value in values.items():
+        setattr(user, name, value)
     user.full_clean(exclude=["password"])
-    user.save(
-        update_fields=[
-            "first_name",
-            "last_name",
-            "email",
-            "is_therapist",
-            "is_supervisor",
-            "is_clinic_admin",
-        ]
-    )
+    user.save(update_fields=list(values))
     return user
 
 

@@ -320,15 +320,8 @@ def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
     """One person: their name and roles (editable), status and set-password link."""
     admin = _clinic_admin(request)
     person = selectors.clinic_user_get(admin, user_id)
-    fields = [
-        "first_name",
-        "last_name",
-        "email",
-        "is_therapist",
-        "is_supervisor",
-        "is_clinic_admin",
-    ]
-    form = RolesForm(request.POST or None, initial={f: getattr(person, f) for f in fields})
+    initial = {name: getattr(person, name) for name in RolesForm.base_fields}
+    form = RolesForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.user_update(user=person, changed_by=admin, **form.cleaned_data)

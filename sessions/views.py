@@ -161,6 +161,15 @@ def _rating_session(request: HttpRequest, session_id: int) -> TherapySession:
     return session
 
 
+def _rating_page(request, form: RatingForm, session: TherapySession, rating=None) -> HttpResponse:
+    instructions = form.definition.instructions.get(form.language, "")
+    return render(
+        request,
+        "sessions/rating_form.html",
+        {"form": form, "session": session, "instructions": instructions, "rating": rating},
+    )
+
+
 @login_required
 def rating_new(request: HttpRequest, session_id: int) -> HttpResponse:
     """The 30-second post-session rating: six radio groups, one button."""
@@ -205,15 +214,7 @@ def rating_new(request: HttpRequest, session_id: int) -> HttpResponse:
                     % {"number": session.number, "code": session.client.code},
                 )
             return _redirect_back(request, session.client)
-    return render(
-        request,
-        "sessions/rating_form.html",
-        {
-            "form": form,
-            "session": session,
-            "instructions": definition.instructions.get(language, ""),
-        },
-    )
+    return _rating_page(request, form, session)
 
 
 @login_required
@@ -268,13 +269,4 @@ def rating_edit(request: HttpRequest, session_id: int) -> HttpResponse:
                 _("Your rating of session %(number)d is updated.") % {"number": session.number},
             )
             return _redirect_back(request, session)
-    return render(
-        request,
-        "sessions/rating_form.html",
-        {
-            "form": form,
-            "session": session,
-            "instructions": definition.instructions.get(language, ""),
-            "rating": rating,
-        },
-    )
+    return _rating_page(request, form, session, rating=rating)
