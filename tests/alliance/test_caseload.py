@@ -341,3 +341,16 @@ def test_the_supervisor_finds_a_supervisees_client_by_code(client, supervisor, t
     [found] = response.context["clients"]
     assert found.code == "R-0042"
     assert client.get(found.get_absolute_url()).status_code == 200
+
+
+def test_a_covering_therapist_finds_the_covered_client_under_all_clients(
+    client, therapist, other_therapist
+):
+    covered = ClientFactory(primary_therapist=other_therapist, code="R-0077")
+    TherapySessionFactory(client=covered, therapist=therapist, number=1)
+    client.force_login(therapist)
+    assert not client.get(reverse("caseload")).context["clients"]
+    [found] = client.get(reverse("client_list")).context["clients"]
+    assert found == covered
+    html = client.get(reverse("caseload")).content.decode()
+    assert f'href="{reverse("client_list")}"' in html  # in the navigation
