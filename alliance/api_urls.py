@@ -33,12 +33,12 @@ v1 = [
     ),
     path(
         "exports/ratings.csv",
-        alliance_views.RatingsExportView.as_view(fmt="csv"),
+        alliance_views.RatingsCsvExportView.as_view(),
         name="api-export-ratings-csv",
     ),
     path(
         "exports/ratings.xlsx",
-        alliance_views.RatingsExportView.as_view(fmt="xlsx"),
+        alliance_views.RatingsXlsxExportView.as_view(),
         name="api-export-ratings-xlsx",
     ),
     path(

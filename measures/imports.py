@@ -44,6 +44,7 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_SESSION_NUMBER = 10_000
 LANGUAGES = ("en", "es")
+EARLIEST_YEAR = 1970
 # Stable namespace: the same row of the same clinic always gets the same submission id.
 NAMESPACE = uuid.UUID("5d2f7a0e-8c1b-4f4e-b0a9-2e6f0c7d9b31")
 
@@ -174,13 +175,17 @@ def _when(value: str, tz) -> dt.datetime:
     try:
         day = parse_date(value)
         if day is not None:
-            return dt.datetime.combine(day, dt.time(12), tzinfo=tz)
-        moment = parse_datetime(value)
+            moment = dt.datetime.combine(day, dt.time(12), tzinfo=tz)
+        else:
+            moment = parse_datetime(value)
     except ValueError:
         moment = None
     if moment is None:
         raise ValueError(f"“{value}” is not a date (YYYY-MM-DD) or a date and time.")
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=tz)
+    moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=tz)
+    if moment.year < EARLIEST_YEAR:
+        raise ValueError(f"“{value}” is before {EARLIEST_YEAR}.")
+    return moment
 
 
 class _Row:

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 
@@ -12,6 +14,20 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(**kwargs)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """A date and time of clinical work: from 1970 to 2100 (also keeps every offset a whole
+    number of minutes, as RFC 3339 needs; zones had odd local-mean-time offsets long ago)."""
+
+    earliest = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    latest = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not self.earliest <= moment < self.latest:
+            raise serializers.ValidationError("Enter a date and time from 1970 to 2099.")
+        return moment
 
 
 class UserRefSerializer(serializers.ModelSerializer):
@@ -56,6 +72,16 @@ class FlagSerializer(serializers.ModelSerializer):
     acknowledged_by = UserRefSerializer(read_only=True, allow_null=True)
     resolved_by = UserRefSerializer(read_only=True, allow_null=True)
     comments = FlagCommentSerializer(many=True, read_only=True)
+    # Blank until set: declared so the schema lists "" among their values.
+    repair_status = serializers.ChoiceField(
+        choices=Flag.RepairStatus.choices, allow_blank=True, read_only=True
+    )
+    rupture_type = serializers.ChoiceField(
+        choices=Flag.RuptureType.choices, allow_blank=True, read_only=True
+    )
+    repair_strategy = serializers.ChoiceField(
+        choices=Flag.RepairStrategy.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Flag
@@ -242,3 +268,32 @@ class RatingsExportQuerySerializer(serializers.Serializer):
         help_text="A therapist's caseload (their primary clients): yourself, a supervisee, or "
         "anyone in the clinic for clinic admins. Neither: everything in your scope.",
     )
+
+
+class FlagAcknowledgeSerializer(serializers.Serializer):
+    action_note = serializers.CharField(
+        max_length=5000, help_text="What you did or will do about it."
+    )
+    action_session = IdField(
+        required=False, allow_null=True, help_text="The client's session where it happened."
+    )
+    rupture_type = serializers.ChoiceField(
+        choices=Flag.RuptureType.choices, required=False, allow_blank=True, default=""
+    )
+    repair_strategy = serializers.ChoiceField(
+        choices=Flag.RepairStrategy.choices, required=False, allow_blank=True, default=""
+    )
+
+
+class FlagResolveSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Kept as a comment.",
+    )
+
+
+class FlagCommentCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)

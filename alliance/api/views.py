@@ -17,6 +17,7 @@ from alliance import exports, fhir, selectors, services
 from alliance.api.base import ClinicTimeMixin, ScopedViewSet
 from alliance.api.filters import ClientFilter, FlagFilter
 from alliance.api.permissions import IsSupervisor
+from alliance.api.schema import ErrorSerializer
 from alliance.api.serializers import (
     AuthTokenCredentialsSerializer,
     AuthTokenSerializer,
@@ -63,7 +64,10 @@ class AuthTokenView(ClinicTimeMixin, APIView):
 
     @extend_schema(
         request=AuthTokenCredentialsSerializer,
-        responses={200: AuthTokenSerializer},
+        responses={
+            200: AuthTokenSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="Too many attempts: wait a minute."),
+        },
         auth=[],
         summary="Get your API token",
     )
@@ -188,7 +192,11 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         return Response(SeriesSerializer(client_series(client)).data)
 
 
-@extend_schema(tags=["caseload"], parameters=[CaseloadQuerySerializer])
+@extend_schema(
+    tags=["caseload"],
+    parameters=[CaseloadQuerySerializer],
+    responses={200: CaseloadClientSerializer(many=True)},
+)
 class CaseloadView(ClinicTimeMixin, GenericAPIView):
     """The caseload table of the web app: latest alliance, change, open flags, missing forms."""
 
@@ -257,19 +265,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class RatingsExportView(ClinicTimeMixin, APIView):
-    """Ratings in long format (one row per rating and scale; item answers as JSON), as
-    CSV or Excel, for a client, a caseload, or everything in your scope."""
+    """Ratings in long format (one row per rating and scale; item answers as JSON) for a
+    client, a caseload, or everything in your scope."""
 
     fmt = "csv"
 
-    @extend_schema(
-        tags=["exports"],
-        parameters=[RatingsExportQuerySerializer],
-        responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, UTF-8."),
-            (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook."),
-        },
-    )
     def get(self, request):
         query = RatingsExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -279,6 +279,25 @@ class RatingsExportView(ClinicTimeMixin, APIView):
             therapist_id=query.validated_data.get("therapist"),
         )
         return exports.attachment(*exports.ratings_export(request.user, scope, self.fmt))
+
+
+@extend_schema(
+    tags=["exports"],
+    parameters=[RatingsExportQuerySerializer],
+    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="UTF-8 CSV.")},
+)
+class RatingsCsvExportView(RatingsExportView):
+    __doc__ = RatingsExportView.__doc__
+
+
+@extend_schema(
+    tags=["exports"],
+    parameters=[RatingsExportQuerySerializer],
+    responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook.")},
+)
+class RatingsXlsxExportView(RatingsExportView):
+    __doc__ = RatingsExportView.__doc__
+    fmt = "xlsx"
 
 
 @extend_schema(

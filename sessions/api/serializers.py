@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from alliance.api.serializers import IdField, UserRefSerializer
+from alliance.api.serializers import DateTimeField, IdField, UserRefSerializer
 from sessions.models import FormLink, TherapySession
 
 
@@ -33,7 +33,7 @@ class TherapySessionCreateSerializer(serializers.Serializer):
     """You schedule (or log) the client's next session; you are its therapist."""
 
     client = IdField(help_text="Id of a client you treat.")
-    starts_at = serializers.DateTimeField(help_text="ISO 8601 with an offset.")
+    starts_at = DateTimeField(help_text="ISO 8601 with an offset.")
     status = serializers.ChoiceField(
         choices=TherapySession.Status.choices, default=TherapySession.Status.SCHEDULED
     )
@@ -44,7 +44,7 @@ class TherapySessionUpdateSerializer(serializers.Serializer):
     """Any of: a new status, a corrected date and time, a new note."""
 
     status = serializers.ChoiceField(choices=TherapySession.Status.choices, required=False)
-    starts_at = serializers.DateTimeField(required=False)
+    starts_at = DateTimeField(required=False)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 

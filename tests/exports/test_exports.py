@@ -29,10 +29,9 @@ def _course(client, instruments, sessions=2, *, comment=""):
             number=number,
             starts_at=now - dt.timedelta(days=7 * (sessions - number) + 1),
         )
-        rating_of(
-            session, instruments["client"], questions={"comment": comment} if comment else None
-        )
-        rating_of(session, instruments["therapist"])
+        questions = {"comment": comment} if comment else None
+        rating_of(session, instruments["client"], questions=questions, refresh_flags=False)
+        rating_of(session, instruments["therapist"], refresh_flags=False)
 
 
 @pytest.fixture
