@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from alliance import exports, fhir, selectors, services
@@ -34,20 +34,26 @@ from alliance.api.serializers import (
 )
 from alliance.models import Client, Flag, FlagComment
 from measures.models import Rater, Rating
+from sessions.ratelimit import client_ip
 from sessions.selectors import sessions_of_client
 
 # The alliance scales first, in Bordin's order; any other scale of a licensed form after.
 SCALE_ORDER = ["bond", "goal", "task", "total"]
 
 
-class TokenThrottle(AnonRateThrottle):
-    """Password guessing through the token endpoint: a few tries a minute per address."""
+class TokenThrottle(SimpleRateThrottle):
+    """Password guessing through the token endpoint: a few tries a minute per address,
+    signed in or not, the address found as the client form's rate limit finds it (trusted
+    proxies only)."""
 
     scope = "auth_token"
     rate = "20/min"
 
     def get_rate(self):
         return self.rate
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
 
 
 @extend_schema(tags=["auth"])

@@ -79,9 +79,17 @@ def test_admins_revoke_tokens_in_the_django_admin():
     )
 
 
-def test_password_guessing_is_throttled(client, therapist):
+def test_password_guessing_is_throttled(client, therapist, other_therapist):
     for _ in range(20):
         client.post(URL, {"username": "therapist", "password": "guess"})
     response = client.post(URL, {"username": "therapist", "password": "correct horse battery"})
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "throttled"
+    # Signing in (or a forged X-Forwarded-For) does not lift the limit.
+    client.force_login(other_therapist)
+    forged = client.post(
+        URL,
+        {"username": "therapist", "password": "correct horse battery"},
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+    assert forged.status_code == 429
