@@ -138,6 +138,8 @@ def rating_record(
 
     existing = Rating.objects.filter(submission_id=submission_id).first()
     if existing is not None:
+        if (existing.session_id, existing.rater) != (session.pk, rater):
+            raise AlreadyRated("This form was already submitted for another session.")
         return existing, False
 
     definition = instrument_definition(instrument)
@@ -161,7 +163,9 @@ def rating_record(
                 flags_refresh_for_client(client=session.client)
     except IntegrityError:
         # A concurrent submit won the race: the same submission is not an error.
-        existing = Rating.objects.filter(submission_id=submission_id).first()
+        existing = Rating.objects.filter(
+            submission_id=submission_id, session=session, rater=rater
+        ).first()
         if existing is not None:
             return existing, False
         raise AlreadyRated(

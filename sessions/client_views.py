@@ -210,7 +210,8 @@ def _form_page(
             "form": form,
             "kiosk": kiosk,
             "submission_id": submission_id,
-            "title": definition.name[language],
+            # The instrument's name is for clinicians ("... (client)"); clients see this.
+            "title": gettext_lazy("About today's session"),
             "instructions": definition.instructions.get(language, ""),
             "clinic_name": session.client.clinic.name,
             "session_date": session.starts_at.astimezone(session.client.clinic.tzinfo).date(),

@@ -21,6 +21,7 @@ from measures.models import Rater, Rating
 from measures.selectors import instrument_for
 from measures.services import AlreadyRated, rating_record
 from sessions.models import FormLink, TherapySession, hash_token, new_token
+from sessions.services import session_complete_if_scheduled
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -217,4 +218,5 @@ def formlink_submit(
         if not created:
             # The submission id belongs to another session's rating: never show it here.
             raise SessionAlreadyRated(link)
+        session_complete_if_scheduled(session=session)
     return rating, True

@@ -89,3 +89,19 @@ def test_a_therapist_rating_records_who_submitted_it(session, instruments):
 def test_a_therapist_rating_needs_its_therapist(session, instruments):
     with pytest.raises(ValidationError):
         rating_record(session=session, instrument=instruments["therapist"], answers={"bond_1": 4})
+
+
+def test_a_submission_id_of_another_session_is_refused(session, instruments):
+    submission = uuid.uuid4()
+    rating_record(
+        session=session, instrument=instruments["client"], answers=ANSWERS, submission_id=submission
+    )
+    other = TherapySessionFactory(client=session.client, number=2)
+    with pytest.raises(AlreadyRated, match="another session"):
+        rating_record(
+            session=other,
+            instrument=instruments["client"],
+            answers=ANSWERS,
+            submission_id=submission,
+        )
+    assert not other.ratings.exists()

@@ -23,6 +23,16 @@ def thanks_url(token):
     return reverse("client_form_thanks", args=[token])
 
 
+def test_the_clients_form_marks_a_scheduled_session_completed(client, form_link):
+    link, token = form_link
+    link.session.status = "scheduled"
+    link.session.save(update_fields=["status"])
+    response = client.post(form_url(token), form_post(uuid.uuid4()))
+    assert response.status_code == 302
+    link.session.refresh_from_db()
+    assert link.session.status == "completed"
+
+
 # --- showing -----------------------------------------------------------------------------
 
 
@@ -41,6 +51,7 @@ def test_the_form_shows_every_item_and_nothing_clinical(client, form_link, thera
     for hidden in (session.client.code, session.note, therapist.get_full_name()):
         assert hidden not in page
     assert "Caseload" not in page and "Log out" not in page
+    assert "<h1>About today&#x27;s session</h1>" in page  # not the clinicians' instrument name
     assert re.search(r'name="submission_id" value="[0-9a-f-]{36}"', page)
     assert response["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response["Cache-Control"]
@@ -55,6 +66,7 @@ def test_the_form_uses_the_clients_language(client, form_link):
     assert item_text("bond_1", "es") in page
     assert "0 de 6 respondidas" in page
     assert "Enviar mis respuestas" in page
+    assert "<h1>Sobre la sesión de hoy</h1>" in page
     assert 'value="en" lang="en"' in page  # the switch back to English
 
 
