@@ -1,29 +1,42 @@
 """Reads for pages and endpoints. Every selector starts from the user's scope."""
 
 import datetime as dt
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+from django.core.cache import cache
 from django.db.models import (
+    Case,
     Count,
     Exists,
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
     Value,
+    When,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from alliance.models import Client, Clinic, Flag, Supervision, User
-from measures.models import Rater, Rating, ScaleScore
+from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
+from alliance.analytics.config import TENSION_SCALE
+from alliance.models import Client, Clinic, Flag, FlagComment, Supervision, User
+from measures.models import Instrument, Rater, Rating, ScaleScore
+from measures.selectors import instrument_for
 from sessions.models import TherapySession
+
+logger = logging.getLogger(__name__)
 
 # --- who may change what -----------------------------------------------------------------
 # Seeing is decided by Client.objects.visible_to; changing by the helpers below. A user who
@@ -294,14 +307,13 @@ def annotate_latest_client_total(clients: QuerySet[Client]) -> QuerySet[Client]:
 
 
 def client_flags(user: User, client: Client) -> QuerySet[Flag]:
-    """The client's active flags (open and acknowledged), newest session first."""
-    return (
-        Flag.objects.visible_to(user)
-        .active()
-        .filter(client=client)
-        .select_related("session", "acknowledged_by")
-        .order_by("status", "-session__number", "rule")
-    )
+    """The client's active flags with their comments: open and acknowledged ones by session,
+    newest first (the total before the subscales), then the resolved ones."""
+    resolved_last = Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0))
+    total_first = Case(When(scale="total", then=Value(0)), default=Value(1))
+    return _flags_with_details(
+        Flag.objects.visible_to(user).active().filter(client=client)
+    ).order_by(resolved_last, "-session__number", total_first, "rater", "scale", "rule")
 
 
 def client_transfers(client: Client):
@@ -339,3 +351,322 @@ def clinic_therapists(clinic_id: int) -> QuerySet[User]:
     return User.objects.filter(clinic_id=clinic_id, is_therapist=True, is_active=True).order_by(
         "last_name", "first_name", "username"
     )
+
+
+# --- flags -------------------------------------------------------------------------------
+# Reading scores for the rupture engine (alliance.analytics) and reading flags for pages.
+
+SCORES_COLUMNS = ["client", "rater", "scale", "session", "score"]
+# Cancelled and no-show sessions did not take place: they give the engine no rows at all.
+NOT_HELD = (TherapySession.Status.CANCELLED, TherapySession.Status.NO_SHOW)
+
+
+@dataclass
+class ScoresFrame:
+    """The engine's input for some clients, and the sessions its session numbers stand for."""
+
+    scores: pd.DataFrame  # columns SCORES_COLUMNS, as alliance.analytics.detect reads them
+    session_ids: dict[tuple[int, int], int]  # (client id, session number) -> session id
+
+
+def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
+    """The scores frame of these clients (one client or a whole clinic), in one SQL query.
+
+    Rows: every scale score of every rating (rater client/therapist) at its session number;
+    the client form's tension item as scale "tension", score 1 (yes) or 0 (no); and a NaN
+    client "total" row for each completed session without a client form, so missing_forms
+    and the repair windows see it. Cancelled and no-show sessions give no rows. If a session
+    holds two ratings by the same rater (the clinic changed instruments in between), the one
+    submitted last counts. See docs/ruptures.md, "Input: the scores frame".
+    """
+    rows = (
+        TherapySession.objects.filter(client__in=clients)
+        .exclude(status__in=NOT_HELD)
+        .values_list(
+            "client_id",
+            "number",
+            "pk",
+            "status",
+            "ratings__pk",
+            "ratings__rater",
+            "ratings__submitted_at",
+            "ratings__tension",
+            "ratings__scores__scale",
+            "ratings__scores__score",
+        )
+        .order_by()
+    )
+    raw = pd.DataFrame.from_records(
+        list(rows),
+        columns=[
+            "client",
+            "session",
+            "session_id",
+            "status",
+            "rating",
+            "rater",
+            "submitted_at",
+            "tension",
+            "scale",
+            "score",
+        ],
+    )
+    session_ids = dict(
+        zip(
+            zip(raw["client"].tolist(), raw["session"].tolist(), strict=True),
+            raw["session_id"].tolist(),
+            strict=True,
+        )
+    )
+    rated = raw[raw["rating"].notna()]
+    # One rating per session and rater: the last submitted (ties: the later row).
+    latest = (
+        rated.drop_duplicates("rating")
+        .sort_values(["submitted_at", "rating"], kind="stable")
+        .drop_duplicates(["session_id", "rater"], keep="last")
+    )
+    rated = rated[rated["rating"].isin(latest["rating"])]
+    scored = rated[rated["scale"].notna()]
+    tension = latest[(latest["rater"] == Rater.CLIENT) & latest["tension"].notna()]
+    with_client_form = set(latest.loc[latest["rater"] == Rater.CLIENT, "session_id"])
+    completed = raw[raw["status"] == TherapySession.Status.COMPLETED].drop_duplicates("session_id")
+    no_client_form = completed[~completed["session_id"].isin(with_client_form)]
+    parts = [
+        pd.DataFrame(
+            {
+                "client": scored["client"],
+                "rater": scored["rater"],
+                "scale": scored["scale"],
+                "session": scored["session"],
+                "score": scored["score"],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "client": tension["client"],
+                "rater": Rater.CLIENT.value,
+                "scale": TENSION_SCALE,
+                "session": tension["session"],
+                "score": tension["tension"].astype(float),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "client": no_client_form["client"],
+                "rater": Rater.CLIENT.value,
+                "scale": "total",
+                "session": no_client_form["session"],
+                "score": np.nan,
+            }
+        ),
+    ]
+    parts = [part for part in parts if len(part)]
+    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SCORES_COLUMNS)
+    scores["score"] = pd.to_numeric(scores["score"], errors="coerce").astype(float)
+    scores["session"] = scores["session"].astype("int64")
+    scores = scores[SCORES_COLUMNS].reset_index(drop=True)
+    return ScoresFrame(scores=scores, session_ids=session_ids)
+
+
+def clinic_norms_frame(clinic: Clinic) -> pd.DataFrame:
+    """The first two present scores of each client, rater and scale in the clinic: all that
+    alliance.analytics.clinic_norms reads, in one query (a window function keeps it small)."""
+    position = Window(
+        RowNumber(),
+        partition_by=[F("rating__session__client_id"), F("rating__rater"), F("scale")],
+        order_by=[F("rating__session__number").asc(), F("rating__submitted_at").desc()],
+    )
+    rows = (
+        ScaleScore.objects.filter(rating__session__client__clinic=clinic, score__isnull=False)
+        .exclude(rating__session__status__in=NOT_HELD)
+        .annotate(position=position)
+        .filter(position__lte=2)
+        .values_list(
+            "rating__session__client_id",
+            "rating__rater",
+            "scale",
+            "rating__session__number",
+            "score",
+        )
+        .order_by()
+    )
+    return pd.DataFrame.from_records(list(rows), columns=SCORES_COLUMNS)
+
+
+# Clinic norms need this many clients with two scores on a scale (docs/ruptures.md, Norms).
+CLINIC_NORMS_MIN_CLIENTS = 30
+# Clinic norms change slowly: a single client's refresh reuses them for this long.
+CLINIC_NORMS_CACHE_SECONDS = 60 * 60
+INSTRUMENT_NORMS_SOURCE = "instrument norms"
+
+
+def clinic_norms_for(clinic: Clinic, *, refresh: bool = False) -> dict:
+    """SD and reliability from the clinic's own data, ``{rater: {scale: {...}}}`` with
+    ``{}`` where the data are not enough (fewer than 30 clients with two scores).
+
+    Cached per clinic for an hour so that a single client's refresh (after every rating)
+    does not read the whole clinic; ``refresh=True`` (the refresh_flags command) recomputes
+    and stores them. On a cache miss they are recomputed, so the norms a refresh uses never
+    depend on whether the cache is warm. The key includes the clinic's creation time: a
+    reused primary key (a test database) never picks up another clinic's norms.
+    """
+    key = f"alliance:clinic-norms:{clinic.pk}:{clinic.created_at.timestamp()}"
+    norms = None if refresh else cache.get(key)
+    if norms is None:
+        norms = {}
+        if Client.objects.filter(clinic=clinic).count() >= CLINIC_NORMS_MIN_CLIENTS:
+            norms = clinic_norms(clinic_norms_frame(clinic), min_clients=CLINIC_NORMS_MIN_CLIENTS)
+        cache.set(key, norms, CLINIC_NORMS_CACHE_SECONDS)
+    return norms
+
+
+def instrument_rule_data(clinic: Clinic) -> dict:
+    """The config's data keys from the clinic's instruments: ``norms`` (source "instrument
+    norms"), ``scale_range`` (of the total, else the first scale) and ``cutoffs``."""
+    from measures.services import instrument_definition  # measures.services imports us lazily
+
+    data: dict[str, dict] = {"norms": {}, "scale_range": {}, "cutoffs": {}}
+    for rater in (Rater.CLIENT, Rater.THERAPIST):
+        try:
+            instrument = instrument_for(clinic=clinic, rater=rater)
+        except Instrument.DoesNotExist:
+            continue
+        definition = instrument_definition(instrument)
+        data["norms"][rater.value] = {
+            scale: {
+                "sd": norm.sd,
+                "reliability": norm.reliability,
+                "source": INSTRUMENT_NORMS_SOURCE,
+            }
+            for scale, norm in definition.norms.items()
+        }
+        keys = [scale.key for scale in definition.scales]
+        low, high = definition.scale_range("total" if "total" in keys else keys[0])
+        data["scale_range"][rater.value] = {"min": float(low), "max": float(high)}
+        data["cutoffs"][rater.value] = {
+            scale: cutoff.below for scale, cutoff in definition.cutoffs.items()
+        }
+    return data
+
+
+def flag_config_for_clinic(clinic: Clinic, *, clinic_norms: dict | None = None) -> dict:
+    """The rupture engine's config for a clinic, validated: the clinic's rule settings over
+    the documented defaults, plus norms, scale ranges and cutoffs from its instruments.
+
+    Norms come from the clinic's own data where it has enough (``clinic_norms_for``; pass
+    ``clinic_norms`` to reuse them across a batch) and from the instrument otherwise; each
+    flag's explanation names which. Stored settings that no longer validate (edited by hand
+    in the Django admin) are logged and replaced by the defaults: saving a rating must never
+    fail because of them.
+    """
+    data = instrument_rule_data(clinic)
+    own = clinic_norms_for(clinic) if clinic_norms is None else clinic_norms
+    for rater, scales in own.items():
+        for scale, entry in scales.items():
+            if entry:
+                data["norms"].setdefault(rater, {})[scale] = entry
+    settings = {
+        rule: params for rule, params in (clinic.rule_settings or {}).items() if rule in RULE_NAMES
+    }
+    try:
+        return validate_config({**settings, **data})
+    except ValueError:
+        logger.exception("Clinic %s: invalid rule settings ignored, using the defaults", clinic.pk)
+        return validate_config(data)
+
+
+def flag_may_act(user: User, client: Client) -> bool:
+    """A therapist of the client (primary, or who has held a session with them) acknowledges
+    and resolves the client's flags. Supervisors and clinic admins read them."""
+    return client_may_add_session(user, client)
+
+
+def flag_may_comment(user: User, client: Client) -> bool:
+    """A therapist of the client, or a supervisor of one of the client's therapists."""
+    if flag_may_act(user, client):
+        return True
+    if not (user.is_active and user.is_supervisor and user.clinic_id == client.clinic_id):
+        return False
+    treating = Q(therapist_id=client.primary_therapist_id) | Q(
+        therapist__therapy_sessions__client=client
+    )
+    return Supervision.objects.filter(treating, supervisor=user).exists()
+
+
+def _flags_with_details(flags: QuerySet[Flag]) -> QuerySet[Flag]:
+    """Flags with what their cards show: sessions, people and comments (3 queries)."""
+    return flags.select_related(
+        "client__clinic",
+        "client__primary_therapist",
+        "session",
+        "repaired_session",
+        "action_session",
+        "acknowledged_by",
+        "resolved_by",
+    ).prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("author")))
+
+
+def flag_get(user: User, flag_id: int) -> Flag:
+    """One flag within the user's scope (retired ones too), with its comments, else 404."""
+    return get_object_or_404(_flags_with_details(Flag.objects.visible_to(user)), pk=flag_id)
+
+
+def flag_get_for_action(user: User, flag_id: int) -> Flag:
+    """A flag the user may acknowledge and resolve, else 404 (seeing is not enough)."""
+    flag = flag_get(user, flag_id)
+    if not flag_may_act(user, flag.client):
+        raise Http404("No flag you may act on matches the given query.")
+    return flag
+
+
+def flag_get_for_comment(user: User, flag_id: int) -> Flag:
+    flag = flag_get(user, flag_id)
+    if not flag_may_comment(user, flag.client):
+        raise Http404("No flag you may comment on matches the given query.")
+    return flag
+
+
+def flag_action_sessions(client: Client) -> QuerySet[TherapySession]:
+    """The sessions a repair can be recorded at: the client's held or scheduled sessions."""
+    return client.sessions.exclude(status__in=NOT_HELD).order_by("-number")
+
+
+def flag_session_others(flag: Flag, *, unresolved: bool = False) -> QuerySet[Flag]:
+    """The client's other active flags at the same session that are open (to acknowledge
+    together) or, with ``unresolved``, open or acknowledged (to resolve together)."""
+    flags = (
+        Flag.objects.active().exclude(status=Flag.Status.RESOLVED)
+        if unresolved
+        else Flag.objects.open()
+    )
+    return (
+        flags.filter(client_id=flag.client_id, session_id=flag.session_id)
+        .exclude(pk=flag.pk)
+        .order_by("rater", "scale", "rule")
+    )
+
+
+def clinic_rule_scales(clinic: Clinic) -> dict[str, list[str]]:
+    """The scale keys of the clinic's client and therapist instruments, by rater."""
+    from measures.services import instrument_definition  # measures.services imports us lazily
+
+    scales = {}
+    for rater in (Rater.CLIENT, Rater.THERAPIST):
+        try:
+            instrument = instrument_for(clinic=clinic, rater=rater)
+        except Instrument.DoesNotExist:
+            continue
+        scales[rater.value] = [scale.key for scale in instrument_definition(instrument).scales]
+    return scales
+
+
+def clinic_rule_settings(clinic: Clinic) -> dict:
+    """The clinic's rule settings merged over the defaults (the defaults if they are invalid)."""
+    settings = {
+        rule: params for rule, params in (clinic.rule_settings or {}).items() if rule in RULE_NAMES
+    }
+    try:
+        merged = validate_config(settings)
+    except ValueError:
+        merged = validate_config({})
+    return {rule: merged[rule] for rule in RULE_NAMES}

@@ -1,7 +1,10 @@
 """Writes with rules for the core domain. Keyword-only, atomic."""
 
 import re
+import time
+from dataclasses import dataclass
 
+import pandas as pd
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
@@ -13,12 +16,342 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from alliance.models import Client, ClientTransfer, Clinic, Supervision, User
+from alliance import selectors
+from alliance.analytics import DEFAULTS, detect, validate_config
+from alliance.models import Client, ClientTransfer, Clinic, Flag, FlagComment, Supervision, User
 from alliance.selectors import client_code_suggest
+from sessions.models import TherapySession
+
+# --- flags -------------------------------------------------------------------------------
+# The rupture engine (alliance.analytics) finds flags; these services store them and carry
+# the clinician's workflow on them (acknowledge, resolve, comment).
+
+# What detection sets on a flag; the workflow fields (status, notes, who/when) are never
+# touched by a refresh.
+DETECTION_FIELDS = [
+    "magnitude",
+    "explanation",
+    "repair_status",
+    "repaired_session",
+    "retired_at",
+    "updated_at",
+]
+# Clients per detect call and per transaction in a clinic-wide refresh.
+REFRESH_BATCH_SIZE = 500
 
 
-def flags_refresh_for_client(*, client: Client) -> None:
-    """Recompute the client's flags from their scores (the rupture engine lands separately)."""
+@dataclass
+class FlagRefresh:
+    """What a refresh did, for the command's figures and the settings page's message."""
+
+    clients: int = 0
+    rows: int = 0  # scores-frame rows read
+    created: int = 0
+    updated: int = 0
+    retired: int = 0
+    unretired: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: "FlagRefresh") -> "FlagRefresh":
+        return FlagRefresh(
+            **{name: getattr(self, name) + getattr(other, name) for name in self.__dict__}
+        )
+
+
+def flags_refresh_for_client(*, client: Client) -> FlagRefresh:
+    """Recompute one client's flags from their scores and store them (after every rating).
+
+    Uses the clinic's rule settings and norms (clinic norms from the cache, see
+    ``selectors.clinic_norms_for``). A constant number of queries, however long the series
+    and however many flags.
+    """
+    clinic = client.clinic
+    return flags_refresh(
+        clinic=clinic, client_ids=[client.pk], config=selectors.flag_config_for_clinic(clinic)
+    )
+
+
+def flags_refresh_for_clinic(
+    *, clinic: Clinic, batch_size: int = REFRESH_BATCH_SIZE
+) -> FlagRefresh:
+    """Recompute every flag of a clinic: its norms once, then ``batch_size`` clients per
+    detect call, each batch in its own transaction."""
+    started = time.perf_counter()
+    config = selectors.flag_config_for_clinic(
+        clinic, clinic_norms=selectors.clinic_norms_for(clinic, refresh=True)
+    )
+    ids = list(Client.objects.filter(clinic=clinic).order_by("pk").values_list("pk", flat=True))
+    total = FlagRefresh()
+    for start in range(0, len(ids), batch_size):
+        total += flags_refresh(
+            clinic=clinic, client_ids=ids[start : start + batch_size], config=config
+        )
+    total.seconds = time.perf_counter() - started
+    return total
+
+
+def flags_refresh(*, clinic: Clinic, client_ids: list[int], config: dict) -> FlagRefresh:
+    """Run the rupture engine on these clients of ``clinic`` and upsert their flags by
+    identity (client, session, rater, scale, rule), in one transaction.
+
+    New flags are created open; a flag found again keeps its lifecycle status, notes and
+    comments while its magnitude, explanation and repair status follow the data; a flag no
+    longer found (a corrected rating, a rule switched off) is retired, not deleted, and comes
+    back with its history if its condition returns. Bulk writes: no query per flag.
+    """
+    started = time.perf_counter()
+    with transaction.atomic():
+        # Serialise refreshes of the same client (two forms saved at once): lock the rows.
+        ids = list(
+            Client.objects.select_for_update()
+            .filter(clinic=clinic, pk__in=client_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        frame = selectors.scores_frame(Client.objects.filter(pk__in=ids))
+        detected = detect(frame.scores, config)
+        result = _flags_upsert(client_ids=ids, detected=detected, session_ids=frame.session_ids)
+    result.clients = len(ids)
+    result.rows = len(frame.scores)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _flags_upsert(
+    *, client_ids: list[int], detected, session_ids: dict[tuple[int, int], int]
+) -> FlagRefresh:
+    now = timezone.now()
+    result = FlagRefresh()
+    existing = {
+        (flag.client_id, flag.session_id, flag.rater, flag.scale, flag.rule): flag
+        for flag in Flag.objects.filter(client_id__in=client_ids).only(
+            "client_id", "session_id", "rater", "scale", "rule", *DETECTION_FIELDS
+        )
+    }
+    to_create: list[Flag] = []
+    to_update: list[Flag] = []
+    seen = set()
+    for row in detected.itertuples(index=False):
+        client_id = int(row.client)
+        session_id = session_ids[(client_id, int(row.session))]
+        repaired_id = (
+            None
+            if pd.isna(row.repaired_session)
+            else session_ids[(client_id, int(row.repaired_session))]
+        )
+        fields = {
+            "magnitude": float(row.magnitude),
+            "explanation": row.explanation,
+            "repair_status": row.repair_status or "",
+            "repaired_session_id": repaired_id,
+        }
+        identity = (client_id, session_id, row.rater, row.scale, row.rule)
+        seen.add(identity)
+        flag = existing.get(identity)
+        if flag is None:
+            to_create.append(
+                Flag(
+                    client_id=client_id,
+                    session_id=session_id,
+                    rater=row.rater,
+                    scale=row.scale,
+                    rule=row.rule,
+                    **fields,
+                )
+            )
+            continue
+        changed = flag.retired_at is not None or any(
+            getattr(flag, name) != value for name, value in fields.items()
+        )
+        if not changed:
+            continue
+        if flag.retired_at is not None:
+            result.unretired += 1
+            flag.retired_at = None
+        else:
+            result.updated += 1
+        for name, value in fields.items():
+            setattr(flag, name, value)
+        flag.updated_at = now
+        to_update.append(flag)
+    for identity, flag in existing.items():
+        if identity not in seen and flag.retired_at is None:
+            flag.retired_at = now
+            flag.updated_at = now
+            to_update.append(flag)
+            result.retired += 1
+    Flag.objects.bulk_create(to_create)
+    Flag.objects.bulk_update(to_update, DETECTION_FIELDS)
+    result.created = len(to_create)
+    return result
+
+
+def _check_may_act(flag: Flag, user: User) -> None:
+    if not selectors.flag_may_act(user, flag.client):
+        raise ValidationError(
+            _("Only a therapist of this client acknowledges or resolves its flags.")
+        )
+    if flag.retired_at is not None:
+        raise ValidationError(
+            _("This flag no longer applies: the scores changed since it was raised.")
+        )
+
+
+def _lock_unresolved(flag: Flag) -> Flag:
+    """The flag's row, locked until the transaction ends (two clicks, two tabs)."""
+    locked = Flag.objects.select_for_update().get(pk=flag.pk)
+    if locked.status == Flag.Status.RESOLVED:
+        raise ValidationError(_("This flag is already resolved."))
+    return locked
+
+
+def flag_acknowledge(
+    *,
+    flag: Flag,
+    user: User,
+    action_note: str,
+    action_session: TherapySession | None = None,
+    rupture_type: str = "",
+    repair_strategy: str = "",
+) -> Flag:
+    """A therapist of the client acknowledges a flag and records what they did about it
+    (the note, optionally the session where it happened, the rupture's markers after
+    Safran & Muran, and the repair strategy). Acknowledging again edits the record."""
+    _check_may_act(flag, user)
+    errors = {}
+    action_note = action_note.strip()
+    if not action_note:
+        errors["action_note"] = _(
+            "Say what you did or will do, e.g. “Discussed the tension at the next session”."
+        )
+    if action_session is not None and (
+        action_session.client_id != flag.client_id or action_session.status in selectors.NOT_HELD
+    ):
+        errors["action_session"] = _("Choose one of this client's sessions.")
+    if rupture_type not in ("", *Flag.RuptureType.values):
+        errors["rupture_type"] = _("Choose a rupture type from the list.")
+    if repair_strategy not in ("", *Flag.RepairStrategy.values):
+        errors["repair_strategy"] = _("Choose a repair strategy from the list.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = _lock_unresolved(flag)
+        locked.status = Flag.Status.ACKNOWLEDGED
+        locked.acknowledged_by = user
+        locked.acknowledged_at = timezone.now()
+        locked.action_note = action_note
+        locked.action_session = action_session
+        locked.rupture_type = rupture_type
+        locked.repair_strategy = repair_strategy
+        locked.full_clean(validate_constraints=False)
+        locked.save(
+            update_fields=[
+                "status",
+                "acknowledged_by",
+                "acknowledged_at",
+                "action_note",
+                "action_session",
+                "rupture_type",
+                "repair_strategy",
+                "updated_at",
+            ]
+        )
+    return locked
+
+
+def flags_acknowledge(*, flags: list[Flag], user: User, **record) -> list[Flag]:
+    """Acknowledge several flags with the same record (a session's flags), all or none."""
+    with transaction.atomic():
+        return [flag_acknowledge(flag=flag, user=user, **record) for flag in flags]
+
+
+def flag_resolve(*, flag: Flag, user: User, note: str = "") -> Flag:
+    """A therapist of the client closes a flag (open or acknowledged). A note, if given, is
+    kept as the resolver's comment on the flag."""
+    _check_may_act(flag, user)
+    with transaction.atomic():
+        locked = _lock_unresolved(flag)
+        locked.status = Flag.Status.RESOLVED
+        locked.resolved_by = user
+        locked.resolved_at = timezone.now()
+        locked.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
+        if note.strip():
+            FlagComment.objects.create(flag=locked, author=user, text=note.strip())
+    return locked
+
+
+def flags_resolve(*, flags: list[Flag], user: User, note: str = "") -> list[Flag]:
+    """Resolve several flags (a session's flags) with the same note, all or none."""
+    with transaction.atomic():
+        return [flag_resolve(flag=flag, user=user, note=note) for flag in flags]
+
+
+COMMENT_MAX_LENGTH = 2000
+
+
+def flag_comment_add(*, flag: Flag, user: User, text: str) -> FlagComment:
+    """A supervisor of the client's therapist, or a therapist of the client, comments on a
+    flag (whatever its status)."""
+    if not selectors.flag_may_comment(user, flag.client):
+        raise ValidationError(
+            _("Only the client's therapists and their supervisors comment on its flags.")
+        )
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": _("Write a comment first.")})
+    if len(text) > COMMENT_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "text": _("Keep the comment under %(max)d characters (it has %(count)d).")
+                % {"max": COMMENT_MAX_LENGTH, "count": len(text)}
+            }
+        )
+    comment = FlagComment(flag=flag, author=user, text=text)
+    comment.full_clean()
+    comment.save()
+    return comment
+
+
+# --- rule settings -----------------------------------------------------------------------
+
+
+def rule_settings_overrides(config: dict) -> dict:
+    """The parameters of a (validated) rule config that differ from the documented defaults:
+    what a clinic stores, so a later change of a default reaches every clinic that kept it."""
+    overrides = {}
+    for rule, defaults in DEFAULTS.items():
+        changed = {
+            name: value
+            for name, value in config.get(rule, {}).items()
+            if name in defaults and value != defaults[name]
+        }
+        if changed:
+            overrides[rule] = changed
+    return overrides
+
+
+def clinic_rule_settings_update(
+    *, clinic: Clinic, user: User, rule_settings: dict
+) -> tuple[Clinic, FlagRefresh]:
+    """A clinic admin changes the clinic's rupture-rule settings (rules keyed by name, as in
+    ``alliance.analytics.DEFAULTS``); then every flag of the clinic is recomputed with them.
+
+    ValidationError when the settings do not validate (the message names the key).
+    """
+    if not (user.is_active and user.is_clinic_admin and user.clinic_id == clinic.pk):
+        raise ValidationError(_("Only a clinic admin of this clinic changes its rule settings."))
+    unknown = set(rule_settings) - set(DEFAULTS)
+    if unknown:
+        raise ValidationError(
+            _("Unknown rules: %(rules)s.") % {"rules": ", ".join(sorted(unknown))}
+        )
+    try:
+        merged = validate_config(rule_settings)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    clinic.rule_settings = rule_settings_overrides(merged)
+    clinic.save(update_fields=["rule_settings", "updated_at"])
+    return clinic, flags_refresh_for_clinic(clinic=clinic)
 
 
 # --- clients -----------------------------------------------------------------------------
