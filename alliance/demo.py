@@ -64,8 +64,8 @@ COURSES = [
     Course("RDC-016", "demo-therapist2", 12, 3.9, "unrepaired", rupture_at=8),
     Course("RDC-017", "demo-therapist2", 7, 4.1, "missing"),
     Course("RDC-018", "demo-therapist2", 24, 4.0, "rising", skipped=(12, 13)),
-    Course("RDC-019", "demo-therapist2", 9, 4.4, "steady", language="es"),
-    Course("RDC-020", "demo-therapist2", 18, 4.2, "repaired", rupture_at=11),
+    Course("RDC-019", "demo-therapist2", 9, 4.3, "steady", language="es"),
+    Course("RDC-020", "demo-therapist2", 18, 4.0, "repaired", rupture_at=11),
     Course("RDC-021", "demo-therapist2", 5, 4.0, "steady"),
     Course("RDC-022", "demo-therapist2", 27, 4.1, "steady", skipped=(20,)),
     Course("RDC-023", "demo-therapist2", 8, 3.8, "overrated"),
@@ -76,18 +76,32 @@ COURSES = [
 
 def _client_level(course: Course, number: int, rng: random.Random) -> float:
     """The client's latent alliance at one session, before item noise."""
-    level = course.level + rng.gauss(0, 0.12)
+    level = course.level + rng.gauss(0, 0.08)
     if course.story == "rising":
         level += 0.08 * number
-    if course.story in ("repaired", "unrepaired") and number >= course.rupture_at:
-        since = number - course.rupture_at
-        recovered = course.story == "repaired" and since >= 2
-        level -= 0.2 if recovered else 1.7
+    if _in_rupture(course, number):
+        level -= 1.7
+    elif _repaired_by(course, number):
+        # Repaired ruptures end at or above the earlier level (the V shape, Stiles et al. 2004).
+        level += 0.35
     return level
 
 
+def _repaired_by(course: Course, number: int) -> bool:
+    """The rupture was repaired before this session (two sessions after the drop)."""
+    return course.story == "repaired" and number >= course.rupture_at + 2
+
+
+def _in_rupture(course: Course, number: int) -> bool:
+    return (
+        course.story in ("repaired", "unrepaired")
+        and number >= course.rupture_at
+        and not _repaired_by(course, number)
+    )
+
+
 def _answers(
-    items: list[dict], level: float, rng: random.Random, top: int, noise: float = 0.4
+    items: list[dict], level: float, rng: random.Random, top: int, noise: float = 0.3
 ) -> dict[str, int]:
     answers = {}
     for item in items:
@@ -195,7 +209,7 @@ def _rate(
     # Therapists usually rate a little lower than clients (Tryon et al. 2007) and notice
     # ruptures less; "overrated" clients are those where the therapist rates much higher.
     therapist_level = level - 0.35 + rng.gauss(0, 0.2)
-    if course.story in ("repaired", "unrepaired") and number >= course.rupture_at:
+    if _in_rupture(course, number):
         therapist_level += 0.9
     if course.story == "overrated" and number > course.sessions // 2:
         therapist_level = level + 1.05

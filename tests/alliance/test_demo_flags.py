@@ -1,0 +1,88 @@
+"""The demo clinic's stories come out of the rupture engine as they were built."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from alliance.demo import COURSES
+from alliance.models import Flag
+
+pytestmark = pytest.mark.django_db
+
+DROP_RULES = ("reliable_drop", "sudden_loss", "below_baseline")
+# Client code -> (session of the drop, repair status of the client-rated total's reliable drop).
+RUPTURES = {
+    "RDC-001": (8, "repaired"),
+    "RDC-007": (17, "repaired"),
+    "RDC-014": (6, "repaired"),
+    "RDC-020": (11, "repaired"),
+    "RDC-002": (8, "unrepaired"),
+    "RDC-016": (8, "unrepaired"),
+    "RDC-011": (17, "pending"),
+}
+MISSING_FORMS = {"RDC-005", "RDC-017", "RDC-024"}
+CEILING = {"RDC-006"}
+OVERRATED = {"RDC-009", "RDC-023"}
+
+
+def clients_with(rule: str, **filters) -> set[str]:
+    return set(
+        Flag.objects.filter(rule=rule, **filters).values_list("client__code", flat=True).distinct()
+    )
+
+
+def test_the_demo_clients_are_flagged_as_their_stories_were_built(instruments):
+    call_command("seed_demo", stdout=io.StringIO())
+    courses = {course.code: course for course in COURSES}
+    assert {code for code, course in courses.items() if course.rupture_at} == set(RUPTURES)
+
+    for code, (number, repair) in RUPTURES.items():
+        drop = Flag.objects.get(
+            client__code=code,
+            rule="reliable_drop",
+            rater="client",
+            scale="total",
+            session__number=number,
+        )
+        assert drop.repair_status == repair, (code, drop.explanation)
+        if repair == "repaired":
+            assert number < drop.repaired_session.number <= number + 3
+        assert Flag.objects.filter(
+            client__code=code, rule="client_reported_tension", session__number=number
+        ).exists()
+
+    # Nobody else's client-rated total shows a drop: the steady, rising, missing-form,
+    # ceiling and over-rated courses only show their own signals.
+    dropped = set()
+    for rule in DROP_RULES:
+        dropped |= clients_with(rule, rater="client", scale="total")
+    assert dropped == set(RUPTURES)
+
+    assert clients_with("missing_forms") == MISSING_FORMS
+    for code in MISSING_FORMS:
+        flag = Flag.objects.get(client__code=code, rule="missing_forms")
+        assert flag.magnitude >= 3 and "No client form was recorded" in flag.explanation
+
+    assert clients_with("ceiling") == CEILING
+    assert "scale maximum (5.0) in each of the first 3 sessions" in (
+        Flag.objects.get(rule="ceiling").explanation
+    )
+
+    # Over-rated clients: the therapist rates well above the client in the second half.
+    # Ruptured clients show the gap too while the rupture lasts (the therapist misses it).
+    discrepant = clients_with("rater_discrepancy")
+    assert discrepant - set(RUPTURES) == OVERRATED
+    for code in OVERRATED:
+        half = courses[code].sessions // 2
+        numbers = Flag.objects.filter(client__code=code, rule="rater_discrepancy").values_list(
+            "session__number", flat=True
+        )
+        assert numbers and min(numbers) > half
+
+    # Every flag is open and active after seeding; a full recomputation changes nothing.
+    assert not Flag.objects.exclude(status="open").exists()
+    assert not Flag.objects.filter(retired_at__isnull=False).exists()
+    out = io.StringIO()
+    call_command("refresh_flags", stdout=out)
+    assert "0 new, 0 updated, 0 retired, 0 back" in out.getvalue()
