@@ -192,6 +192,13 @@ def _item_texts(ratings: list[Rating]) -> dict[str, str]:
     return texts
 
 
+EMPTY_HEADINGS = {
+    "Sessions": ["Session number", "Date and time", "Status", "Therapist", "Note"],
+    "Ratings": ["Session number", "Session date", "Filled in by", "Therapist", "Form"],
+    "Flags": ["Session number", "Rated by", "Scale", "Signal", "What was noticed", "Status"],
+}
+
+
 def client_record_sheets(client: Client) -> dict[str, pd.DataFrame]:
     """Everything stored about the client, one sheet each for sessions, ratings and flags,
     with column names a person reads. A fixed number of queries."""
@@ -271,11 +278,11 @@ def client_record_sheets(client: Client) -> dict[str, pd.DataFrame]:
         ],
         columns=["", "Value"],
     )
-    return {
-        "About": about,
-        "Sessions": pd.DataFrame(session_rows),
-        "Ratings": pd.DataFrame(rating_rows),
-        "Flags": pd.DataFrame(flag_rows),
+    sheets = {"Sessions": session_rows, "Ratings": rating_rows, "Flags": flag_rows}
+    return {"About": about} | {
+        # An empty sheet still has its headings.
+        name: pd.DataFrame(rows) if rows else pd.DataFrame(columns=EMPTY_HEADINGS[name])
+        for name, rows in sheets.items()
     }
 
 

@@ -201,3 +201,12 @@ def test_page_links_download_the_clients_exports(client, clients, therapist, sup
     assert client.get(reverse("client_export_record", args=[own.pk])).status_code == 404
     client.logout()
     assert client.get(reverse("client_export_csv", args=[own.pk])).status_code == 302
+
+
+def test_a_client_without_sessions_gets_sheets_with_headings(client_of_therapist):
+    content, _, name = exports.client_record_export(client_of_therapist)
+    assert name.startswith("alliance-record-r-0001-")
+    sheets = pd.read_excel(io.BytesIO(content), sheet_name=None)
+    assert sheets["Sessions"].empty
+    assert list(sheets["Sessions"].columns)[:2] == ["Session number", "Date and time"]
+    assert "What was noticed" in sheets["Flags"].columns
