@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -27,6 +28,10 @@ from alliance.api.serializers import (
     ClientSerializer,
     ClientTransferSerializer,
     ClientUpdateSerializer,
+    FlagAcknowledgeSerializer,
+    FlagCommentCreateSerializer,
+    FlagCommentSerializer,
+    FlagResolveSerializer,
     FlagSerializer,
     RatingsExportQuerySerializer,
     SeriesSerializer,
@@ -248,7 +253,11 @@ class SupervisionView(ClinicTimeMixin, APIView):
 
 @extend_schema(tags=["flags"])
 class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """Possible ruptures and signals found on your clients' series (active ones by default)."""
+    """Possible ruptures and signals found on your clients' series (active ones by default).
+
+    A therapist of the client acknowledges (saying what was done) and resolves a flag; they
+    and their supervisors comment on it. Anyone else's action answers 404.
+    """
 
     queryset = Flag.objects.none()
     serializer_class = FlagSerializer
@@ -265,6 +274,45 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         ).prefetch_related(
             Prefetch("comments", queryset=FlagComment.objects.select_related("author"))
         )
+
+    @extend_schema(request=FlagAcknowledgeSerializer, responses={200: FlagSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """Acknowledge the flag and record what was done (again: edit that record)."""
+        flag = selectors.flag_get_for_action(request.user, pk)
+        serializer = FlagAcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        session_id = data.pop("action_session", None)
+        session = None
+        if session_id is not None:
+            session = flag.client.sessions.filter(pk=session_id).first()
+            if session is None:
+                raise ValidationError({"action_session": ["Choose one of this client's sessions."]})
+        services.flag_acknowledge(flag=flag, user=request.user, action_session=session, **data)
+        return self.read_back(flag.pk)
+
+    @extend_schema(request=FlagResolveSerializer, responses={200: FlagSerializer})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        """Close the flag; a note is kept as your comment on it."""
+        flag = selectors.flag_get_for_action(request.user, pk)
+        serializer = FlagResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.flag_resolve(flag=flag, user=request.user, note=serializer.validated_data["note"])
+        return self.read_back(flag.pk)
+
+    @extend_schema(request=FlagCommentCreateSerializer, responses={201: FlagCommentSerializer})
+    @action(detail=True, methods=["post"])
+    def comments(self, request, pk=None):
+        """Comment on the flag (the client's therapists and their supervisors)."""
+        flag = selectors.flag_get_for_comment(request.user, pk)
+        serializer = FlagCommentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = services.flag_comment_add(
+            flag=flag, user=request.user, text=serializer.validated_data["text"]
+        )
+        return Response(FlagCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -104,10 +104,17 @@ WRITES = {
     "session_update": lambda w, c: ("patch", f"/api/v1/sessions/{c.unrated.pk}/", {"note": "x"}),
     "form_link": lambda w, c: ("post", f"/api/v1/sessions/{c.unrated.pk}/form-link/", {}),
     "client_update": lambda w, c: ("patch", f"/api/v1/clients/{c.client.pk}/", {"language": "es"}),
+    "flag_acknowledge": lambda w, c: (
+        "post",
+        f"/api/v1/flags/{c.flag.pk}/acknowledge/",
+        {"action_note": "Talked it through", "action_session": c.unrated.pk},
+    ),
+    "flag_resolve": lambda w, c: ("post", f"/api/v1/flags/{c.flag.pk}/resolve/", {}),
+    "flag_comment": lambda w, c: ("post", f"/api/v1/flags/{c.flag.pk}/comments/", {"text": "ok"}),
 }
-SUCCESS = {"rating_create": 201, "session_create": 201, "form_link": 201}
-# Besides the client's therapist: clinic admins change clients.
-ALSO_ALLOWED = {"client_update": "clinic_admin"}
+SUCCESS = {"rating_create": 201, "session_create": 201, "form_link": 201, "flag_comment": 201}
+# Besides the client's therapist: clinic admins change clients; supervisors comment on flags.
+ALSO_ALLOWED = {"client_update": "clinic_admin", "flag_comment": "supervisor"}
 
 
 @pytest.mark.parametrize("which", ["own", "other"])

@@ -200,3 +200,47 @@ def test_clients_are_added_changed_and_transferred(world):
     moved = admin.post(url, target, format="json")
     assert moved.status_code == 200
     assert moved.json()["primary_therapist"]["username"] == "other-therapist"
+
+
+def test_a_flag_is_acknowledged_resolved_and_commented_on(world):
+    therapist = api_client_for(world.users["therapist"])
+    url = f"/api/v1/flags/{world.own.flag.pk}/"
+    empty = therapist.post(url + "acknowledge/", {"action_note": " "}, format="json")
+    assert empty.status_code == 400
+    foreign_session = therapist.post(
+        url + "acknowledge/",
+        {"action_note": "Talked", "action_session": world.other.held.pk},
+        format="json",
+    )
+    assert foreign_session.json()["error"]["fields"] == {
+        "action_session": ["Choose one of this client's sessions."]
+    }
+    acknowledged = therapist.post(
+        url + "acknowledge/",
+        {
+            "action_note": "We talked about the homework.",
+            "action_session": world.own.unrated.pk,
+            "rupture_type": "withdrawal",
+            "repair_strategy": "explore_together",
+        },
+        format="json",
+    )
+    assert acknowledged.status_code == 200
+    body = acknowledged.json()
+    assert (body["status"], body["rupture_type"], body["action_session"]) == (
+        "acknowledged",
+        "withdrawal",
+        world.own.unrated.pk,
+    )
+    comment = api_client_for(world.users["supervisor"]).post(
+        url + "comments/", {"text": "Bring it to supervision."}, format="json"
+    )
+    assert comment.status_code == 201
+    assert comment.json()["author"]["username"] == "supervisor"
+    resolved = therapist.post(url + "resolve/", {"note": "Repaired."}, format="json")
+    assert resolved.json()["status"] == "resolved"
+    assert [c["text"] for c in resolved.json()["comments"]] == [
+        "Bring it to supervision.",
+        "Repaired.",
+    ]
+    assert therapist.post(url + "resolve/", {}, format="json").status_code == 400
