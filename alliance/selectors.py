@@ -377,7 +377,7 @@ def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
     client "total" row for each completed session without a client form, so missing_forms
     and the repair windows see it. Cancelled and no-show sessions give no rows. If a session
     holds two ratings by the same rater (the clinic changed instruments in between), the one
-    submitted last counts. See docs/ruptures.md, "Input: the scores frame".
+    stored last counts. See docs/ruptures.md, "Input: the scores frame".
     """
     rows = (
         TherapySession.objects.filter(client__in=clients)
@@ -389,7 +389,6 @@ def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
             "status",
             "ratings__pk",
             "ratings__rater",
-            "ratings__submitted_at",
             "ratings__tension",
             "ratings__scores__scale",
             "ratings__scores__score",
@@ -405,7 +404,6 @@ def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
             "status",
             "rating",
             "rater",
-            "submitted_at",
             "tension",
             "scale",
             "score",
@@ -419,10 +417,10 @@ def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
         )
     )
     rated = raw[raw["rating"].notna()]
-    # One rating per session and rater: the last submitted (ties: the later row).
+    # One rating per session and rater: the last stored (the highest id).
     latest = (
         rated.drop_duplicates("rating")
-        .sort_values(["submitted_at", "rating"], kind="stable")
+        .sort_values("rating", kind="stable")
         .drop_duplicates(["session_id", "rater"], keep="last")
     )
     rated = rated[rated["rating"].isin(latest["rating"])]
@@ -474,7 +472,7 @@ def clinic_norms_frame(clinic: Clinic) -> pd.DataFrame:
     position = Window(
         RowNumber(),
         partition_by=[F("rating__session__client_id"), F("rating__rater"), F("scale")],
-        order_by=[F("rating__session__number").asc(), F("rating__submitted_at").desc()],
+        order_by=[F("rating__session__number").asc(), F("rating_id").desc()],
     )
     rows = (
         ScaleScore.objects.filter(rating__session__client__clinic=clinic, score__isnull=False)
