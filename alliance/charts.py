@@ -67,6 +67,8 @@ SUBSCALES = ("bond", "goal", "task")
 # The baseline: mean ± SD of the client's first three client-rated totals (docs/dashboards.md).
 BASELINE_SESSIONS = 3
 HOVER_WIDTH = 70
+# On paper the legend sits below the plot in entries of this width (px).
+LEGEND_ENTRY_WIDTH = 190
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif"
 
 
@@ -95,7 +97,7 @@ class ChartText:
         }
     )
     signal: str = "Other signal"
-    baseline: str = "Baseline: mean ± SD of the first 3 client totals"
+    baseline: str = "Baseline (first 3 client totals)"
     no_data: str = "No ratings yet"
     latest_client_total: str = "Latest client-rated total"
     client_total_mean: str = "Client-rated total, mean"
@@ -170,7 +172,8 @@ def baseline_band(scores: pd.DataFrame) -> tuple[float, float, list[int]] | None
 
 def _axis(title: str, **extra) -> dict:
     return {
-        "title": {"text": title},
+        "title": {"text": title, "standoff": 10},
+        "automargin": True,
         "showgrid": True,
         "gridcolor": "#e1e4e8",
         "zeroline": False,
@@ -180,29 +183,44 @@ def _axis(title: str, **extra) -> dict:
     }
 
 
-def _layout(*, height: int, width: int | None, x: dict, y: dict, legend_rows: int = 1) -> dict:
+def _layout(*, height: int, width: int | None, x: dict, y: dict, legend_entries: int = 0) -> dict:
+    """Axes, fonts and margins. On screen (no ``width``) the legend sits beside the plot,
+    one entry a line; on paper (a fixed ``width``) it sits below, in rows of three, with the
+    bottom margin made for them, so a narrow page keeps a wide plot."""
     layout = {
         "template": "none",
         "height": height,
         "font": {"family": FONT, "size": 13, "color": "#1b1f24"},
-        "margin": {"l": 56, "r": 16, "t": 16, "b": 64 + 24 * legend_rows},
+        "margin": {"l": 56, "r": 16, "t": 16, "b": 56},
+        "legend": {
+            "orientation": "v",
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "font": {"size": 12},
+        },
         "xaxis": x,
         "yaxis": y,
         "hovermode": "closest",
-        # Below the x axis title, whatever the figure's height.
-        "legend": {
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+    }
+    if width:
+        layout["width"] = width
+        per_row = max((width - 80) // LEGEND_ENTRY_WIDTH, 1)
+        rows = -(-legend_entries // per_row)
+        layout["margin"]["b"] = 72 + 26 * rows
+        layout["legend"] = {
             "orientation": "h",
             "x": 0,
             "xanchor": "left",
             "y": 0,
             "yref": "container",
             "yanchor": "bottom",
-        },
-        "plot_bgcolor": "#ffffff",
-        "paper_bgcolor": "#ffffff",
-    }
-    if width:
-        layout["width"] = width
+            "entrywidth": LEGEND_ENTRY_WIDTH,
+            "font": {"size": 11},
+        }
     else:
         layout["autosize"] = True
     return layout
@@ -234,7 +252,8 @@ def client_alliance_figure(
     height: int = 400,
     width: int | None = None,
 ) -> go.Figure:
-    """One client's alliance by session number.
+    """One client's alliance by session number (for paper when ``width`` is given: the
+    bond/goal/task lines, which only a click would show, are left out).
 
     Inputs: ``scores`` with columns rater, scale, session, score (NaN or no row = missing);
     ``sessions`` with session (number), date (label in the clinic's timezone) and status;
@@ -277,6 +296,8 @@ def client_alliance_figure(
     values = {key: table.get(key, [None] * len(numbers)) for key in SERIES_STYLE}
     for (rater, scale), (colour, dash, symbol) in SERIES_STYLE.items():
         is_total = scale == "total"
+        if width and not is_total:
+            continue  # paper cannot be clicked: the subscales stay on screen
         name = text.series(rater, scale)
         traces.append(
             {
@@ -299,11 +320,13 @@ def client_alliance_figure(
             }
         )
 
-    traces += _flag_traces(flags, values, numbers, dates, scale_range, text)
+    flag_traces = _flag_traces(flags, values, numbers, dates, scale_range, text)
+    traces += [t for t in flag_traces if not (width and t.get("visible") == "legendonly")]
     last = max(numbers[-1] if numbers else 1, 1)
     layout = _layout(
         height=height,
         width=width,
+        legend_entries=sum(1 for t in traces if t.get("showlegend", True)),
         x=_axis(
             text.session,
             range=[0.5, last + 0.5],
@@ -313,7 +336,6 @@ def client_alliance_figure(
             fixedrange=True,
         ),
         y=_score_axis(scale_range, text.score, strip=True),
-        legend_rows=2,
     )
     if not numbers:
         layout["annotations"] = [
@@ -337,37 +359,39 @@ def _flag_traces(flags, values, numbers, dates, scale_range, text) -> list[dict]
         return []
     traces = []
     date_of = dict(zip(numbers, dates, strict=True))
-    drops = flags[flags["repair_status"].isin(REPAIR_ORDER)]
+    # A client has tens of flags: plain Python groups them faster than pandas would.
+    drops: dict[tuple, dict[int, list[dict]]] = {}
+    signals: dict[int, list[dict]] = {}
+    for row in sorted(flags.to_dict("records"), key=lambda r: int(r["session"])):
+        number = int(row["session"])
+        if row["repair_status"] in REPAIR_ORDER:
+            key = (row["rater"], row["scale"], row["repair_status"])
+            drops.setdefault(key, {}).setdefault(number, []).append(row)
+        else:
+            signals.setdefault(number, []).append(row)
     in_legend: set[str] = set()
-    for (rater, scale), _style in SERIES_STYLE.items():
-        on_series = drops[(drops["rater"] == rater) & (drops["scale"] == scale)]
+    for rater, scale in SERIES_STYLE:
         for status in REPAIR_ORDER:
-            rows = on_series[on_series["repair_status"] == status]
-            if not len(rows):
+            by_session = drops.get((rater, scale, status))
+            if not by_session:
                 continue
-            xs, ys, hovers = [], [], []
-            for number, group in rows.groupby("session", sort=True):
-                number = int(number)
-                xs.append(number)
-                ys.append(_marker_y(values, rater, scale, number, numbers, scale_range))
-                hovers.append(_flag_hover(number, date_of, text.repair[status], group))
+            xs = list(by_session)
+            ys = [_marker_y(values, rater, scale, n, numbers, scale_range) for n in xs]
+            hovers = [
+                _flag_hover(n, date_of, text.repair[status], rows) for n, rows in by_session.items()
+            ]
             trace = _flag_trace(status, rater, scale, xs, ys, hovers, text)
             if scale == "total":
                 # One legend entry per status for both raters' totals.
                 trace["showlegend"] = status not in in_legend
                 in_legend.add(status)
             traces.append(trace)
-    signals = flags[~flags["repair_status"].isin(REPAIR_ORDER)]
-    xs, hovers = [], []
-    for number, group in signals.groupby("session", sort=True):
-        xs.append(int(number))
-        hovers.append(_flag_hover(int(number), date_of, text.signal, group))
-    if xs:
+    if signals:
         traces.append(
             {
                 "type": "scatter",
-                "x": xs,
-                "y": [scale_range[1] + 0.4] * len(xs),
+                "x": list(signals),
+                "y": [scale_range[1] + 0.4] * len(signals),
                 "mode": "markers",
                 "name": text.signal,
                 "marker": {
@@ -376,7 +400,9 @@ def _flag_traces(flags, values, numbers, dates, scale_range, text) -> list[dict]
                     "color": SIGNAL_STYLE["color"],
                     "line": {"width": 1, "color": OKABE_ITO["black"]},
                 },
-                "hovertext": hovers,
+                "hovertext": [
+                    _flag_hover(n, date_of, text.signal, rows) for n, rows in signals.items()
+                ],
                 "hovertemplate": "%{hovertext}<extra></extra>",
                 "legendrank": 400,
             }
@@ -422,10 +448,10 @@ def _marker_y(values, rater, scale, number, numbers, scale_range) -> float:
     return scale_range[0]
 
 
-def _flag_hover(number: int, date_of: dict, heading: str, group: pd.DataFrame) -> str:
+def _flag_hover(number: int, date_of: dict, heading: str, rows: list[dict]) -> str:
     lines = [f"<b>{escape(heading)}</b> · {number} · {escape(date_of.get(number, ''))}"]
-    for label, explanation in zip(group["label"], group["explanation"], strict=True):
-        lines.append(f"<b>{escape(str(label))}</b>: {_hover_lines(str(explanation))}")
+    for row in rows:
+        lines.append(f"<b>{escape(str(row['label']))}</b>: {_hover_lines(str(row['explanation']))}")
     return "<br>".join(lines)
 
 

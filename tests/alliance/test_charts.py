@@ -203,7 +203,9 @@ def test_words_come_from_chart_text(course):
 def test_sizes_for_paper(course):
     fig = charts.client_alliance_figure(*course, scale_range=SCALE, width=680, height=300)
     assert (fig.layout.width, fig.layout.height) == (680, 300)
-    assert charts.client_alliance_figure(*course, scale_range=SCALE).layout.autosize is True
+    assert fig.layout.legend.orientation == "h"  # below the plot: the plot keeps the width
+    screen = charts.client_alliance_figure(*course, scale_range=SCALE)
+    assert screen.layout.autosize is True and screen.layout.legend.orientation == "v"
 
 
 # --- other figures ---------------------------------------------------------------------------
