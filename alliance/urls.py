@@ -19,7 +19,8 @@ urlpatterns = [
     path("clients/<int:client_id>/edit/", views.client_edit, name="client_edit"),
     path("clients/<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
     path("clients/<int:client_id>/export/", include("alliance.export_views")),
-    path("supervision/", views.supervision, name="supervision"),
+    # The supervision dashboard, supervision packets and the clinic overview.
+    path("", include("alliance.dashboard_views")),
     path(
         "supervision/therapists/<int:therapist_id>/",
         views.therapist_caseload,

@@ -15,7 +15,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from alliance import selectors, services
+from alliance import dashboards, selectors, services
 from alliance.forms import (
     CaseloadFilterForm,
     ClientCreateForm,
@@ -52,6 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
 CASELOAD_COLUMNS = [
     ("code", gettext_lazy("Client"), ""),
     ("therapist", gettext_lazy("Therapist"), ""),
+    ("risk", gettext_lazy("Why"), ""),
     ("client_alliance", gettext_lazy("Client alliance"), ""),
     ("client_change", gettext_lazy("Change"), ""),
     ("therapist_alliance", gettext_lazy("Therapist alliance"), ""),
@@ -87,8 +88,9 @@ def _caseload_page(
 ) -> HttpResponse:
     filters = CaseloadFilterForm(request.GET)
     values = filters.values()
-    sort = selectors.caseload_sort(values["sort"])
-    clients = list(selectors.caseload_for(request.user, therapist=therapist, **values))
+    # Most at risk first unless another column is asked for (alliance/dashboards.py).
+    sort = values["sort"] = dashboards.caseload_sort(values["sort"])
+    clients = dashboards.caseload_rows(request.user, therapist=therapist, **values)
     columns = _sort_columns(sort, show_therapist=therapist is None)
     # Tells "no clients yet" (a new clinic) from "none match the search" when empty.
     has_any = bool(clients) or (
@@ -149,6 +151,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     sessions = session_selectors.sessions_of_client(client)
     rows = session_selectors.session_rows(sessions, user=user, language=get_language())
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
+    flags = list(selectors.client_flags(user, client))
     return render(
         request,
         "alliance/client_detail.html",
@@ -156,7 +159,8 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "client": client,
             "rows": rows,
             "to_rate": to_rate,
-            "flags": list(selectors.client_flags(user, client)),
+            "flags": flags,
+            "chart": dashboards.client_page_chart(client, sessions=sessions, flags=flags),
             "transfers": list(selectors.client_transfers(client)),
             "may_change": selectors.client_may_change(user, client),
             "may_add_session": selectors.client_may_add_session(user, client),
@@ -243,25 +247,7 @@ def client_transfer(request: HttpRequest, client_id: int) -> HttpResponse:
 
 
 # --- supervision -------------------------------------------------------------------------
-
-
-@login_required
-def supervision(request: HttpRequest) -> HttpResponse:
-    """A supervisor's supervisees with their figures, and the clients most in need of a look."""
-    user = request.user
-    if not user.is_supervisor:
-        return redirect("home")
-    therapists = list(selectors.supervisees_of(user))
-    attention = list(
-        selectors.caseload_for(user, sort="-open_flags").filter(
-            primary_therapist__in=therapists, open_flags__gt=0
-        )[:20]
-    )
-    return render(
-        request,
-        "alliance/supervision.html",
-        {"summaries": selectors.therapist_summaries(user, therapists), "attention": attention},
-    )
+# The supervisor's dashboard, packets and the clinic overview: alliance/dashboard_views.py.
 
 
 # --- clinic administration ---------------------------------------------------------------

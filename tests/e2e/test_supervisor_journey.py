@@ -65,7 +65,7 @@ def test_a_supervisor_finds_a_supervisees_client(page, instruments, screenshot):
     screenshot(page, "client")
 
     page.get_by_role("link", name="Supervision").click()
-    page.get_by_role("link", name="Sam Okafor").click()
+    page.get_by_role("link", name="Sam Okafor", exact=True).click()  # not "Packet — Sam Okafor"
     page.get_by_role("heading", name="Caseload of Sam Okafor").wait_for()
     assert page.get_by_role("link", name="S-0043").is_visible()
     assert page.get_by_role("link", name="Add a client").count() == 0

@@ -1,0 +1,338 @@
+"""Dashboard pages: the supervisor's dashboard, supervision packets and the clinic overview.
+
+Included at the root by alliance/urls.py. The numbers come from alliance.dashboards (scoped,
+aggregate queries); each figure is serialised once and drawn by static/js/alliance/charts.js.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from alliance import charts, dashboards, exports, selectors
+from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
+from alliance.models import Client, Flag, User
+
+# The supervisor's queue shows this many clients; the rest are a filter or a caseload away.
+QUEUE_LIMIT = 100
+SUPERVISION_WEEKS = 12
+OVERVIEW_MONTHS = 12
+# A4 and US Letter both fit a 680 px wide chart inside 15 mm margins.
+PRINT_WIDTH = 680
+PRINT_HEIGHT = 400
+
+
+def _ignored(request: HttpRequest, form) -> None:
+    for text in form.ignored():
+        messages.warning(request, text)
+
+
+# --- supervision dashboard -----------------------------------------------------------------
+
+
+@login_required
+def supervision(request: HttpRequest) -> HttpResponse:
+    """Every supervisee's clients ranked by risk, per-therapist figures and a weekly chart."""
+    user = request.user
+    if not user.is_supervisor:
+        return redirect("home")
+    supervisees = list(selectors.supervisees_of(user))
+    today = dashboards.today_in(user.clinic)
+    form = SupervisionFilterForm(
+        request.GET,
+        therapists=supervisees,
+        today=today,
+        default=dashboards.Period.weeks_to(today, SUPERVISION_WEEKS, user.clinic.tzinfo),
+    )
+    period = form.period()
+    therapists = form.chosen_therapists()
+    _ignored(request, form)
+    show_all = request.GET.get("queue") == "all"
+
+    queue = dashboards.caseload_rows(user, therapists=therapists) if therapists else []
+    attention = [c for c in queue if c.risk.tier < dashboards.RiskTier.FINE]
+    shown = queue if show_all else attention
+    figures = dashboards.therapist_figures(user, therapists, period=period)
+    chart = None
+    if therapists:
+        chart = dashboards.supervision_chart(
+            dashboards.weekly_client_totals(user, therapists, period=period),
+            scale_range=dashboards.scale_range_for(user.clinic),
+            chart_id="chart-therapists",
+        )
+    return render(
+        request,
+        "alliance/dashboards/supervision.html",
+        {
+            "form": form,
+            "period": period,
+            "supervisees": supervisees,
+            "therapists": therapists,
+            "filtered": len(therapists) != len(supervisees),
+            "figures": figures,
+            # The shared per-therapist summaries (as the API's), for the page's tests.
+            "summaries": [f.summary for f in figures],
+            "queue": shown[:QUEUE_LIMIT],
+            "queue_total": len(shown),
+            "queue_limit": QUEUE_LIMIT,
+            "attention_count": len(attention),
+            "client_count": len(queue),
+            "show_all": show_all,
+            "chart": chart,
+            "charts_on_page": chart is not None,
+        },
+    )
+
+
+# --- supervision packet ----------------------------------------------------------------------
+
+
+def _packet_period(request: HttpRequest, clinic) -> tuple[PeriodForm, dashboards.Period]:
+    today = dashboards.today_in(clinic)
+    form = PeriodForm(
+        request.GET,
+        today=today,
+        default=dashboards.Period.weeks_to(today, SUPERVISION_WEEKS, clinic.tzinfo),
+    )
+    return form, form.period()
+
+
+def _packet_therapist(request: HttpRequest, therapist_id: int) -> User:
+    """Yourself (a therapist), a supervisee, or anyone in the clinic for a clinic admin."""
+    user = request.user
+    if therapist_id == user.pk and user.is_therapist:
+        return user
+    return selectors.supervisee_get(user, therapist_id)
+
+
+@dataclass
+class PacketPage:
+    client: Client
+    chart: dashboards.Chart
+    flags: list[dict]  # on the totals, and the signals
+    subscale_flags: int = 0  # on bond, goal or task: counted, listed on the client's page
+
+
+def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
+    """One page per client: the chart sized for paper and the flags not yet resolved."""
+    repair = dict(Flag.RepairStatus.choices)
+    lifecycle = dict(Flag.Status.choices)
+    text = dashboards.chart_text()
+    pages = []
+    for client in packet.clients:
+        series = packet.series[client.pk]
+        unresolved = [
+            row for row in series.flags.to_dict("records") if row["status"] != Flag.Status.RESOLVED
+        ]
+        flags = sorted(
+            (row for row in unresolved if row["scale"] not in dashboards.SUBSCALES),
+            key=lambda row: (-int(row["session"]), row["rater"], row["rule"]),
+        )
+        pages.append(
+            PacketPage(
+                client=client,
+                chart=dashboards.client_chart(
+                    series,
+                    scale_range=packet.scale_range,
+                    chart_id=f"chart-client-{client.pk}",
+                    width=PRINT_WIDTH,
+                    height=PRINT_HEIGHT,
+                ),
+                flags=[
+                    {
+                        "session": int(flag["session"]),
+                        "label": f"{flag['label']} · {text.series(flag['rater'], flag['scale'])}",
+                        "repair_status": flag["repair_status"],
+                        "repair": repair.get(flag["repair_status"], ""),
+                        "status_label": lifecycle.get(flag["status"], flag["status"]),
+                        "explanation": flag["explanation"],
+                    }
+                    for flag in flags
+                ],
+                subscale_flags=len(unresolved) - len(flags),
+            )
+        )
+    return pages
+
+
+def _packet_page(request, packet, form, *, title: str, downloads: dict) -> HttpResponse:
+    _ignored(request, form)
+    pages = _packet_pages(packet)
+    return render(
+        request,
+        "alliance/dashboards/packet.html",
+        {
+            "title": title,
+            "packet": packet,
+            "pages": pages,
+            "form": form,
+            "downloads": downloads,
+            "printed_at": timezone.localtime(timezone.now(), packet.period.tz),
+            "attention_only": request.GET.get("clients") == "attention",
+            "charts_on_page": bool(pages),
+        },
+    )
+
+
+def _therapist_packet(request: HttpRequest, therapist_id: int):
+    therapist = _packet_therapist(request, therapist_id)
+    form, period = _packet_period(request, request.user.clinic)
+    packet = dashboards.packet_for_therapist(
+        request.user,
+        therapist,
+        period=period,
+        attention_only=request.GET.get("clients") == "attention",
+    )
+    return therapist, form, packet
+
+
+def _client_packet(request: HttpRequest, client_id: int):
+    client = selectors.client_get(request.user, client_id)
+    form, period = _packet_period(request, client.clinic)
+    return client, form, dashboards.packet_for_client(request.user, client, period=period)
+
+
+def _downloads(prefix: str, pk: int) -> dict:
+    """URL names and argument of a packet's downloads, for the page's links."""
+    return {kind: (f"{prefix}_{kind}", pk) for kind in ("xlsx", "clients_csv", "sessions_csv")}
+
+
+@login_required
+def therapist_packet(request: HttpRequest, therapist_id: int) -> HttpResponse:
+    """A printable supervision packet for one therapist's caseload."""
+    therapist, form, packet = _therapist_packet(request, therapist_id)
+    title = _("Supervision packet: %(name)s") % {"name": therapist}
+    downloads = _downloads("therapist_packet", therapist.pk)
+    return _packet_page(request, packet, form, title=title, downloads=downloads)
+
+
+@login_required
+def client_packet(request: HttpRequest, client_id: int) -> HttpResponse:
+    """A printable packet for one client."""
+    client, form, packet = _client_packet(request, client_id)
+    title = _("Supervision packet: client %(code)s") % {"code": client.code}
+    downloads = _downloads("client_packet", client.pk)
+    return _packet_page(request, packet, form, title=title, downloads=downloads)
+
+
+def _packet_download(packet: dashboards.Packet, slug: str, table: str | None) -> HttpResponse:
+    """Excel with every table (table None), or one table as CSV (alliance.exports writers)."""
+    frames = dashboards.packet_frames(packet)
+    stamp = timezone.localdate().isoformat()
+    if table is None:
+        return exports.attachment(
+            exports.to_xlsx(frames), exports.XLSX_TYPE, f"alliance-packet-{slug}-{stamp}.xlsx"
+        )
+    return exports.attachment(
+        exports.to_csv(frames[table.title()]),
+        "text/csv; charset=utf-8",
+        f"alliance-packet-{slug}-{table}-{stamp}.csv",
+    )
+
+
+@login_required
+def therapist_packet_download(
+    request: HttpRequest, therapist_id: int, table: str | None = None
+) -> HttpResponse:
+    therapist, _form, packet = _therapist_packet(request, therapist_id)
+    return _packet_download(packet, slugify(therapist.username), table)
+
+
+@login_required
+def client_packet_download(
+    request: HttpRequest, client_id: int, table: str | None = None
+) -> HttpResponse:
+    client, _form, packet = _client_packet(request, client_id)
+    return _packet_download(packet, f"client-{slugify(client.code)}", table)
+
+
+# --- clinic overview -------------------------------------------------------------------------
+
+
+@login_required
+def clinic_overview(request: HttpRequest) -> HttpResponse:
+    """The clinic admin's overview: distribution, completion, flags per rule, monthly trends."""
+    admin = request.user
+    if not (admin.is_clinic_admin and admin.clinic_id):
+        raise Http404("The clinic overview is for clinic admins.")
+    today = dashboards.today_in(admin.clinic)
+    form = PeriodForm(
+        request.GET,
+        today=today,
+        default=dashboards.Period.months_to(today, OVERVIEW_MONTHS, admin.clinic.tzinfo),
+    )
+    period = form.period()
+    _ignored(request, form)
+    overview = dashboards.clinic_overview(admin, period=period)
+    scale_range = dashboards.scale_range_for(admin.clinic)
+    text = dashboards.chart_text()
+    figures = {
+        "histogram": charts.histogram_figure(
+            overview.latest_totals, scale_range=scale_range, text=text
+        ),
+        "flags": charts.flags_per_rule_figure(overview.flags_per_rule, text=text),
+        "monthly": charts.monthly_trend_figure(
+            overview.monthly, scale_range=scale_range, text=text
+        ),
+    }
+    return render(
+        request,
+        "alliance/dashboards/clinic_overview.html",
+        {
+            "form": form,
+            "period": period,
+            "overview": overview,
+            "charts": {name: dashboards.figure_json(fig) for name, fig in figures.items()},
+            "histogram_rows": dashboards.histogram_rows(overview.latest_totals, scale_range),
+            "monthly_rows": dashboards.monthly_rows(overview.monthly),
+            "charts_on_page": True,
+        },
+    )
+
+
+urlpatterns = [
+    path("supervision/", supervision, name="supervision"),
+    path(
+        "supervision/therapists/<int:therapist_id>/packet/",
+        therapist_packet,
+        name="therapist_packet",
+    ),
+    path(
+        "supervision/therapists/<int:therapist_id>/packet.xlsx",
+        therapist_packet_download,
+        name="therapist_packet_xlsx",
+    ),
+    path(
+        "supervision/therapists/<int:therapist_id>/packet-clients.csv",
+        therapist_packet_download,
+        {"table": "clients"},
+        name="therapist_packet_clients_csv",
+    ),
+    path(
+        "supervision/therapists/<int:therapist_id>/packet-sessions.csv",
+        therapist_packet_download,
+        {"table": "sessions"},
+        name="therapist_packet_sessions_csv",
+    ),
+    path("clients/<int:client_id>/packet/", client_packet, name="client_packet"),
+    path("clients/<int:client_id>/packet.xlsx", client_packet_download, name="client_packet_xlsx"),
+    path(
+        "clients/<int:client_id>/packet-clients.csv",
+        client_packet_download,
+        {"table": "clients"},
+        name="client_packet_clients_csv",
+    ),
+    path(
+        "clients/<int:client_id>/packet-sessions.csv",
+        client_packet_download,
+        {"table": "sessions"},
+        name="client_packet_sessions_csv",
+    ),
+    path("clinic/overview/", clinic_overview, name="clinic_overview"),
+]

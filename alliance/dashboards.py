@@ -1,0 +1,1350 @@
+"""Dashboard reads: the risk ranking, per-therapist figures, series for charts, the clinic
+overview and the supervision packet's numbers.
+
+Every number on the caseload, supervision, packet and clinic-overview pages comes from here.
+Each function starts from the viewer's scope (``Client.objects.visible_to`` through
+``alliance.selectors``) and takes a fixed number of aggregate queries whatever the number of
+clients: ``.values(...).annotate(...)`` in SQL, then regrouped in Python or pandas. Figures
+are built by the pure ``alliance.charts`` and serialised once per request. The rules behind
+the ranking and each figure are in docs/dashboards.md.
+"""
+
+import datetime as dt
+import functools
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
+from django.db.models.functions import RowNumber
+from django.utils import formats, timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from alliance import charts, selectors
+from alliance.analytics import DEFAULTS, validate_config
+from alliance.models import Client, Clinic, Flag, User
+from measures.models import Instrument, Rater, Rating, ScaleScore
+from measures.selectors import BUILTIN_KEYS
+from sessions.models import TherapySession
+
+# Drop-type rules: the ones with a repair window (reliable_drop, below_baseline, sudden_loss).
+RUPTURE_RULES = tuple(rule for rule, params in DEFAULTS.items() if "repair_window" in params)
+SIGNAL_RULES = ("client_reported_tension", "rater_discrepancy", "ceiling")
+# Sparklines show the client-rated total of the last completed sessions.
+SPARKLINE_SESSIONS = 10
+# "Declining": the client-rated total fell at each of the last two completed sessions, by at
+# least this share of the scale's range in all (0.4 points on a 1-5 scale).
+DECLINE_SHARE = 0.1
+# The supervisor's per-therapist trend compares two windows of this length.
+TREND_WEEKS = 12
+# Time to acknowledge a flag: the median over flags acknowledged in this many days.
+ACKNOWLEDGE_DAYS = 90
+DEFAULT_SCALE_RANGE = (1.0, 5.0)
+
+
+# --- scale range -----------------------------------------------------------------------
+
+
+def scale_range_for(clinic: Clinic) -> tuple[float, float]:
+    """The range of the total score on the clinic's instruments (both raters: the widest),
+    for the charts' fixed y axis; the shipped forms: 1-5. One query: the instruments are
+    chosen as ``measures.selectors.instrument_for`` chooses them, and their stored (validated)
+    definitions are read directly."""
+    chosen = {
+        Rater.CLIENT: clinic.client_instrument_id,
+        Rater.THERAPIST: clinic.therapist_instrument_id,
+    }
+    candidates = Instrument.objects.filter(
+        Q(pk__in=[pk for pk in chosen.values() if pk])
+        | Q(key__in=list(BUILTIN_KEYS.values()), is_active=True)
+    ).only("pk", "key", "version", "definition")
+    by_pk = {instrument.pk: instrument for instrument in candidates}
+    lows, highs = [], []
+    for rater, pk in chosen.items():
+        instrument = by_pk.get(pk) if pk else None
+        if instrument is None:
+            builtin = [i for i in by_pk.values() if i.key == BUILTIN_KEYS[rater]]
+            instrument = max(builtin, key=lambda i: i.version, default=None)
+        if instrument is not None:
+            low, high = total_range(instrument.definition)
+            lows.append(low)
+            highs.append(high)
+    if not lows:
+        return DEFAULT_SCALE_RANGE
+    return min(lows), max(highs)
+
+
+def total_range(definition: dict) -> tuple[float, float]:
+    """(min, max) of the total scale (else the first scale) of a validated definition: the
+    response range of its items (a validated scale has one)."""
+    keys = [scale["key"] for scale in definition["scales"]]
+    key = "total" if "total" in keys else keys[0]
+    item = next(item for item in definition["items"] if key in item.get("scales", []))
+    response = item.get("response", definition["response"])
+    return float(response["min"]), float(response["max"])
+
+
+def missing_forms_after(clinic: Clinic) -> int:
+    """The clinic's missing_forms rule setting: this many completed sessions without a
+    client form mark a client as unmonitored (default 3)."""
+    given = (clinic.rule_settings or {}).get("missing_forms", {})
+    try:
+        return int(validate_config({"missing_forms": given})["missing_forms"]["sessions"])
+    except (ValueError, TypeError):
+        return DEFAULTS["missing_forms"]["sessions"]
+
+
+# --- risk ranking --------------------------------------------------------------------------
+
+
+class RiskTier:
+    """Most in need of a look first (docs/dashboards.md, "Risk ranking")."""
+
+    UNREPAIRED = 0
+    PENDING = 1
+    LOW_OR_DECLINING = 2
+    SIGNAL = 3
+    MISSING_FORMS = 4
+    FINE = 5
+
+    @staticmethod
+    def label(tier: int) -> str:
+        return {
+            0: _("Unrepaired rupture"),
+            1: _("Rupture, repair pending"),
+            2: _("Low or declining"),
+            3: _("Signal to look at"),
+            4: _("Client forms missing"),
+            5: _("No concerns"),
+        }[tier]
+
+
+@dataclass
+class Risk:
+    tier: int
+    reasons: list[str] = field(default_factory=list)
+    flag_id: int | None = None  # the flag behind the first reason, for a link
+
+    @property
+    def reason(self) -> str:
+        return self.reasons[0] if self.reasons else ""
+
+    @property
+    def label(self) -> str:
+        return RiskTier.label(self.tier)
+
+    @property
+    def css(self) -> str:
+        return ["unrepaired", "pending", "low", "signal", "missing", "fine"][self.tier]
+
+
+@dataclass(frozen=True)
+class FlagFact:
+    """What the ranking reads of one flag."""
+
+    id: int
+    rule: str
+    rater: str
+    scale: str
+    repair_status: str
+    status: str
+    session: int
+
+
+def _latest(flags: list[FlagFact]) -> FlagFact:
+    return max(flags, key=lambda f: (f.session, f.id))
+
+
+def risk_assess(
+    flags: list[FlagFact],
+    recent: list[tuple[int, float | None]],
+    *,
+    sessions_since_form: int,
+    missing_after: int,
+    scale_range: tuple[float, float],
+) -> Risk:
+    """One client's risk tier and the reasons for it, most serious first.
+
+    ``flags``: the client's active flags that are not resolved. ``recent``: (session number,
+    client-rated total or None) of the last completed sessions, oldest first.
+
+    Unrepaired > pending: a drop rule (RUPTURE_RULES) on the client-rated total, by repair
+    status; acknowledged ones count until resolved (the score has not come back). Low or
+    declining: a low_alliance flag on the client-rated total, or a total that fell at each of
+    the last two completed sessions by DECLINE_SHARE of the range in all. Signal: an open
+    tension, therapist-higher discrepancy or ceiling flag. Missing forms: at least
+    ``missing_after`` completed sessions since the last client form. Subscale and
+    therapist-rated drops are counted as flags but do not rank (2-item subscales are noisy).
+    """
+    reasons: list[tuple[int, str, int | None]] = []
+    ruptures = [
+        f
+        for f in flags
+        if f.rule in RUPTURE_RULES and f.rater == Rater.CLIENT and f.scale == "total"
+    ]
+    unrepaired = [f for f in ruptures if f.repair_status == Flag.RepairStatus.UNREPAIRED]
+    pending = [
+        f for f in ruptures if f.repair_status in (Flag.RepairStatus.PENDING, "")
+    ]  # a drop flag without a status yet is treated as pending
+    if unrepaired:
+        flag = _latest(unrepaired)
+        text = _("Unrepaired drop at session %(number)d") % {"number": flag.session}
+        if all(f.status == Flag.Status.ACKNOWLEDGED for f in unrepaired):
+            text += " " + _("(acknowledged)")
+        reasons.append((RiskTier.UNREPAIRED, text, flag.id))
+    if pending:
+        flag = _latest(pending)
+        reasons.append(
+            (
+                RiskTier.PENDING,
+                _("Drop at session %(number)d, repair pending") % {"number": flag.session},
+                flag.id,
+            )
+        )
+    low = [
+        f
+        for f in flags
+        if f.rule == "low_alliance" and f.rater == Rater.CLIENT and f.scale == "total"
+    ]
+    if low:
+        flag = _latest(low)
+        reasons.append(
+            (
+                RiskTier.LOW_OR_DECLINING,
+                _("Low alliance at session %(number)d") % {"number": flag.session},
+                flag.id,
+            )
+        )
+    last3 = [value for _number, value in recent[-3:]]
+    if len(last3) == 3 and None not in last3:
+        a, b, c = last3
+        if a > b > c and a - c >= DECLINE_SHARE * (scale_range[1] - scale_range[0]):
+            reasons.append(
+                (
+                    RiskTier.LOW_OR_DECLINING,
+                    _("Client total fell two sessions running (%(a)s → %(b)s → %(c)s)")
+                    % {"a": f"{a:.2f}", "b": f"{b:.2f}", "c": f"{c:.2f}"},
+                    None,
+                )
+            )
+    signal_text = {
+        "client_reported_tension": _("Client reported tension at session %(number)d"),
+        "rater_discrepancy": _("Therapist rated higher than the client at session %(number)d"),
+        "ceiling": _("Ratings at the scale maximum from session %(number)d: invite feedback"),
+    }
+    for rule in SIGNAL_RULES:
+        found = [f for f in flags if f.rule == rule and f.status == Flag.Status.OPEN]
+        if found:
+            flag = _latest(found)
+            reasons.append((RiskTier.SIGNAL, signal_text[rule] % {"number": flag.session}, flag.id))
+    if sessions_since_form >= missing_after:
+        reasons.append(
+            (
+                RiskTier.MISSING_FORMS,
+                ngettext(
+                    "No client form for the last %(count)d session",
+                    "No client form for the last %(count)d sessions",
+                    sessions_since_form,
+                )
+                % {"count": sessions_since_form},
+                None,
+            )
+        )
+    repaired = [f for f in ruptures if f.repair_status == Flag.RepairStatus.REPAIRED]
+    if repaired:
+        flag = _latest(repaired)
+        reasons.append(
+            (
+                RiskTier.FINE,
+                _("Repaired drop at session %(number)d") % {"number": flag.session},
+                flag.id,
+            )
+        )
+    if not reasons:
+        return Risk(tier=RiskTier.FINE)
+    reasons.sort(key=lambda reason: reason[0])
+    return Risk(
+        tier=reasons[0][0], reasons=[text for _t, text, _f in reasons], flag_id=reasons[0][2]
+    )
+
+
+def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
+    """The active, unresolved flags of these clients that ``risk_assess`` reads (drops and
+    low alliance on the client-rated total, open signals), by client: one query."""
+    facts: dict[int, list[FlagFact]] = defaultdict(list)
+    ranked = Q(rater=Rater.CLIENT, scale="total", rule__in=[*RUPTURE_RULES, "low_alliance"]) | Q(
+        rule__in=SIGNAL_RULES, status=Flag.Status.OPEN
+    )
+    rows = (
+        Flag.objects.active()
+        .exclude(status=Flag.Status.RESOLVED)
+        .filter(ranked, client_id__in=client_ids)
+        .values_list(
+            "pk",
+            "client_id",
+            "rule",
+            "rater",
+            "scale",
+            "repair_status",
+            "status",
+            "session__number",
+        )
+        .order_by()
+    )
+    for pk, client_id, rule, rater, scale, repair, status, number in rows:
+        facts[client_id].append(FlagFact(pk, rule, rater, scale, repair or "", status, number))
+    return facts
+
+
+def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
+    """(session number, client-rated total or None) of each client's last completed sessions
+    (SPARKLINE_SESSIONS), oldest first: one query (a window function keeps it small)."""
+    total = (
+        ScaleScore.objects.filter(
+            rating__session=OuterRef("pk"), rating__rater=Rater.CLIENT, scale="total"
+        )
+        .order_by("-rating__submitted_at")
+        .values("score")[:1]
+    )
+    rows = (
+        TherapySession.objects.completed()
+        .filter(client_id__in=client_ids)
+        .annotate(
+            position=Window(
+                RowNumber(), partition_by=[F("client_id")], order_by=F("number").desc()
+            ),
+            total=Subquery(total),
+        )
+        .filter(position__lte=SPARKLINE_SESSIONS)
+        .values_list("client_id", "number", "total")
+        .order_by()
+    )
+    recent: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
+    for client_id, number, value in rows:
+        recent[client_id].append((number, value))
+    for values in recent.values():
+        values.sort()
+    return recent
+
+
+# Sort keys of the caseload pages: "risk" (the default) in Python, the others in SQL.
+RISK_SORT = "risk"
+
+
+def caseload_sort(value: str | None) -> str:
+    """``risk`` or ``-risk``, a sort the caseload selector offers, else the default (risk)."""
+    if value in (RISK_SORT, f"-{RISK_SORT}"):
+        return value
+    if value and value.removeprefix("-") in selectors.CASELOAD_SORTS:
+        return value
+    return RISK_SORT
+
+
+def caseload_rows(
+    viewer: User,
+    *,
+    therapist: User | None = None,
+    therapists: list[User] | None = None,
+    search: str = "",
+    sort: str = RISK_SORT,
+    include_discharged: bool = False,
+) -> list[Client]:
+    """The caseload columns (``selectors.caseload_for``) plus, on each client, ``risk``
+    (``risk_assess``), ``recent`` (sparkline points) and ``sparkline`` (a callable giving
+    the inline SVG; templates call it).
+
+    ``therapists``: only their primary clients (a supervisor's queue). Sorted by risk tier,
+    then the lowest latest client total, then code; or by any caseload sort. Three queries.
+    """
+    sort = caseload_sort(sort)
+    by_risk = sort.removeprefix("-") == RISK_SORT
+    clients = selectors.caseload_for(
+        viewer,
+        therapist=therapist,
+        search=search,
+        sort="code" if by_risk else sort,
+        include_discharged=include_discharged,
+    )
+    if therapists is not None:
+        clients = clients.filter(primary_therapist__in=[t.pk for t in therapists])
+    clients = _with_risk(viewer, list(clients))
+    if by_risk:
+        clients.sort(key=_risk_key, reverse=sort.startswith("-"))
+    return clients
+
+
+def _with_risk(viewer: User, clients: list[Client]) -> list[Client]:
+    """Set ``risk``, ``recent`` and ``sparkline`` (a callable giving the SVG) on caseload
+    rows: two queries."""
+    if not clients:
+        return clients
+    clinic = viewer.clinic
+    scale_range = scale_range_for(clinic) if clinic else DEFAULT_SCALE_RANGE
+    missing_after = missing_forms_after(clinic) if clinic else DEFAULTS["missing_forms"]["sessions"]
+    ids = [c.pk for c in clients]
+    facts = _flag_facts(ids)
+    recent = recent_client_totals(ids)
+    for client in clients:
+        client.recent = recent.get(client.pk, [])
+        client.risk = risk_assess(
+            facts.get(client.pk, []),
+            client.recent,
+            sessions_since_form=client.sessions_since_client_form,
+            missing_after=missing_after,
+            scale_range=scale_range,
+        )
+        # Drawn when a template shows the row: a queue of 1,000 shows 100.
+        client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
+    return clients
+
+
+def _risk_key(client: Client) -> tuple:
+    latest = client.latest_client_total
+    return (client.risk.tier, latest is None, latest if latest is not None else 0, client.code)
+
+
+def sparkline_for(recent: list[tuple[int, float | None]], scale_range) -> SafeString:
+    scored = [f"{value:.2f}" for _n, value in recent if value is not None]
+    if not scored:
+        return mark_safe("")
+    label = _("Client-rated total, last %(count)d sessions: %(values)s") % {
+        "count": len(recent),
+        "values": ", ".join(scored),
+    }
+    # charts.sparkline_svg escapes the label; every other part is numbers.
+    return mark_safe(charts.sparkline_svg(recent, scale_range=scale_range, label=label))
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days ``start`` to ``end`` inclusive, in the clinic's timezone."""
+
+    start: dt.date
+    end: dt.date
+    tz: dt.tzinfo
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time(), self.tz)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        """Midnight after the last day (exclusive)."""
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), self.tz)
+
+    def weeks(self) -> list[dt.date]:
+        """The Mondays of the weeks the period touches."""
+        monday = self.start - dt.timedelta(days=self.start.weekday())
+        return [monday + dt.timedelta(weeks=n) for n in range((self.end - monday).days // 7 + 1)]
+
+    def months(self) -> list[dt.date]:
+        """The first days of the months the period touches."""
+        months, month = [], self.start.replace(day=1)
+        while month <= self.end:
+            months.append(month)
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        return months
+
+    @classmethod
+    def weeks_to(cls, end: dt.date, weeks: int, tz) -> "Period":
+        """``weeks`` calendar weeks (Monday to Sunday) ending with the week of ``end``."""
+        monday = end - dt.timedelta(days=end.weekday())
+        return cls(start=monday - dt.timedelta(weeks=weeks - 1), end=end, tz=tz)
+
+    @classmethod
+    def months_to(cls, end: dt.date, months: int, tz) -> "Period":
+        """``months`` calendar months ending with the month of ``end``."""
+        first = end.replace(day=1)
+        year, month = divmod(first.year * 12 + first.month - 1 - (months - 1), 12)
+        return cls(start=dt.date(year, month + 1, 1), end=end, tz=tz)
+
+
+def today_in(clinic: Clinic | None) -> dt.date:
+    return timezone.localdate(timezone=clinic.tzinfo if clinic else None)
+
+
+# --- per-therapist figures -------------------------------------------------------------------
+
+
+@dataclass
+class TherapistFigures:
+    """A supervisee's row on the supervision dashboard and in the packet."""
+
+    summary: selectors.TherapistSummary  # active clients, mean client alliance, open flags
+    completed: int = 0  # completed sessions in the period
+    with_client_form: int = 0
+    mean_recent: float | None = None  # mean client total, last TREND_WEEKS weeks
+    mean_previous: float | None = None  # the TREND_WEEKS weeks before
+    unrepaired: int = 0  # clients with an unrepaired rupture (client-rated total)
+    pending: int = 0
+    acknowledged: int = 0  # flags acknowledged in the last ACKNOWLEDGE_DAYS days
+    median_acknowledge_hours: float | None = None
+
+    @property
+    def therapist(self) -> User:
+        return self.summary.therapist
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.with_client_form / self.completed if self.completed else None
+
+    @property
+    def trend(self) -> float | None:
+        if self.mean_recent is None or self.mean_previous is None:
+            return None
+        return self.mean_recent - self.mean_previous
+
+
+def _client_totals(viewer: User) -> QuerySet[ScaleScore]:
+    """Client-rated totals on sessions of clients the viewer may see."""
+    return ScaleScore.objects.filter(
+        scale="total",
+        rating__rater=Rater.CLIENT,
+        score__isnull=False,
+        rating__session__client__in=Client.objects.visible_to(viewer),
+    )
+
+
+def completion_by_therapist(
+    viewer: User, therapist_ids: list[int] | None, period: Period
+) -> dict[int, tuple[int, int]]:
+    """Therapist id -> (completed sessions in the period, how many have a client form), by
+    the therapist who held the session. None: every therapist in scope. One query."""
+    has_form = Exists(Rating.objects.filter(session=OuterRef("pk"), rater=Rater.CLIENT))
+    sessions = TherapySession.objects.completed().filter(
+        client__in=Client.objects.visible_to(viewer),
+        starts_at__gte=period.start_at,
+        starts_at__lt=period.end_at,
+    )
+    if therapist_ids is not None:
+        sessions = sessions.filter(therapist_id__in=therapist_ids)
+    rows = (
+        sessions.values("therapist_id")
+        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(has_form)))
+        .order_by()
+    )
+    return {row["therapist_id"]: (row["total"], row["with_form"]) for row in rows}
+
+
+def therapist_figures(
+    viewer: User, therapists: list[User], *, period: Period
+) -> list[TherapistFigures]:
+    """Per-therapist figures for the supervision dashboard, in seven aggregate queries.
+
+    From ``selectors.therapist_summaries`` (shared with the API and the clinic page): active
+    clients, mean of their latest client totals, open flags. Here: client-form completion
+    over ``period``; trend = mean client-rated total of the TREND_WEEKS weeks up to the end
+    of the period minus the TREND_WEEKS weeks before (by the therapist who held the session);
+    clients with an unrepaired or pending rupture; median hours from a flag's creation to its
+    acknowledgement over flags acknowledged in the ACKNOWLEDGE_DAYS days up to the period end.
+    """
+    if not therapists:
+        return []
+    ids = [t.pk for t in therapists]
+    end = period.end_at
+    summaries = selectors.therapist_summaries(viewer, therapists, now=end)
+    rows = {s.therapist.pk: TherapistFigures(summary=s) for s in summaries}
+
+    for therapist_id, (total, with_form) in completion_by_therapist(viewer, ids, period).items():
+        rows[therapist_id].completed, rows[therapist_id].with_client_form = total, with_form
+
+    split = end - dt.timedelta(weeks=TREND_WEEKS)
+    recent = Q(rating__session__starts_at__gte=split)
+    trend = (
+        _client_totals(viewer)
+        .filter(
+            rating__session__therapist_id__in=ids,
+            rating__session__starts_at__gte=split - dt.timedelta(weeks=TREND_WEEKS),
+            rating__session__starts_at__lt=end,
+        )
+        .values("rating__session__therapist_id")
+        .annotate(recent=Avg("score", filter=recent), previous=Avg("score", filter=~recent))
+        .order_by()
+    )
+    for row in trend:
+        figures = rows[row["rating__session__therapist_id"]]
+        figures.mean_recent, figures.mean_previous = row["recent"], row["previous"]
+
+    rupture = Q(rule__in=RUPTURE_RULES, rater=Rater.CLIENT, scale="total")
+    flags = (
+        Flag.objects.active()
+        .exclude(status=Flag.Status.RESOLVED)
+        .filter(
+            rupture,
+            client__in=Client.objects.visible_to(viewer).active(),
+            client__primary_therapist_id__in=ids,
+        )
+        .values("client__primary_therapist_id")
+        .annotate(
+            unrepaired=Count(
+                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)
+            ),
+            pending=Count(
+                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.PENDING)
+            ),
+        )
+        .order_by()
+    )
+    for row in flags:
+        figures = rows[row["client__primary_therapist_id"]]
+        figures.unrepaired, figures.pending = row["unrepaired"], row["pending"]
+
+    waits: dict[int, list[float]] = defaultdict(list)
+    acknowledged = (
+        Flag.objects.filter(
+            client__in=Client.objects.visible_to(viewer),
+            client__primary_therapist_id__in=ids,
+            acknowledged_at__gte=end - dt.timedelta(days=ACKNOWLEDGE_DAYS),
+            acknowledged_at__lt=end,
+        )
+        .values_list("client__primary_therapist_id", "created_at", "acknowledged_at")
+        .order_by()
+    )
+    for therapist_id, created_at, acknowledged_at in acknowledged:
+        waits[therapist_id].append(max((acknowledged_at - created_at).total_seconds(), 0) / 3600)
+    for therapist_id, hours in waits.items():
+        rows[therapist_id].acknowledged = len(hours)
+        rows[therapist_id].median_acknowledge_hours = statistics.median(hours)
+    return [rows[t.pk] for t in therapists]
+
+
+def weekly_client_totals(viewer: User, therapists: list[User], *, period: Period) -> pd.DataFrame:
+    """Weekly mean client-rated total per therapist (who held the session) over the period:
+    columns therapist (name), therapist_id, week (Monday), mean, n; every week of the period
+    for every therapist, NaN mean where none. One query."""
+    scores = _client_totals(viewer).filter(
+        rating__session__therapist_id__in=[t.pk for t in therapists]
+    )
+    found = _period_means(scores, period, period.weeks(), "rating__session__therapist_id")
+    records = [
+        {
+            "therapist": str(therapist),
+            "therapist_id": therapist.pk,
+            "week": week,
+            "mean": found.get((therapist.pk, week), (float("nan"), 0))[0],
+            "n": found.get((therapist.pk, week), (float("nan"), 0))[1],
+        }
+        for therapist in therapists
+        for week in period.weeks()
+    ]
+    return pd.DataFrame.from_records(
+        records, columns=["therapist", "therapist_id", "week", "mean", "n"]
+    )
+
+
+def _period_means(scores: QuerySet[ScaleScore], period: Period, starts: list[dt.date], by: str):
+    """(``by`` value, bucket start) -> (mean score, count) over the sessions held in the
+    period, bucketed at ``starts`` (Mondays or firsts of the month, in the clinic's
+    timezone). One aggregate query: a filtered AVG and COUNT per bucket, grouped by ``by``;
+    the edges are computed here, so the database compares datetimes and truncates none
+    (SQLite would run a Python function per row)."""
+    edges = [max(period.start_at, dt.datetime.combine(d, dt.time(), period.tz)) for d in starts]
+    edges.append(period.end_at)
+    aggregates = {}
+    for index in range(len(starts)):
+        inside = Q(
+            rating__session__starts_at__gte=edges[index],
+            rating__session__starts_at__lt=edges[index + 1],
+        )
+        aggregates[f"mean_{index}"] = Avg("score", filter=inside)
+        aggregates[f"n_{index}"] = Count("pk", filter=inside)
+    rows = (
+        scores.filter(
+            rating__session__starts_at__gte=edges[0],
+            rating__session__starts_at__lt=edges[-1],
+        )
+        .values(by)
+        .annotate(**aggregates)
+        .order_by()
+    )
+    return {
+        (row[by], start): (row[f"mean_{index}"], row[f"n_{index}"])
+        for row in rows
+        for index, start in enumerate(starts)
+        if row[f"n_{index}"]
+    }
+
+
+# --- one client's series, for the chart ------------------------------------------------------
+
+CHART_SCALES = ("total", "bond", "goal", "task")
+SUBSCALES = CHART_SCALES[1:]
+
+
+@dataclass
+class ClientSeries:
+    """What the client chart draws (see charts.client_alliance_figure for the columns)."""
+
+    client: Client
+    scores: pd.DataFrame
+    sessions: pd.DataFrame
+    flags: pd.DataFrame
+
+
+SESSION_COLUMNS = ["session", "date", "status", "day"]
+FLAG_COLUMNS = [
+    "session",
+    "rater",
+    "scale",
+    "rule",
+    "label",
+    "repair_status",
+    "status",
+    "explanation",
+]
+
+
+def _date_label(value: dt.datetime, tz) -> str:
+    return formats.date_format(timezone.localtime(value, tz), "D j M Y")
+
+
+def _sessions_frame(sessions, tz) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [
+            (
+                s.number,
+                _date_label(s.starts_at, tz),
+                s.status,
+                timezone.localtime(s.starts_at, tz).date().isoformat(),
+            )
+            for s in sessions
+        ],
+        columns=SESSION_COLUMNS,
+    )
+
+
+def _flags_frame(flags) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [
+            (
+                f.session.number,
+                f.rater,
+                f.scale,
+                f.rule,
+                f.get_rule_display(),
+                f.repair_status or "",
+                f.status,
+                f.explanation,
+            )
+            for f in flags
+            if f.retired_at is None
+        ],
+        columns=FLAG_COLUMNS,
+    )
+
+
+def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores[scores["scale"].isin(CHART_SCALES)][["rater", "scale", "session", "score"]]
+
+
+def client_series(client: Client, *, sessions=None, flags=None) -> ClientSeries:
+    """One client's series from ``selectors.scores_frame`` (the rupture engine's own input,
+    so markers sit where the engine saw the scores): one query, plus one each for sessions
+    and flags unless the page has loaded them already."""
+    scores = selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
+    if sessions is None:
+        sessions = list(client.sessions.order_by("number"))
+    if flags is None:
+        flags = list(Flag.objects.active().filter(client=client).select_related("session"))
+    tz = client.clinic.tzinfo
+    return ClientSeries(
+        client=client,
+        scores=_chart_scores(scores),
+        sessions=_sessions_frame(sessions, tz),
+        flags=_flags_frame(flags),
+    )
+
+
+def clients_series(clients: list[Client], *, tz: dt.tzinfo) -> dict[int, ClientSeries]:
+    """The series of several clients of one clinic (a packet) in three queries; dates in
+    ``tz``, the clinic's timezone."""
+    if not clients:
+        return {}
+    ids = [c.pk for c in clients]
+    scores = selectors.scores_frame(Client.objects.filter(pk__in=ids)).scores
+    by_client_scores = dict(list(scores.groupby("client")))
+    sessions = defaultdict(list)
+    for session in TherapySession.objects.filter(client_id__in=ids).order_by("client_id", "number"):
+        sessions[session.client_id].append(session)
+    flags = defaultdict(list)
+    for flag in (
+        Flag.objects.active().filter(client_id__in=ids).select_related("session").order_by("pk")
+    ):
+        flags[flag.client_id].append(flag)
+    empty = pd.DataFrame(columns=["client", "rater", "scale", "session", "score"])
+    result = {}
+    for client in clients:
+        result[client.pk] = ClientSeries(
+            client=client,
+            scores=_chart_scores(by_client_scores.get(client.pk, empty)),
+            sessions=_sessions_frame(sessions[client.pk], tz),
+            flags=_flags_frame(flags[client.pk]),
+        )
+    return result
+
+
+# --- figures on pages ------------------------------------------------------------------------
+
+# JSON in a <script type="application/json"> block: as django.utils.html.json_script escapes.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def figure_json(fig) -> SafeString:
+    """The figure serialised once, safe inside <script type="application/json">."""
+    return mark_safe(fig.to_json().translate(_JSON_SCRIPT_ESCAPES))
+
+
+def chart_text() -> charts.ChartText:
+    """The figures' words in the active language."""
+    return charts.ChartText(
+        session=_("Session"),
+        score=_("Score"),
+        week=_("Week"),
+        month=_("Month"),
+        clients=_("Clients"),
+        flags=_("Flags"),
+        mean=_("Mean total"),
+        raters={"client": _("Client-rated"), "therapist": _("Therapist-rated")},
+        scales={"total": _("total"), "bond": _("bond"), "goal": _("goal"), "task": _("task")},
+        repair={
+            "unrepaired": _("Unrepaired"),
+            "repaired": _("Repaired"),
+            "pending": _("Pending"),
+        },
+        signal=_("Other signal"),
+        baseline=_("Baseline (first 3 client totals)"),
+        no_data=_("No ratings yet"),
+        latest_client_total=_("Latest client-rated total"),
+        client_total_mean=_("Client-rated total, mean"),
+        therapist_total_mean=_("Therapist-rated total, mean"),
+    )
+
+
+@dataclass
+class Chart:
+    """A figure ready for includes/chart.html: its JSON, a summary sentence and a table."""
+
+    id: str
+    json: SafeString
+    summary: str
+    title: str = ""
+    table_head: list[str] = field(default_factory=list)
+    table_rows: list[list] = field(default_factory=list)
+    css: str = ""
+
+
+def _score_text(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{float(value):.2f}"
+
+
+def client_chart(
+    series: ClientSeries,
+    *,
+    scale_range: tuple[float, float],
+    chart_id: str,
+    width: int | None = None,
+    height: int = 400,
+) -> Chart:
+    """The client's alliance chart with its text alternative: a sentence with the latest
+    values, the baseline and the flags, and a table of every session."""
+    text = chart_text()
+    fig = charts.client_alliance_figure(
+        series.scores,
+        series.sessions,
+        series.flags,
+        scale_range=scale_range,
+        text=text,
+        width=width,
+        height=height,
+    )
+    numbers = charts.session_numbers(series.scores, series.sessions)
+    table = charts.series_table(series.scores, numbers)
+    client_totals = table.get((Rater.CLIENT, "total"), [None] * len(numbers))
+    therapist_totals = table.get((Rater.THERAPIST, "total"), [None] * len(numbers))
+    dates = dict(zip(series.sessions["session"], series.sessions["date"], strict=True))
+    statuses = dict(zip(series.sessions["session"], series.sessions["status"], strict=True))
+    status_labels = dict(TherapySession.Status.choices)
+    flags = series.flags.to_dict("records")  # tens of rows: plain Python is quicker
+    labels_at: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in flags:
+        labels_at[int(row["session"])][row["repair_status"]].add(str(row["label"]))
+    flag_labels = {
+        number: [
+            f"{text.repair[status]}: {', '.join(sorted(labels))}"
+            if status in text.repair
+            else ", ".join(sorted(labels))
+            for status, labels in by_status.items()
+        ]
+        for number, by_status in labels_at.items()
+    }
+    rows = [
+        [
+            number,
+            dates.get(number, ""),
+            str(status_labels.get(statuses.get(number), "—")),
+            _score_text(client),
+            _score_text(therapist),
+            "; ".join(flag_labels.get(number, [])),
+        ]
+        for number, client, therapist in zip(numbers, client_totals, therapist_totals, strict=True)
+    ]
+    return Chart(
+        id=chart_id,
+        json=figure_json(fig),
+        summary=_client_summary(
+            series, flags, numbers, client_totals, therapist_totals, dates, text
+        ),
+        title=_("Alliance by session"),
+        table_head=[
+            _("Session"),
+            _("Date"),
+            _("Status"),
+            _("Client-rated total"),
+            _("Therapist-rated total"),
+            _("Flags"),
+        ],
+        table_rows=rows,
+    )
+
+
+def _client_summary(series, flags, numbers, client_totals, therapist_totals, dates, text) -> str:
+    parts = []
+    latest = next(
+        (
+            (n, v)
+            for n, v in zip(reversed(numbers), reversed(client_totals), strict=True)
+            if v is not None
+        ),
+        None,
+    )
+    if latest is None:
+        parts.append(_("No client-rated totals yet."))
+    else:
+        parts.append(
+            _("Latest client-rated total %(value)s at session %(number)d (%(date)s).")
+            % {"value": f"{latest[1]:.2f}", "number": latest[0], "date": dates.get(latest[0], "")}
+        )
+    latest_t = next(
+        (
+            (n, v)
+            for n, v in zip(reversed(numbers), reversed(therapist_totals), strict=True)
+            if v is not None
+        ),
+        None,
+    )
+    if latest_t is not None:
+        parts.append(
+            _("Latest therapist-rated total %(value)s at session %(number)d.")
+            % {"value": f"{latest_t[1]:.2f}", "number": latest_t[0]}
+        )
+    statuses = dict(zip(series.sessions["session"], series.sessions["status"], strict=True))
+    completed = [n for n in numbers if statuses.get(n) == TherapySession.Status.COMPLETED]
+    missing = [
+        n for n, v in zip(numbers, client_totals, strict=True) if v is None and n in completed
+    ]
+    if missing:
+        parts.append(
+            ngettext(
+                "%(count)d of %(total)d completed sessions has no client-rated total "
+                "(a gap in the line).",
+                "%(count)d of %(total)d completed sessions have no client-rated total "
+                "(gaps in the line).",
+                len(missing),
+            )
+            % {"count": len(missing), "total": len(completed)}
+        )
+    band = charts.baseline_band(series.scores)
+    if band is not None:
+        parts.append(
+            _("Baseline (sessions %(sessions)s): %(mean)s ± %(sd)s.")
+            % {
+                "sessions": ", ".join(str(n) for n in band[2]),
+                "mean": f"{band[0]:.2f}",
+                "sd": f"{band[1]:.2f}",
+            }
+        )
+    for status in charts.REPAIR_ORDER:
+        sessions = sorted(
+            {
+                int(row["session"])
+                for row in flags
+                if row["repair_status"] == status
+                and row["rater"] == Rater.CLIENT
+                and row["scale"] == "total"
+            }
+        )
+        if sessions:
+            parts.append(
+                _("%(status)s drop in the client-rated total at session %(numbers)s.")
+                % {
+                    "status": text.repair[status],
+                    "numbers": ", ".join(str(n) for n in sessions),
+                }
+            )
+    if flags:
+        parts.append(
+            ngettext(
+                "%(count)d flag in all: see the table and the flag list.",
+                "%(count)d flags in all: see the table and the flag list.",
+                len(flags),
+            )
+            % {"count": len(flags)}
+        )
+    return " ".join(parts)
+
+
+def client_page_chart(client: Client, *, sessions, flags) -> Chart:
+    """The chart on the client's page, from the sessions and flags the page has loaded."""
+    return client_chart(
+        client_series(client, sessions=sessions, flags=flags),
+        scale_range=scale_range_for(client.clinic),
+        chart_id="chart-client",
+    )
+
+
+def histogram_rows(latest: pd.Series, scale_range) -> list[tuple[str, int]]:
+    """The histogram's bins and counts, as the chart's table."""
+    _edges, counts, labels = charts.histogram_bins(latest, scale_range=scale_range)
+    return list(zip(labels, counts.tolist(), strict=True))
+
+
+def monthly_rows(monthly: pd.DataFrame) -> list[list]:
+    """Month, client-rated mean (n), therapist-rated mean (n): the trend chart's table."""
+    rows = []
+    for month, group in monthly.groupby("month", sort=True):
+        cells = [formats.date_format(month, "M Y")]
+        for rater in (Rater.CLIENT, Rater.THERAPIST):
+            found = group[group["rater"] == rater]
+            n = int(found["n"].iloc[0]) if len(found) else 0
+            cells.append(f"{_score_text(found['mean'].iloc[0])} (n={n})" if n else "—")
+        rows.append(cells)
+    return rows
+
+
+def supervision_chart(weekly: pd.DataFrame, *, scale_range, chart_id: str) -> Chart:
+    """Weekly mean client total per therapist, with a table of the same numbers."""
+    text = chart_text()
+    fig = charts.therapists_weekly_figure(weekly, scale_range=scale_range, text=text)
+    therapists = list(dict.fromkeys(weekly["therapist"]))
+    weeks = sorted(set(weekly["week"]))
+    lookup = {
+        (row.therapist, row.week): (row.mean, row.n) for row in weekly.itertuples(index=False)
+    }
+    rows = [
+        [formats.date_format(week, "j M Y")]
+        + [
+            f"{_score_text(lookup[name, week][0])} (n={lookup[name, week][1]})"
+            if lookup.get((name, week), (None, 0))[1]
+            else "—"
+            for name in therapists
+        ]
+        for week in weeks
+    ]
+    means = weekly.groupby("therapist", sort=False).apply(
+        lambda rows: (
+            (rows["mean"] * rows["n"]).sum() / rows["n"].sum() if rows["n"].sum() else None
+        ),
+        include_groups=False,
+    )
+    summary = " ".join(
+        _("%(name)s: mean client-rated total %(mean)s over the period.")
+        % {"name": name, "mean": _score_text(means.get(name))}
+        for name in therapists
+    )
+    return Chart(
+        id=chart_id,
+        json=figure_json(fig),
+        summary=summary or _("No client-rated totals in this period."),
+        title=_("Weekly mean client-rated total by therapist"),
+        table_head=[_("Week of"), *therapists],
+        table_rows=rows,
+    )
+
+
+# --- supervision packet ------------------------------------------------------------------------
+
+
+@dataclass
+class Packet:
+    """A printable packet: a therapist's clients (or one client) with their charts."""
+
+    clients: list[Client]  # with .risk, .recent and .sparkline, risk-ranked
+    series: dict[int, ClientSeries]
+    period: Period
+    therapist: User | None = None
+    figures: TherapistFigures | None = None
+    scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE
+
+
+def packet_for_therapist(
+    viewer: User, therapist: User, *, period: Period, attention_only: bool = False
+) -> Packet:
+    """A therapist's active primary clients, most at risk first (``attention_only``: those
+    with a reason to look), with the therapist's figures. A fixed number of queries."""
+    clients = caseload_rows(viewer, therapist=therapist)
+    if attention_only:
+        clients = [c for c in clients if c.risk.tier < RiskTier.FINE]
+    [figures] = therapist_figures(viewer, [therapist], period=period)
+    return Packet(
+        clients=clients,
+        series=clients_series(clients, tz=period.tz),
+        period=period,
+        therapist=therapist,
+        figures=figures,
+        scale_range=scale_range_for(viewer.clinic),
+    )
+
+
+def packet_for_client(viewer: User, client: Client, *, period: Period) -> Packet:
+    """One client's packet (discharged clients too)."""
+    rows = list(selectors.caseload_for(viewer, include_discharged=True).filter(pk=client.pk))
+    _with_risk(viewer, rows)
+    return Packet(
+        clients=rows,
+        series=clients_series(rows, tz=period.tz),
+        period=period,
+        scale_range=scale_range_for(client.clinic),
+    )
+
+
+def packet_frames(packet: Packet) -> dict[str, pd.DataFrame]:
+    """The packet's numbers as tables (sheet name -> frame), for CSV and Excel."""
+    frames = {}
+    if packet.figures is not None:
+        f = packet.figures
+        frames["Therapist"] = pd.DataFrame(
+            [
+                {
+                    "therapist": str(f.therapist),
+                    "period_start": packet.period.start.isoformat(),
+                    "period_end": packet.period.end.isoformat(),
+                    "active_clients": f.summary.active_clients,
+                    "mean_client_alliance": f.summary.mean_client_alliance,
+                    "trend_12_weeks": f.trend,
+                    "mean_last_12_weeks": f.mean_recent,
+                    "mean_previous_12_weeks": f.mean_previous,
+                    "completed_sessions": f.completed,
+                    "with_client_form": f.with_client_form,
+                    "client_form_rate": f.completion_rate,
+                    "open_flags": f.summary.open_flags,
+                    "clients_unrepaired_rupture": f.unrepaired,
+                    "clients_pending_rupture": f.pending,
+                    "flags_acknowledged_90_days": f.acknowledged,
+                    "median_hours_to_acknowledge": f.median_acknowledge_hours,
+                }
+            ]
+        )
+    frames["Clients"] = pd.DataFrame(
+        [
+            {
+                "client_code": c.code,
+                "therapist": str(c.primary_therapist),
+                "status": c.status,
+                "risk_rank": position,
+                "risk_tier": c.risk.label,
+                "reason": c.risk.reason,
+                "all_reasons": "; ".join(c.risk.reasons),
+                "latest_client_total": c.latest_client_total,
+                "client_change": c.client_change,
+                "latest_therapist_total": c.latest_therapist_total,
+                "therapist_change": c.therapist_change,
+                "open_flags": c.open_flags,
+                "sessions_since_client_form": c.sessions_since_client_form,
+            }
+            for position, c in enumerate(packet.clients, start=1)
+        ],
+        columns=PACKET_CLIENT_COLUMNS,
+    )
+    session_rows, flag_rows = [], []
+    for client in packet.clients:
+        series = packet.series[client.pk]
+        numbers = charts.session_numbers(series.scores, series.sessions)
+        table = charts.series_table(series.scores, numbers)
+        values = {
+            (rater, scale): table.get((rater, scale), [None] * len(numbers))
+            for rater in (Rater.CLIENT.value, Rater.THERAPIST.value)
+            for scale in CHART_SCALES
+        }
+        days = dict(zip(series.sessions["session"], series.sessions["day"], strict=True))
+        statuses = dict(zip(series.sessions["session"], series.sessions["status"], strict=True))
+        labels = series.flags.groupby("session")["rule"].apply(lambda r: ", ".join(sorted(set(r))))
+        for index, number in enumerate(numbers):
+            row = {
+                "client_code": client.code,
+                "session": number,
+                "date": days.get(number, ""),
+                "status": statuses.get(number, ""),
+            }
+            for (rater, scale), series_values in values.items():
+                row[f"{rater}_{scale}"] = series_values[index]
+            row["flags"] = labels.get(number, "")
+            session_rows.append(row)
+        for flag in series.flags.itertuples(index=False):
+            flag_rows.append(
+                {
+                    "client_code": client.code,
+                    "session": flag.session,
+                    "rater": flag.rater,
+                    "scale": flag.scale,
+                    "rule": flag.rule,
+                    "repair_status": flag.repair_status,
+                    "status": flag.status,
+                    "explanation": flag.explanation,
+                }
+            )
+    frames["Sessions"] = pd.DataFrame(session_rows, columns=PACKET_SESSION_COLUMNS)
+    frames["Flags"] = pd.DataFrame(flag_rows, columns=PACKET_FLAG_COLUMNS)
+    return frames
+
+
+PACKET_CLIENT_COLUMNS = [
+    "client_code",
+    "therapist",
+    "status",
+    "risk_rank",
+    "risk_tier",
+    "reason",
+    "all_reasons",
+    "latest_client_total",
+    "client_change",
+    "latest_therapist_total",
+    "therapist_change",
+    "open_flags",
+    "sessions_since_client_form",
+]
+PACKET_SESSION_COLUMNS = (
+    ["client_code", "session", "date", "status"]
+    + [f"{rater}_{scale}" for rater in ("client", "therapist") for scale in CHART_SCALES]
+    + ["flags"]
+)
+PACKET_FLAG_COLUMNS = [
+    "client_code",
+    "session",
+    "rater",
+    "scale",
+    "rule",
+    "repair_status",
+    "status",
+    "explanation",
+]
+
+
+# --- clinic overview ---------------------------------------------------------------------------
+
+
+@dataclass
+class ClinicOverview:
+    period: Period
+    latest_totals: pd.Series  # latest client-rated total of each active client (NaN: none)
+    completion: list[tuple[User, int, int]]  # (therapist, completed, with client form)
+    flags_per_rule: pd.DataFrame  # rule, label, n, open, unrepaired
+    monthly: pd.DataFrame  # month, rater, mean, n; every month for both raters
+
+    @property
+    def active_clients(self) -> int:
+        return len(self.latest_totals)
+
+    @property
+    def rated_clients(self) -> int:
+        return int(self.latest_totals.count())
+
+    @property
+    def completed(self) -> int:
+        return sum(total for _t, total, _f in self.completion)
+
+    @property
+    def with_client_form(self) -> int:
+        return sum(with_form for _t, _c, with_form in self.completion)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.with_client_form / self.completed if self.completed else None
+
+
+def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
+    """The clinic admin's overview, in five aggregate queries: latest client totals of the
+    active clients; client-form completion per therapist over the period; active flags per
+    rule on sessions in the period; monthly mean client- and therapist-rated totals."""
+    visible = Client.objects.visible_to(admin)
+    latest = pd.Series(
+        list(
+            selectors.annotate_latest_client_total(visible.active())
+            .values_list("latest_client_total", flat=True)
+            .order_by()
+        ),
+        dtype=float,
+    )
+
+    completion = completion_by_therapist(admin, None, period)
+    therapists = User.objects.filter(
+        Q(pk__in=list(completion)) | Q(clinic_id=admin.clinic_id, is_therapist=True, is_active=True)
+    ).order_by("last_name", "first_name", "username")
+    by_therapist = [(t, *completion.get(t.pk, (0, 0))) for t in therapists]
+
+    rules = dict(Flag.Rule.choices)
+    flags = (
+        Flag.objects.visible_to(admin)
+        .active()
+        .filter(session__starts_at__gte=period.start_at, session__starts_at__lt=period.end_at)
+        .values("rule")
+        .annotate(
+            n=Count("pk"),
+            open=Count("pk", filter=Q(status=Flag.Status.OPEN)),
+            unrepaired=Count("pk", filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)),
+        )
+        .order_by()
+    )
+    per_rule = pd.DataFrame(
+        [
+            {
+                "rule": row["rule"],
+                "label": str(rules.get(row["rule"], row["rule"])),
+                "n": row["n"],
+                "open": row["open"],
+                "unrepaired": row["unrepaired"],
+            }
+            for row in flags
+        ],
+        columns=["rule", "label", "n", "open", "unrepaired"],
+    )
+
+    totals = ScaleScore.objects.filter(
+        scale="total", score__isnull=False, rating__session__client__in=visible
+    )
+    found = _period_means(totals, period, period.months(), "rating__rater")
+    monthly = pd.DataFrame(
+        [
+            {
+                "month": month,
+                "rater": rater,
+                "mean": found.get((rater, month), (float("nan"), 0))[0],
+                "n": found.get((rater, month), (float("nan"), 0))[1],
+            }
+            for rater in (Rater.CLIENT.value, Rater.THERAPIST.value)
+            for month in period.months()
+        ],
+        columns=["month", "rater", "mean", "n"],
+    )
+    return ClinicOverview(
+        period=period,
+        latest_totals=latest,
+        completion=by_therapist,
+        flags_per_rule=per_rule,
+        monthly=monthly,
+    )

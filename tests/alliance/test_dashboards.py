@@ -1,0 +1,460 @@
+"""Dashboards: the risk ranking, the figures behind them, query counts, scoping and filters."""
+
+import datetime as dt
+import itertools
+import json
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from alliance import dashboards
+from alliance.models import Client, Flag
+from measures.services import rating_record
+from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
+from tests.alliance.flag_helpers import answers_for
+from tests.factories import (
+    ClientFactory,
+    ClinicAdminFactory,
+    ClinicFactory,
+    SupervisionFactory,
+    SupervisorFactory,
+    TherapistFactory,
+    TherapySessionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+# --- the risk ranking ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ranked(therapist, instruments):
+    """One client per risk tier (and noise that must not rank), by code."""
+
+    def make(code, client_totals, therapist_totals=()):
+        client = ClientFactory(primary_therapist=therapist, code=code)
+        return client, weekly_course(client, instruments, client_totals, therapist_totals)
+
+    _, a = make("A-unrepaired", [4, 4, 4, 2, 2, 2])
+    flag(a[4], repair_status="unrepaired")
+    _, j = make("J-acknowledged", [4, 4, 2])
+    flag(j[3], "sudden_loss", repair_status="unrepaired", status="acknowledged")
+    _, b = make("B-pending", [4, 4, 2])
+    flag(b[3], "below_baseline", repair_status="pending")
+    _, c = make("C-low", [3, 2])
+    flag(c[2], "low_alliance")
+    make("D-declining", [5, 4, 3])
+    _, e = make("E-tension", [4, 4])
+    flag(e[2], "client_reported_tension", scale="tension")
+    make("F-missing", [4, None, None, None])
+    _, g = make("G-repaired", [4, 2, 4])
+    flag(g[2], repair_status="repaired")
+    ClientFactory(primary_therapist=therapist, code="H-new")
+    _, i = make("I-noise", [4, 4, 4], [4, 4, 3])
+    flag(i[3], rater="therapist", repair_status="unrepaired")  # therapist-rated: no rank
+    flag(i[3], scale="goal", repair_status="unrepaired")  # a 2-item subscale: no rank
+    flag(i[2], repair_status="unrepaired", status="resolved")  # closed by the therapist
+    flag(i[1], "sudden_loss", repair_status="unrepaired", retired_at=timezone.now())  # gone
+    flag(i[2], "client_reported_tension", scale="tension", status="acknowledged")
+    return therapist
+
+
+ORDER = [
+    "A-unrepaired",
+    "J-acknowledged",
+    "B-pending",
+    "C-low",
+    "D-declining",
+    "E-tension",
+    "F-missing",
+    "G-repaired",
+    "I-noise",
+    "H-new",
+]
+
+
+def test_the_ranking_puts_each_tier_in_order(ranked):
+    rows = dashboards.caseload_rows(ranked, therapist=ranked)
+    assert [c.code for c in rows] == ORDER
+    tiers = [c.risk.tier for c in rows]
+    assert tiers == [0, 0, 1, 2, 2, 3, 4, 5, 5, 5]
+    reasons = {c.code: c.risk.reason for c in rows}
+    assert reasons["A-unrepaired"] == "Unrepaired drop at session 4"
+    assert reasons["J-acknowledged"] == "Unrepaired drop at session 3 (acknowledged)"
+    assert reasons["B-pending"] == "Drop at session 3, repair pending"
+    assert reasons["C-low"] == "Low alliance at session 2"
+    assert reasons["D-declining"] == "Client total fell two sessions running (5.00 → 4.00 → 3.00)"
+    assert reasons["E-tension"] == "Client reported tension at session 2"
+    assert reasons["F-missing"] == "No client form for the last 3 sessions"
+    assert reasons["G-repaired"] == "Repaired drop at session 2"
+    assert reasons["I-noise"] == reasons["H-new"] == ""
+
+
+def test_the_caseload_page_ranks_by_risk_and_shows_why(client, ranked):
+    client.force_login(ranked)
+    response = client.get(reverse("caseload"))
+    assert [c.code for c in response.context["clients"]] == ORDER
+    html = response.content.decode()
+    assert html.index("A-unrepaired") < html.index("B-pending") < html.index("H-new")
+    assert "Unrepaired drop at session 4" in html
+    assert '<svg class="sparkline"' in html
+    # The other sorts stay; -risk reverses the ranking.
+    codes = [c.code for c in client.get(reverse("caseload"), {"sort": "code"}).context["clients"]]
+    assert codes == sorted(ORDER)
+    reverse_risk = client.get(reverse("caseload"), {"sort": "-risk"}).context["clients"]
+    assert [c.code for c in reverse_risk] == ORDER[::-1]
+
+
+def test_a_flag_link_leads_to_the_reason(client, ranked):
+    client.force_login(ranked)
+    html = client.get(reverse("caseload")).content.decode()
+    unrepaired = Flag.objects.get(client__code="A-unrepaired")
+    assert f'href="{reverse("flag_detail", args=[unrepaired.pk])}"' in html
+
+
+def test_declining_needs_two_falls_of_enough_size(therapist, instruments):
+    small = ClientFactory(primary_therapist=therapist, code="small")
+    weekly_course(small, instruments, [4.5, 4.33333, 4.16667])  # falls of 1/6: noise
+    broken = ClientFactory(primary_therapist=therapist, code="broken")
+    weekly_course(broken, instruments, [5, 3, 4, 2])  # fell, rose, fell
+    rows = {c.code: c.risk.tier for c in dashboards.caseload_rows(therapist, therapist=therapist)}
+    assert rows == {"small": 5, "broken": 5}
+
+
+def test_the_clinics_missing_forms_setting_counts(therapist, instruments):
+    clinic = therapist.clinic
+    clinic.rule_settings = {"missing_forms": {"sessions": 2}}
+    clinic.save()
+    client = ClientFactory(primary_therapist=therapist, code="two-missing")
+    weekly_course(client, instruments, [4, None, None])
+    [row] = dashboards.caseload_rows(therapist, therapist=therapist)
+    assert row.risk.tier == dashboards.RiskTier.MISSING_FORMS
+
+
+def test_sparkline_points_are_the_last_ten_completed_sessions(therapist, instruments):
+    client = ClientFactory(primary_therapist=therapist)
+    weekly_course(client, instruments, [4] * 9 + [None, 3, 2])
+    [row] = dashboards.caseload_rows(therapist, therapist=therapist)
+    assert [n for n, _ in row.recent] == list(range(3, 13))
+    assert row.recent[-3:] == [(10, None), (11, 3.0), (12, 2.0)]
+    assert row.sparkline().count("<polyline") == 2  # broken at session 10
+
+
+# --- per-therapist figures -------------------------------------------------------------------
+
+NOW = dt.datetime(2026, 3, 2, 17, 0, tzinfo=dt.UTC)
+
+
+def rated_session(client, number, when, client_total=None, therapist_total=None, *, instruments):
+    session = TherapySessionFactory(client=client, number=number, starts_at=when)
+    for rater, total in (("client", client_total), ("therapist", therapist_total)):
+        if total is not None:
+            extra = {"submitted_by": session.therapist} if rater == "therapist" else {}
+            rating_record(
+                session=session,
+                instrument=instruments[rater],
+                answers=answers_for(total),
+                submitted_at=when,
+                refresh_flags=False,
+                **extra,
+            )
+    return session
+
+
+@pytest.fixture
+def figures_world(clinic, therapist, instruments):
+    """Two clients of one therapist with hand-countable figures (see the test)."""
+    tz = clinic.tzinfo
+    period = dashboards.Period(start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 1), tz=tz)
+    end = period.end_at
+
+    def weeks_before(n):
+        return end - dt.timedelta(weeks=n)
+
+    p = ClientFactory(primary_therapist=therapist, code="P")
+    rated_session(p, 1, weeks_before(30), 3, instruments=instruments)
+    p2 = rated_session(p, 2, weeks_before(20), 3, instruments=instruments)
+    rated_session(p, 3, weeks_before(10), 5, instruments=instruments)
+    p4 = rated_session(p, 4, weeks_before(2), 4, 4, instruments=instruments)
+    q = ClientFactory(primary_therapist=therapist, code="Q")
+    rated_session(q, 1, weeks_before(5), None, 3, instruments=instruments)  # no client form
+    q2 = rated_session(q, 2, weeks_before(1), 2, instruments=instruments)
+    # Not counted in the mean: a discharged client (their session is outside the windows).
+    gone = ClientFactory(
+        primary_therapist=therapist,
+        code="gone",
+        status=Client.Status.DISCHARGED,
+        discharged_at=end,
+    )
+    rated_session(gone, 1, weeks_before(40), 1, instruments=instruments)
+
+    # Unrepaired ruptures: P twice (one client), Q only therapist-rated (not counted).
+    flag(p4, repair_status="unrepaired")
+    flag(p4, "below_baseline", repair_status="unrepaired")
+    flag(q2, rater="therapist", repair_status="unrepaired")
+    flag(q2, "sudden_loss", repair_status="pending")
+    # Acknowledged after 2 h, 10 h and 30 h within 90 days; 1 h long before; one waiting.
+    for hours, ago in ((2, 5), (10, 40), (30, 80), (1, 200)):
+        acknowledged = end - dt.timedelta(days=ago)
+        made = flag(p2, f"rule-{hours}", status="acknowledged")
+        Flag.objects.filter(pk=made.pk).update(
+            created_at=acknowledged - dt.timedelta(hours=hours), acknowledged_at=acknowledged
+        )
+    flag(p2, "waiting")
+    return period
+
+
+def test_therapist_figures_match_hand_computed_values(supervisor, therapist, figures_world):
+    [row] = dashboards.therapist_figures(supervisor, [therapist], period=figures_world)
+    assert row.summary.active_clients == 2
+    assert row.summary.mean_client_alliance == pytest.approx((4 + 2) / 2)
+    # Sessions in 1 Jan - 1 Mar: P4 (form), Q1 (no form), Q2 (form).
+    assert (row.with_client_form, row.completed) == (2, 3)
+    assert row.completion_rate == pytest.approx(2 / 3)
+    # Last 12 weeks: 5, 4, 2; the 12 before: 3.
+    assert row.mean_recent == pytest.approx(11 / 3)
+    assert row.mean_previous == pytest.approx(3.0)
+    assert row.trend == pytest.approx(11 / 3 - 3)
+    assert (row.unrepaired, row.pending) == (1, 1)
+    assert row.acknowledged == 3
+    assert row.median_acknowledge_hours == pytest.approx(10)
+
+
+def test_weekly_totals_have_every_week_and_gaps(supervisor, therapist, figures_world):
+    weekly = dashboards.weekly_client_totals(supervisor, [therapist], period=figures_world)
+    weeks = list(weekly["week"])
+    assert weeks[0] == dt.date(2025, 12, 29)  # the Monday of the week of 1 Jan
+    assert all((b - a).days == 7 for a, b in itertools.pairwise(weeks))
+    counted = weekly[weekly["n"] > 0]
+    assert list(counted["mean"]) == [4.0, 2.0]  # P4 two weeks before, Q2 one week before
+    assert weekly["mean"].isna().sum() == len(weekly) - 2
+
+
+def test_the_supervision_page_shows_the_figures(client, supervisor, therapist, figures_world):
+    client.force_login(supervisor)
+    with_period = {"from": "2026-01-01", "to": "2026-03-01"}
+    response = client.get(reverse("supervision"), with_period)
+    [row] = response.context["figures"]
+    assert row.completed == 3
+    html = response.content.decode()
+    assert "67%" in html and "(2/3)" in html
+    assert "10 h" in html  # the median time to acknowledge
+    assert 'id="chart-therapists-data"' in html
+
+
+# --- the supervision dashboard ---------------------------------------------------------------
+
+
+def test_the_queue_puts_unrepaired_first_across_supervisees(
+    client, clinic, supervisor, instruments
+):
+    other = TherapistFactory(clinic=clinic, username="second")
+    SupervisionFactory(supervisor=supervisor, therapist=other)
+    therapist = supervisor.supervisions.first().therapist
+    fine = ClientFactory(primary_therapist=therapist, code="fine")
+    weekly_course(fine, instruments, [4, 4])
+    pending = ClientFactory(primary_therapist=therapist, code="pending")
+    flag(weekly_course(pending, instruments, [4, 2])[2], repair_status="pending")
+    broken = ClientFactory(primary_therapist=other, code="broken")
+    flag(weekly_course(broken, instruments, [4, 2])[2], repair_status="unrepaired")
+    stranger = ClientFactory(primary_therapist=TherapistFactory(clinic=clinic), code="stranger")
+    flag(weekly_course(stranger, instruments, [4, 1])[2], repair_status="unrepaired")
+
+    client.force_login(supervisor)
+    response = client.get(reverse("supervision"))
+    assert [c.code for c in response.context["queue"]] == ["broken", "pending"]
+    html = response.content.decode()
+    assert "stranger" not in html
+    assert "Unrepaired drop at session 2" in html
+    everyone = client.get(reverse("supervision"), {"queue": "all"}).context["queue"]
+    assert [c.code for c in everyone] == ["broken", "pending", "fine"]
+    # One therapist only.
+    only = client.get(reverse("supervision"), {"therapist": therapist.pk, "queue": "all"})
+    assert [c.code for c in only.context["queue"]] == ["pending", "fine"]
+    assert [f.therapist for f in only.context["figures"]] == [therapist]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "yesterday"},
+        {"to": "2026-13-45"},
+        {"from": "2026-03-01", "to": "2026-01-01"},
+        {"from": "1900-01-01"},
+        {"to": "9999-12-31"},
+        {"therapist": "abc"},
+        {"therapist": "999999"},
+        {"therapist": ["1", "2"], "from": ["x", "y"]},
+        {"queue": "<script>"},
+        {"from": "2026-01-01\x00"},
+    ],
+)
+def test_bad_filters_are_ignored_with_a_message(client, supervisor, params):
+    client.force_login(supervisor)
+    response = client.get(reverse("supervision"), params)
+    assert response.status_code == 200
+    period = response.context["period"]
+    assert period.start <= period.end
+    if set(params) - {"queue"}:
+        assert "ignored" in response.content.decode()
+
+
+def test_a_therapist_outside_the_supervision_is_not_a_filter(client, clinic, supervisor):
+    stranger = TherapistFactory(clinic=clinic)
+    client.force_login(supervisor)
+    response = client.get(reverse("supervision"), {"therapist": stranger.pk})
+    assert response.status_code == 200
+    assert stranger not in [f.therapist for f in response.context["figures"]]
+
+
+def test_only_supervisors_have_the_dashboard(client, therapist):
+    client.force_login(therapist)
+    assert client.get(reverse("supervision")).status_code == 302
+
+
+# --- the clinic overview ---------------------------------------------------------------------
+
+
+def test_the_clinic_overview_counts_the_clinic(client, clinic_admin, therapist, instruments):
+    today = timezone.now()
+    a = ClientFactory(primary_therapist=therapist, code="a")
+    sessions = weekly_course(
+        a, instruments, [4, None, 2], [4, 4, 3], start=today - dt.timedelta(weeks=3)
+    )
+    flag(sessions[3], repair_status="unrepaired")
+    flag(sessions[3], "client_reported_tension", scale="tension")
+    b = ClientFactory(primary_therapist=therapist, code="b")
+    weekly_course(b, instruments, [5], start=today - dt.timedelta(weeks=1))
+    elsewhere = ClientFactory(primary_therapist=TherapistFactory(clinic=ClinicFactory()))
+    weekly_course(elsewhere, instruments, [1, 1], start=today - dt.timedelta(weeks=2))
+
+    client.force_login(clinic_admin)
+    response = client.get(reverse("clinic_overview"))
+    overview = response.context["overview"]
+    assert sorted(overview.latest_totals) == [2.0, 5.0]
+    [(who, completed, with_form)] = [row for row in overview.completion if row[1]]
+    assert (who, completed, with_form) == (therapist, 4, 3)
+    assert overview.completion_rate == pytest.approx(3 / 4)
+    per_rule = overview.flags_per_rule.set_index("rule")
+    assert per_rule.loc["reliable_drop", "unrepaired"] == 1
+    assert per_rule.loc["client_reported_tension", "n"] == 1
+    client_months = overview.monthly[overview.monthly["rater"] == "client"]
+    assert client_months["n"].sum() == 3
+    assert len(client_months) == 12 or len(client_months) == 13
+    html = response.content.decode()
+    for name in ("histogram", "flags", "monthly"):
+        assert f'id="chart-{name}-data"' in html
+    assert "75%" in html
+
+
+def test_the_clinic_overview_is_for_clinic_admins(client, therapist, supervisor):
+    for user in (therapist, supervisor):
+        client.force_login(user)
+        assert client.get(reverse("clinic_overview")).status_code == 404
+
+
+# --- the client chart on the client page -----------------------------------------------------
+
+
+def test_the_client_page_carries_the_figure_and_its_text(client, therapist, instruments):
+    patient = ClientFactory(primary_therapist=therapist, code="R-0100")
+    sessions = weekly_course(patient, instruments, [4, 4, 4, None, 2], [4, 4, 4, 4, 4])
+    flag(sessions[5], repair_status="unrepaired")
+    client.force_login(therapist)
+    html = client.get(reverse("client_detail", args=[patient.pk])).content.decode()
+    block = re.search(
+        r'<script type="application/json" id="chart-client-data">(.*?)</script>', html, re.S
+    )
+    figure = json.loads(block.group(1))
+    names = [trace.get("name") for trace in figure["data"]]
+    assert "Client-rated total" in names and "Unrepaired" in names
+    total = next(t for t in figure["data"] if t.get("name") == "Client-rated total")
+    assert total["y"] == [4.0, 4.0, 4.0, None, 2.0]
+    assert "Unrepaired drop in the client-rated total at session 5." in html
+    assert "1 of 5 completed sessions has no client-rated total" in html
+    assert "vendor/plotly/plotly.min.js" in html and "js/alliance/charts.js" in html
+    assert "cdn" not in html.lower()
+
+
+def test_figure_json_cannot_close_its_script_block():
+    class Figure:
+        def to_json(self):
+            return '{"name": "</script><script>alert(1)</script>&"}'
+
+    text = dashboards.figure_json(Figure())
+    assert "</script>" not in text and "<" not in text and "&" not in text
+    assert json.loads(text) == {"name": "</script><script>alert(1)</script>&"}
+
+
+# --- query counts ----------------------------------------------------------------------------
+
+
+def grow(therapist, instruments, count, prefix):
+    for i in range(count):
+        patient = ClientFactory(primary_therapist=therapist, code=f"{prefix}-{i}")
+        sessions = weekly_course(patient, instruments, [4, 3, None], [4, 4, 4])
+        flag(sessions[2], repair_status="unrepaired" if i % 2 else "pending")
+        flag(sessions[2], "client_reported_tension", scale="tension")
+
+
+def test_the_caseload_takes_the_same_queries_for_3_and_15_clients(
+    client, therapist, instruments, django_assert_max_num_queries
+):
+    client.force_login(therapist)
+    grow(therapist, instruments, 3, "S")
+    client.get(reverse("caseload"))  # warm the instrument-definition cache
+    small = queries_for(client, reverse("caseload"))
+    grow(therapist, instruments, 12, "L")
+    assert queries_for(client, reverse("caseload")) == small
+    with django_assert_max_num_queries(9):
+        client.get(reverse("caseload"))
+
+
+def test_the_supervision_dashboard_takes_the_same_queries_at_two_sizes(
+    client, clinic, supervisor, instruments, django_assert_max_num_queries
+):
+    supervisees = [supervisor.supervisions.first().therapist]
+    supervisees += [TherapistFactory(clinic=clinic) for _ in range(2)]
+    for therapist in supervisees[1:]:
+        SupervisionFactory(supervisor=supervisor, therapist=therapist)
+    for therapist in supervisees:
+        grow(therapist, instruments, 1, f"S{therapist.pk}")
+    client.force_login(supervisor)
+    client.get(reverse("supervision"))
+    small = queries_for(client, reverse("supervision"))
+    for therapist in supervisees:
+        grow(therapist, instruments, 4, f"L{therapist.pk}")
+    assert queries_for(client, reverse("supervision")) == small
+    assert queries_for(client, reverse("supervision"), {"queue": "all"}) == small
+    with django_assert_max_num_queries(20):
+        client.get(reverse("supervision"))
+
+
+def test_the_clinic_overview_takes_the_same_queries_at_two_sizes(
+    client, clinic_admin, instruments, django_assert_max_num_queries
+):
+    therapists = [TherapistFactory(clinic=clinic_admin.clinic) for _ in range(2)]
+    for therapist in therapists:
+        grow(therapist, instruments, 1, f"S{therapist.pk}")
+    client.force_login(clinic_admin)
+    small = queries_for(client, reverse("clinic_overview"))
+    for therapist in [*therapists, TherapistFactory(clinic=clinic_admin.clinic)]:
+        grow(therapist, instruments, 3, f"L{therapist.pk}")
+    assert queries_for(client, reverse("clinic_overview")) == small
+    with django_assert_max_num_queries(12):
+        client.get(reverse("clinic_overview"))
+
+
+def test_a_supervisor_of_another_clinic_sees_nothing_here(client, therapist, instruments):
+    patient = ClientFactory(primary_therapist=therapist, code="R-0200")
+    weekly_course(patient, instruments, [4])
+    elsewhere = SupervisorFactory(clinic=ClinicFactory(name="Elsewhere"))
+    admin = ClinicAdminFactory(clinic=elsewhere.clinic)
+    client.force_login(elsewhere)
+    assert "R-0200" not in client.get(reverse("supervision")).content.decode()
+    client.force_login(admin)
+    overview = client.get(reverse("clinic_overview")).context["overview"]
+    assert len(overview.latest_totals) == 0
