@@ -1,0 +1,241 @@
+"""A synthetic clinic at a chosen scale, written with bulk inserts.
+
+Courses are drawn from a seeded generator, so a scale always gives the same clinic. Answers
+are scored by the real scoring core (measures.scoring) and the flags come from the real
+rupture engine (services.flags_refresh_for_clinic); only the per-row rating service is
+skipped, as it would take minutes at scale M.
+"""
+
+import datetime as dt
+import io
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from alliance.models import Client, Clinic, Flag, Supervision, User
+from alliance.services import flags_refresh_for_clinic
+from measures.models import ItemAnswer, Rater, Rating, ScaleScore
+from measures.scoring import score_answers
+from measures.selectors import instrument_for
+from measures.services import instrument_definition
+from sessions.models import TherapySession
+
+BATCH = 5000
+# Share of sessions cancelled or missed, and of held sessions without a client form.
+CANCELLED_SHARE = 0.05
+MISSING_FORM_SHARE = 0.07
+# Share of clients whose course has a rupture (a drop of ~1.7 points), half of them repaired.
+RUPTURE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a clinic: clients spread over therapists, each with a course of sessions."""
+
+    name: str
+    clients: int
+    therapists: int = 10
+    sessions: tuple[int, int] = (10, 50)  # fewest and most sessions per client (mean ~30)
+    seed: int = 20260101
+
+
+SCALES = {
+    "S": Scale("S", clients=50),
+    "M": Scale("M", clients=1000),
+}
+
+
+@dataclass
+class BenchClinic:
+    """What the scenarios need from the built clinic."""
+
+    clinic: Clinic
+    supervisor: User
+    admin: User
+    therapists: list[User]
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def therapist(self) -> User:
+        return self.therapists[0]
+
+    def busiest_client(self) -> Client:
+        """The first therapist's client with the most sessions (the chart's worst case)."""
+        return (
+            Client.objects.filter(primary_therapist=self.therapist)
+            .order_by("-sessions__number", "pk")
+            .first()
+        )
+
+
+def build_clinic(scale: Scale, *, refresh_flags: bool = True) -> BenchClinic:
+    """Write a clinic of ``scale`` into the current database (the benchmark's own)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    call_command("load_instruments", stdout=io.StringIO())
+    rng = np.random.default_rng(scale.seed)
+    with transaction.atomic():
+        clinic = Clinic.objects.create(
+            name=f"Bench clinic {scale.name}", timezone="America/New_York"
+        )
+        bench = _people(clinic, scale)
+        clients = _clients(clinic, bench.therapists, scale, rng)
+        sessions = _sessions(clients, scale, rng)
+        timings["people, clients, sessions"] = time.perf_counter() - started
+        mark = time.perf_counter()
+        ratings = _ratings(clinic, sessions, rng)
+        timings["ratings"] = time.perf_counter() - mark
+    if refresh_flags:
+        mark = time.perf_counter()
+        flags_refresh_for_clinic(clinic=clinic)
+        timings["flags"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    bench.counts = {
+        "therapists": len(bench.therapists),
+        "clients": len(clients),
+        "sessions": len(sessions),
+        "ratings": ratings,
+        "flags": Flag.objects.filter(client__clinic=clinic).count(),
+    }
+    bench.seconds = timings
+    return bench
+
+
+def _people(clinic: Clinic, scale: Scale) -> BenchClinic:
+    def person(username: str, **roles) -> User:
+        user = User(username=username, clinic=clinic, first_name=username.title(), **roles)
+        user.set_unusable_password()
+        return user
+
+    therapists = User.objects.bulk_create(
+        [
+            person(f"bench-therapist-{n:02d}", last_name=f"T{n:02d}", is_therapist=True)
+            for n in range(1, scale.therapists + 1)
+        ]
+    )
+    supervisor = person("bench-supervisor", last_name="Supervisor", is_supervisor=True)
+    admin = person("bench-admin", last_name="Admin", is_clinic_admin=True)
+    supervisor.save()
+    admin.save()
+    Supervision.objects.bulk_create(
+        [Supervision(supervisor=supervisor, therapist=t) for t in therapists]
+    )
+    return BenchClinic(clinic=clinic, supervisor=supervisor, admin=admin, therapists=therapists)
+
+
+def _clients(clinic, therapists, scale: Scale, rng) -> list[Client]:
+    return Client.objects.bulk_create(
+        [
+            Client(
+                clinic=clinic,
+                code=f"B-{n:05d}",
+                primary_therapist=therapists[n % len(therapists)],
+            )
+            for n in range(scale.clients)
+        ],
+        batch_size=BATCH,
+    )
+
+
+@dataclass
+class _Course:
+    level: float
+    rupture_at: int  # 0: none
+    repaired: bool
+
+
+def _sessions(clients, scale: Scale, rng) -> list[tuple[TherapySession, _Course]]:
+    """Weekly sessions ending in the last week, and the next one scheduled."""
+    now = timezone.now()
+    rows, courses = [], []
+    low, high = scale.sessions
+    for client in clients:
+        count = int(rng.integers(low, high + 1))
+        course = _Course(
+            level=float(np.clip(rng.normal(4.0, 0.4), 2.2, 4.9)),
+            rupture_at=(
+                int(rng.integers(4, count + 1))
+                if count >= 4 and rng.random() < RUPTURE_SHARE
+                else 0
+            ),
+            repaired=bool(rng.random() < 0.5),
+        )
+        last = now - dt.timedelta(days=int(rng.integers(1, 7)), hours=int(rng.integers(0, 8)))
+        for number in range(1, count + 2):
+            if number > count:
+                status = TherapySession.Status.SCHEDULED
+            elif rng.random() < CANCELLED_SHARE:
+                status = TherapySession.Status.CANCELLED
+            else:
+                status = TherapySession.Status.COMPLETED
+            rows.append(
+                TherapySession(
+                    client=client,
+                    therapist_id=client.primary_therapist_id,
+                    number=number,
+                    starts_at=last - dt.timedelta(weeks=count - number),
+                    status=status,
+                )
+            )
+            courses.append(course)
+    made = TherapySession.objects.bulk_create(rows, batch_size=BATCH)
+    return list(zip(made, courses, strict=True))
+
+
+def _level(course: _Course, number: int, rng) -> float:
+    level = course.level + rng.normal(0, 0.1)
+    if course.rupture_at and number >= course.rupture_at:
+        back = course.repaired and number >= course.rupture_at + 2
+        level += 0.2 if back else -1.7
+    return level
+
+
+def _ratings(clinic, sessions, rng) -> int:
+    """Client and therapist ratings of the completed sessions, scored by the real core."""
+    instruments = {rater: instrument_for(clinic=clinic, rater=rater) for rater in Rater.values}
+    definitions = {rater: instrument_definition(i) for rater, i in instruments.items()}
+    ratings, answers_of = [], []
+    for session, course in sessions:
+        if session.status != TherapySession.Status.COMPLETED:
+            continue
+        level = _level(course, session.number, rng)
+        submitted = session.starts_at + dt.timedelta(minutes=55)
+        for rater in (Rater.CLIENT, Rater.THERAPIST):
+            if rater == Rater.CLIENT and rng.random() < MISSING_FORM_SHARE:
+                continue
+            mean = level if rater == Rater.CLIENT else level - 0.35
+            definition = definitions[rater]
+            top = definition.items[0].response.max
+            values = np.clip(np.rint(mean + rng.normal(0, 0.35, len(definition.items))), 1, top)
+            answers = {item.key: int(v) for item, v in zip(definition.items, values, strict=True)}
+            ratings.append(
+                Rating(
+                    session=session,
+                    instrument=instruments[rater],
+                    rater=rater,
+                    submitted_by_id=session.therapist_id if rater == Rater.THERAPIST else None,
+                    submitted_at=submitted,
+                    submission_id=uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | len(ratings)),
+                    tension=(bool(rng.random() < 0.05) if rater == Rater.CLIENT else None),
+                )
+            )
+            answers_of.append((rater, answers))
+    made = Rating.objects.bulk_create(ratings, batch_size=BATCH)
+    item_rows, score_rows = [], []
+    for rating, (rater, answers) in zip(made, answers_of, strict=True):
+        item_rows += [ItemAnswer(rating=rating, item=k, value=v) for k, v in answers.items()]
+        for scale, result in score_answers(definitions[rater], answers).items():
+            score_rows.append(
+                ScaleScore(
+                    rating=rating, scale=scale, score=result.score, n_answered=result.n_answered
+                )
+            )
+    ItemAnswer.objects.bulk_create(item_rows, batch_size=BATCH)
+    ScaleScore.objects.bulk_create(score_rows, batch_size=BATCH)
+    return len(made)
