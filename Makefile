@@ -37,8 +37,9 @@ fmt: install
 migrations-check: install
 	$(MANAGE) makemigrations --check --dry-run
 
+# A synthetic clinic at S (50 clients) and M (1,000 clients) in the benchmark's own database.
 bench: install
-	@echo "The benchmark suite is not built yet (see the performance issue)."
+	$(MANAGE) bench --scale S --scale M --json bench/results.json
 
 ci:
 	bash .ci/run
