@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt bench migrations-check ci
+.PHONY: install run test lint fmt bench migrations-check ci serve loadtest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,30 @@ bench: install
 
 ci:
 	bash .ci/run
+
+# A production-like server on the configured database (DATABASE_URL; PostgreSQL for more
+# than one worker): gunicorn with 2 x cores + 1 workers (WEB_CONCURRENCY), WhiteNoise serving
+# the collected static files, DJANGO_ENV=production. On plain HTTP on loopback: no redirect
+# to HTTPS, and one trusted proxy (the load test, or your TLS-terminating load balancer).
+# A random secret key per start unless DJANGO_SECRET_KEY is set. See docs/deployment.md.
+SERVE_ENV = DJANGO_ENV=production \
+	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-false} \
+	ALLIANCE_TRUSTED_PROXIES=$${ALLIANCE_TRUSTED_PROXIES:-1} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
+
+serve: install
+	$(SERVE_ENV) $(MANAGE) migrate --noinput
+	$(SERVE_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
+	$(SERVE_ENV) $(BIN)/gunicorn --config gunicorn.conf.py alliance.wsgi:application
+
+# A bounded load test of `make serve` on loopback with the demo clinic: fresh form links,
+# then LOADTEST_REQUESTS requests by LOADTEST_USERS simultaneous users, at most 180 s.
+LOADTEST_REQUESTS ?= 2000
+LOADTEST_USERS ?= 8
+loadtest: install
+	$(MANAGE) load_instruments
+	$(MANAGE) seed_demo
+	$(MANAGE) loadtest_prepare --links $$(( $(LOADTEST_REQUESTS) / 4 + 1 )) --out var/loadtest/plan.json
+	$(BIN)/python scripts/loadtest.py --plan var/loadtest/plan.json \
+		--requests $(LOADTEST_REQUESTS) --concurrency $(LOADTEST_USERS) --time-limit 180 \
+		--json var/loadtest/results.json
