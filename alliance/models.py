@@ -1,5 +1,6 @@
 """Core domain: clinics, people and their roles, clients, flags."""
 
+import datetime as dt
 import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
@@ -8,7 +9,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from measures.models import Rater
 from sessions.models import TherapySession
@@ -60,12 +63,28 @@ class Clinic(TimeStampedModel):
         related_name="+",
         help_text="Empty: the shipped therapist form.",
     )
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text=_("Everyone in the clinic signs in with a code from an authenticator app too."),
+    )
+    # A clinic decision (docs/security.md): 7 years is a common minimum for clinical records.
+    retention_days = models.PositiveIntegerField(
+        default=2557,
+        validators=[MinValueValidator(1)],
+        help_text=_("Days a discharged client's record is kept before purge_expired removes it."),
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["name"], name="clinic_name_unique"),
             models.CheckConstraint(
                 condition=Q(form_link_hours__gte=1), name="clinic_link_hours_min"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating_edit_days__lte=365), name="clinic_rating_edit_days_max"
+            ),
+            models.CheckConstraint(
+                condition=Q(retention_days__gte=1), name="clinic_retention_days_min"
             ),
         ]
 
@@ -189,6 +208,7 @@ class Client(TimeStampedModel):
     discharged_at = models.DateTimeField(null=True, blank=True)
 
     objects = ClientQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]
@@ -213,6 +233,13 @@ class Client(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("client_detail", args=[self.pk])
+
+    @property
+    def kept_until(self) -> dt.datetime | None:
+        """When a discharged client's record may be purged (the clinic's retention period)."""
+        if self.discharged_at is None:
+            return None
+        return self.discharged_at + dt.timedelta(days=self.clinic.retention_days)
 
 
 class ClientTransfer(models.Model):
@@ -325,6 +352,9 @@ class Flag(TimeStampedModel):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     objects = FlagQuerySet.as_manager()
+    # Workflow changes (acknowledge, resolve) save one row at a time and are kept here; the
+    # detection fields are recomputed from scores in bulk (flags_refresh) and are not.
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
 
     class Meta:
         ordering = ["client", "session__number", "rule"]
@@ -363,3 +393,91 @@ class FlagComment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment by {self.author} on {self.flag}"
+
+
+class AccessEventQuerySet(models.QuerySet):
+    """The audit log is append-only: no bulk update or delete through the ORM."""
+
+    def update(self, **kwargs):
+        raise AccessEvent.AppendOnly("Audit events are never changed.")
+
+    def delete(self):
+        raise AccessEvent.AppendOnly("Audit events are never deleted.")
+
+    def for_clinic(self, clinic_id: int) -> "AccessEventQuerySet":
+        return self.filter(clinic_id=clinic_id)
+
+
+class AccessEvent(models.Model):
+    """Who read or changed which client's data, when and from where (alliance.audit).
+
+    Append-only: the ORM refuses changes and deletions and, on PostgreSQL, a trigger refuses
+    UPDATE and DELETE. Nothing clinical is stored: ids, names of things, the address and the
+    browser. Client ids are plain numbers so that purging a client keeps its access history.
+    """
+
+    class Action(models.TextChoices):
+        READ = "read", _("Read")
+        CREATE = "create", _("Create")
+        UPDATE = "update", _("Update")
+        DELETE = "delete", _("Delete")
+        EXPORT = "export", _("Export")
+        LOGIN = "login", _("Login")
+        LOGIN_FAILED = "login-failed", _("Login failed")
+        LOGOUT = "logout", _("Logout")
+        DENIED = "denied", _("Denied")
+
+    class AppendOnly(Exception):
+        pass
+
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    # No foreign keys to people or clients: the log outlives them and never cascades.
+    user = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    roles = models.CharField(max_length=64, blank=True)
+    clinic = models.ForeignKey(
+        Clinic,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    client_id = models.PositiveBigIntegerField(null=True, blank=True)
+    url_name = models.CharField(max_length=100, blank=True)
+    method = models.CharField(max_length=8, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    objects = AccessEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["clinic", "-at"], name="accessevent_clinic_at_idx"),
+            models.Index(fields=["client_id", "-at"], name="accessevent_client_at_idx"),
+            models.Index(fields=["user", "-at"], name="accessevent_user_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = f"{self.object_type} {self.object_id or ''}".strip()
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {what}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise self.AppendOnly("Audit events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise self.AppendOnly("Audit events are never deleted.")

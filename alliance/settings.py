@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Change history of clinical records (docs/security.md).
+    "simple_history",
 ]
 
 MIDDLEWARE = [

@@ -30,6 +30,7 @@ class Instrument(models.Model):
         ordering = ["key", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["key", "version"], name="instrument_key_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="instrument_version_from_one"),
         ]
 
     def __str__(self) -> str:
@@ -83,6 +84,13 @@ class Rating(models.Model):
                 | Q(rater="therapist", submitted_by__isnull=False),
                 name="rating_submitter_matches_rater",
             ),
+            # How well a tension was addressed is only asked after a yes (its range is the
+            # instrument's, checked by measures.scoring like item answers).
+            models.CheckConstraint(
+                condition=Q(tension_addressed__isnull=True) | Q(tension=True),
+                name="rating_tension_addressed_needs_tension",
+            ),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="rating_revision_from_one"),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +148,10 @@ class RatingChange(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["rating", "new_revision"], name="rating_change_one_per_revision"
+            ),
+            models.CheckConstraint(
+                condition=Q(new_revision__gt=models.F("old_revision")),
+                name="rating_change_revision_increases",
             ),
         ]
 

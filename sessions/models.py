@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 
 class TherapySessionQuerySet(models.QuerySet):
@@ -36,16 +37,20 @@ class TherapySession(models.Model):
     starts_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
     note = models.CharField(max_length=500, blank=True)
+    # Incremented on every edit of the date or note: a stale edit is refused, never applied.
+    revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TherapySessionQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
 
     class Meta:
         ordering = ["client", "number"]
         constraints = [
             models.UniqueConstraint(fields=["client", "number"], name="session_number_per_client"),
             models.CheckConstraint(condition=Q(number__gte=1), name="session_number_from_one"),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="session_revision_from_one"),
         ]
         indexes = [
             models.Index(fields=["therapist", "starts_at"], name="session_therapist_start_idx"),
