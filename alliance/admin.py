@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
 
-from alliance.models import Client, ClientTransfer, Clinic, Flag, FlagComment, Supervision, User
+from alliance.models import (
+    AccessEvent,
+    Client,
+    ClientTransfer,
+    Clinic,
+    Flag,
+    FlagComment,
+    Supervision,
+    User,
+)
 
 
 @admin.register(Clinic)
@@ -49,7 +59,7 @@ class ClientTransferInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(SimpleHistoryAdmin):
     list_display = ["code", "clinic", "primary_therapist", "status", "language"]
     list_filter = ["clinic", "status", "language"]
     list_select_related = ["clinic", "primary_therapist"]
@@ -66,7 +76,7 @@ class FlagCommentInline(admin.TabularInline):
 
 
 @admin.register(Flag)
-class FlagAdmin(admin.ModelAdmin):
+class FlagAdmin(SimpleHistoryAdmin):
     list_display = [
         "client",
         "session",
@@ -94,3 +104,24 @@ class FlagAdmin(admin.ModelAdmin):
         "retired_at",
     ]
     inlines = [FlagCommentInline]
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    """The audit log, read only: nobody adds, changes or deletes an event (the model and, on
+    PostgreSQL, a trigger refuse it too)."""
+
+    list_display = ["at", "username", "roles", "action", "object_type", "object_id", "client_id"]
+    list_filter = ["action", "object_type", "clinic"]
+    search_fields = ["username", "=client_id", "=object_id", "ip"]
+    date_hierarchy = "at"
+    readonly_fields = [field.name for field in AccessEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AllianceConfig(AppConfig):
     name = "alliance"
     verbose_name = "Alliance"
+
+    def ready(self) -> None:
+        # The audit log's login signal receivers.
+        from alliance import audit  # noqa: F401

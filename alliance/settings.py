@@ -64,6 +64,9 @@ MIDDLEWARE = [
     "sessions.kiosk.KioskLockMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Who changed a record (django-simple-history) and who read it (the audit log).
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "alliance.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "alliance.urls"

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from measures.models import Instrument, ItemAnswer, Rating, ScaleScore
+from measures.models import Instrument, ItemAnswer, Rating, RatingChange, ScaleScore
 
 
 @admin.register(Instrument)
@@ -28,13 +28,33 @@ class ScaleScoreInline(admin.TabularInline):
     readonly_fields = ["scale", "score", "n_answered"]
 
 
+class RatingChangeInline(admin.TabularInline):
+    """A rating's history: every correction, by whom, the answers before and after."""
+
+    model = RatingChange
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "changed_by",
+        "changed_at",
+        "old_revision",
+        "new_revision",
+        "old_answers",
+        "new_answers",
+    ]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
     list_display = ["session", "rater", "instrument", "submitted_at", "submitted_by"]
     list_filter = ["rater", "instrument"]
     list_select_related = ["session__client", "instrument", "submitted_by"]
     search_fields = ["session__client__code"]
-    # Answers and scores go through measures.services so scores always match answers.
+    # Ratings change only through measures.services.rating_update, so scores always match
+    # answers and every correction is kept as a RatingChange.
     readonly_fields = [
         "session",
         "instrument",
@@ -43,8 +63,12 @@ class RatingAdmin(admin.ModelAdmin):
         "submitted_at",
         "submission_id",
         "language",
+        "tension",
+        "tension_addressed",
+        "comment",
+        "revision",
     ]
-    inlines = [ItemAnswerInline, ScaleScoreInline]
+    inlines = [ItemAnswerInline, ScaleScoreInline, RatingChangeInline]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,16 +1,18 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from sessions.models import FormLink, TherapySession
 
 
 @admin.register(TherapySession)
-class TherapySessionAdmin(admin.ModelAdmin):
+class TherapySessionAdmin(SimpleHistoryAdmin):
     list_display = ["client", "number", "therapist", "starts_at", "status"]
     list_filter = ["status", "client__clinic"]
     list_select_related = ["client", "therapist"]
     search_fields = ["client__code"]
     autocomplete_fields = ["client", "therapist"]
     date_hierarchy = "starts_at"
+    readonly_fields = ["revision"]
 
 
 @admin.register(FormLink)

@@ -120,12 +120,21 @@ def session_set_status(*, session: TherapySession, status: str) -> TherapySessio
 
 
 def session_complete_if_scheduled(*, session: TherapySession) -> None:
-    """A rating is evidence the session took place: a scheduled one becomes completed."""
-    updated = TherapySession.objects.filter(pk=session.pk, status=Status.SCHEDULED).update(
-        status=Status.COMPLETED, updated_at=timezone.now()
-    )
-    if updated:
-        session.status = Status.COMPLETED
+    """A rating is evidence the session took place: a scheduled one becomes completed.
+
+    Saved row by row (not a queryset update) so the change history keeps it too.
+    """
+    with transaction.atomic():
+        scheduled = (
+            TherapySession.objects.select_for_update()
+            .filter(pk=session.pk, status=Status.SCHEDULED)
+            .first()
+        )
+        if scheduled is None:
+            return
+        scheduled.status = Status.COMPLETED
+        scheduled.save(update_fields=["status", "updated_at"])
+    session.status = Status.COMPLETED
 
 
 def session_check_rateable(*, session: TherapySession) -> None:

@@ -1,0 +1,377 @@
+"""The audit log: who read or changed which client's data, when and from where.
+
+One AccessEvent per request to a client-data URL, written by AuditMiddleware from one table,
+AUDITED (URL name -> what the URL is about, where its id is, the action per method), and
+explicit audit_record() calls for logins (auth signals), the second factor and exports made
+outside a request. A 403 or 404 on a client-data URL is recorded as "denied" with the id that
+was asked for. Every URL name is either in AUDITED or in NOT_AUDITED (with the reason):
+tests/security/test_permission_matrix.py fails on a URL that is in neither.
+
+Nothing clinical is stored: ids, the kind of object, the address and the browser. A form
+link's token is a credential and is never stored either (its link's id is).
+Overhead: at most one query to find the client of a session, rating or flag, and the insert.
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+
+from alliance.models import AccessEvent, Client, Flag, User
+from measures.models import Rating
+from sessions.kiosk import kiosk_state
+from sessions.models import FormLink, TherapySession, hash_token
+from sessions.ratelimit import client_ip
+
+Action = AccessEvent.Action
+USER_AGENT_LENGTH = AccessEvent._meta.get_field("user_agent").max_length
+
+READ = {"GET": Action.READ, "HEAD": Action.READ}
+EDIT = {**READ, "POST": Action.UPDATE}
+EXPORT = {"GET": Action.EXPORT, "HEAD": Action.EXPORT}
+
+
+@dataclass(frozen=True)
+class Audited:
+    """How a client-data URL is recorded.
+
+    object_type: what the request reads or changes ("client", "session", "rating", ...).
+    id_from: the URL kwarg (or "?name": query parameter) holding an id, if any.
+    id_kind: what that id identifies (default: object_type); the client is found from it.
+    actions: the action recorded per HTTP method; other methods are not recorded.
+    public: recorded without a login too (the client's form link).
+    success_only: recorded only for 2xx answers (failed logins are recorded by a signal).
+    """
+
+    object_type: str
+    id_from: str | None = None
+    id_kind: str | None = None
+    actions: dict[str, str] = field(default_factory=lambda: dict(READ))
+    public: bool = False
+    success_only: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.id_kind or self.object_type
+
+
+AUDITED: dict[str, Audited] = {
+    # Caseloads and lists: every client in them is read.
+    "caseload": Audited("client"),
+    "client_list": Audited("client"),
+    "supervision": Audited("client"),
+    "therapist_caseload": Audited("client", "therapist_id", "therapist"),
+    # Supervision packets (alliance/dashboard_views.py): every client in them is read.
+    "therapist_packet": Audited("client", "therapist_id", "therapist"),
+    "therapist_packet_xlsx": Audited("client", "therapist_id", "therapist", actions=EXPORT),
+    "therapist_packet_clients_csv": Audited("client", "therapist_id", "therapist", actions=EXPORT),
+    "therapist_packet_sessions_csv": Audited("client", "therapist_id", "therapist", actions=EXPORT),
+    "client_packet": Audited("client", "client_id"),
+    "client_packet_xlsx": Audited("client", "client_id", actions=EXPORT),
+    "client_packet_clients_csv": Audited("client", "client_id", actions=EXPORT),
+    "client_packet_sessions_csv": Audited("client", "client_id", actions=EXPORT),
+    # Clients.
+    "client_create": Audited("client", actions={"POST": Action.CREATE}),
+    "client_detail": Audited("client", "client_id"),
+    "client_edit": Audited("client", "client_id", actions=EDIT),
+    "client_transfer": Audited("client", "client_id", actions=EDIT),
+    "client_export_csv": Audited("rating", "client_id", "client", actions=EXPORT),
+    "client_export_xlsx": Audited("rating", "client_id", "client", actions=EXPORT),
+    "client_export_record": Audited("client", "client_id", actions=EXPORT),
+    "client_access": Audited("client", "client_id"),
+    # Sessions and the therapist's rating.
+    "session_new": Audited(
+        "session", "client_id", "client", actions={**READ, "POST": Action.CREATE}
+    ),
+    "session_detail": Audited("session", "session_id"),
+    "session_edit": Audited("session", "session_id", actions=EDIT),
+    "session_status": Audited("session", "session_id", actions={"POST": Action.UPDATE}),
+    "rating_new": Audited("rating", "session_id", "session", actions={**READ, "POST": "create"}),
+    "rating_edit": Audited("rating", "session_id", "session", actions=EDIT),
+    # Flags.
+    "flag_detail": Audited("flag", "flag_id"),
+    "flag_acknowledge": Audited("flag", "flag_id", actions={"POST": Action.UPDATE}),
+    "flag_resolve": Audited("flag", "flag_id", actions={"POST": Action.UPDATE}),
+    "flag_comment": Audited("flag", "flag_id", actions={"POST": Action.CREATE}),
+    # The client's form: handed out by the therapist, opened and sent by the client.
+    "formlink_new": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
+    "kiosk_hand_over": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
+    "client_form": Audited(
+        "form_link", "token", "token", actions={**READ, "POST": Action.CREATE}, public=True
+    ),
+    "kiosk_form": Audited("form_link", None, "kiosk", actions={**READ, "POST": Action.CREATE}),
+    # The API.
+    # Issuing a token is recorded as a login by the token serializer (the user is not the
+    # request's); revoking it here.
+    "api-auth-token": Audited("api_token", actions={"DELETE": Action.LOGOUT}, success_only=True),
+    "api-caseload": Audited("client", "?therapist", "therapist"),
+    "api-supervision": Audited("client"),
+    "api-import-ratings": Audited("rating", actions={"POST": Action.CREATE}),
+    "api-fhir-bundle": Audited("rating", actions=EXPORT),
+    "api-client-fhir": Audited("rating", "client_id", "client", actions=EXPORT),
+    "api-export-ratings-csv": Audited("rating", "?client", "client", actions=EXPORT),
+    "api-export-ratings-xlsx": Audited("rating", "?client", "client", actions=EXPORT),
+    "api-export-client-record": Audited("client", "client_id", actions=EXPORT),
+    "api-client-list": Audited("client", actions={**READ, "POST": Action.CREATE}),
+    "api-client-detail": Audited("client", "pk", actions={**READ, "PATCH": Action.UPDATE}),
+    "api-client-series": Audited("client", "pk"),
+    "api-client-transfer": Audited("client", "pk", actions={"POST": Action.UPDATE}),
+    "api-session-list": Audited("session", actions={**READ, "POST": Action.CREATE}),
+    "api-session-detail": Audited("session", "pk", actions={**READ, "PATCH": Action.UPDATE}),
+    "api-session-form-link": Audited("form_link", "pk", "session", actions={"POST": Action.CREATE}),
+    "api-rating-list": Audited("rating", actions={**READ, "POST": Action.CREATE}),
+    "api-rating-detail": Audited("rating", "pk", actions={**READ, "PATCH": Action.UPDATE}),
+    "api-flag-list": Audited("flag"),
+    "api-flag-detail": Audited("flag", "pk"),
+    "api-flag-acknowledge": Audited("flag", "pk", actions={"POST": Action.UPDATE}),
+    "api-flag-resolve": Audited("flag", "pk", actions={"POST": Action.UPDATE}),
+    "api-flag-comments": Audited("flag", "pk", actions={"POST": Action.CREATE}),
+}
+
+# URL names that read or change no client data, and why.
+NOT_AUDITED: dict[str, str] = {
+    "home": "redirects to the role's page",
+    "login": "logins are recorded by the user_logged_in / user_login_failed signals",
+    "logout": "recorded by the user_logged_out signal",
+    "password_change": "the user's own password",
+    "password_set": "the user's own password",
+    "clinic": "people and per-therapist aggregates, no client",
+    "clinic_overview": "clinic-wide aggregates (distribution, completion, flags per rule)",
+    "clinic_user_create": "people, no client",
+    "clinic_user": "people, no client",
+    "clinic_user_deactivate": "people, no client",
+    "clinic_user_reactivate": "people, no client",
+    "clinic_user_password_reset": "people, no client",
+    "clinic_user_two_factor_reset": "people, no client",
+    "clinic_rules": "rule settings, no client",
+    "clinic_supervision_add": "supervision links, no client",
+    "clinic_supervision_remove": "supervision links, no client",
+    "clinic_security": "clinic settings, no client",
+    "audit_log": "the audit log itself (ids only)",
+    "audit_log_csv": "recorded by the view itself, as an export of the audit log",
+    "client_form_thanks": "a thank-you page, no answers",
+    "kiosk_done": "a thank-you page, no answers",
+    "kiosk_hand_back": "the therapist's password; the session page it leads to is recorded",
+    "two_factor_setup": "the user's own second factor",
+    "two_factor_verify": "the user's own second factor (failures are recorded)",
+    "two_factor_disable": "the user's own second factor",
+    "set_language": "a language choice",
+    "api-schema": "the API's description",
+    "api-docs": "the API's description",
+    "api-instrument-list": "questionnaires, no client",
+    "api-instrument-detail": "questionnaires, no client",
+}
+
+
+# --- writing events ----------------------------------------------------------------------
+
+
+def _roles(user) -> str:
+    if user is None or not user.is_authenticated:
+        return ""
+    return ",".join(str(role) for role in user.roles)
+
+
+def audit_record(
+    *,
+    action: str,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    username: str = "",
+    roles: str | None = None,
+    clinic_id: int | None = None,
+    object_type: str = "",
+    object_id: int | None = None,
+    client_id: int | None = None,
+    url_name: str = "",
+    status_code: int | None = None,
+) -> AccessEvent:
+    """Append one event. ``user`` defaults to the request's signed-in user, if any."""
+    if user is None and request is not None:
+        candidate = getattr(request, "user", None)
+        user = candidate if candidate is not None and candidate.is_authenticated else None
+    meta = request.META if request is not None else {}
+    return AccessEvent.objects.create(
+        user=user,
+        username=username or (user.get_username() if user else ""),
+        roles=_roles(user) if roles is None else roles,
+        clinic_id=clinic_id if clinic_id is not None else getattr(user, "clinic_id", None),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        client_id=client_id,
+        url_name=url_name,
+        method=(request.method or "") if request is not None else "",
+        status_code=status_code,
+        ip=(client_ip(request) or None) if request is not None else None,
+        user_agent=meta.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH],
+    )
+
+
+# --- finding the client ------------------------------------------------------------------
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _client_of(kind: str, pk: int) -> int | None:
+    """The client an object belongs to, in one query (None if there is no such object)."""
+    if kind == "client":
+        return pk if Client.objects.filter(pk=pk).exists() else None
+    if kind == "session":
+        rows = TherapySession.objects.filter(pk=pk).values_list("client_id", flat=True)
+    elif kind == "rating":
+        rows = Rating.objects.filter(pk=pk).values_list("session__client_id", flat=True)
+    elif kind == "flag":
+        rows = Flag.objects.filter(pk=pk).values_list("client_id", flat=True)
+    else:
+        return None
+    return rows.first()
+
+
+def _form_link(request: HttpRequest, rule: Audited, kwargs: dict) -> tuple[int | None, ...]:
+    """(link id, client id, clinic id) of the client form being opened, without the token."""
+    if rule.kind == "token":
+        links = FormLink.objects.filter(token_hash=hash_token(str(kwargs.get("token", ""))))
+    else:
+        state = kiosk_state(request.session) if hasattr(request, "session") else None
+        links = FormLink.objects.filter(pk=_int((state or {}).get("link")))
+    row = links.values_list("pk", "session__client_id", "session__client__clinic_id").first()
+    return row or (None, None, None)
+
+
+def _created_id(rule: Audited, response: HttpResponse) -> int | None:
+    """The id of what a create made: the API's body, or the page a form redirected to."""
+    data = getattr(response, "data", None)
+    if isinstance(data, dict):
+        return _int(data.get("id"))
+    location = response.get("Location") if response.status_code in (301, 302, 303) else None
+    if not location:
+        return None
+    try:
+        match = resolve(urlsplit(location).path)
+    except Resolver404:
+        return None
+    target = AUDITED.get(match.url_name)
+    if target is None or target.id_from is None or target.kind != rule.object_type:
+        return None
+    return _int(match.kwargs.get(target.id_from))
+
+
+def _requested_id(request: HttpRequest, rule: Audited, kwargs: dict) -> int | None:
+    if rule.id_from is None:
+        return None
+    if rule.id_from.startswith("?"):
+        return _int(request.GET.get(rule.id_from[1:]))
+    return _int(kwargs.get(rule.id_from))
+
+
+def record_request(request: HttpRequest, response: HttpResponse) -> AccessEvent | None:
+    """The event for a request to a client-data URL (None for any other request)."""
+    match = getattr(request, "resolver_match", None)
+    rule = AUDITED.get(match.url_name) if match is not None else None
+    if rule is None or response.status_code >= 500:
+        return None
+    action = rule.actions.get(request.method)
+    if action is None:
+        return None
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    if not (signed_in or rule.public):
+        return None  # sent to log in: nothing was read
+    denied = response.status_code in (403, 404)
+    if rule.success_only and not 200 <= response.status_code < 300:
+        return None
+    object_id = client_id = clinic_id = None
+    roles = None
+    if rule.kind in ("token", "kiosk"):
+        object_id, client_id, clinic_id = _form_link(request, rule, match.kwargs)
+        roles = "client-link" if rule.kind == "token" else "kiosk"
+        if not signed_in:
+            user = None
+    else:
+        requested = _requested_id(request, rule, match.kwargs)
+        if requested is not None:
+            if rule.kind == "client" and not denied:
+                client_id = requested  # the view found it in the user's scope
+            else:
+                client_id = _client_of(rule.kind, requested)
+            if rule.kind == rule.object_type:
+                object_id = requested
+        if action == Action.CREATE and not denied and 200 <= response.status_code < 400:
+            created = _created_id(rule, response)
+            if created is not None:
+                object_id = created
+                if client_id is None:
+                    client_id = _client_of(rule.object_type, created)
+    return audit_record(
+        action=Action.DENIED if denied else action,
+        request=request,
+        user=user if signed_in else None,
+        roles=roles,
+        clinic_id=clinic_id if not signed_in else None,
+        object_type=rule.object_type,
+        object_id=object_id,
+        client_id=client_id,
+        url_name=match.url_name,
+        status_code=response.status_code,
+    )
+
+
+class AuditMiddleware:
+    """Record one AccessEvent per request to a client-data URL (see AUDITED).
+
+    After the view, so the user an API token authenticated is known and the answer's status
+    tells a read from a denial. If the event cannot be written the request fails: no client
+    data leaves unrecorded.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        record_request(request, response)
+        return response
+
+
+# --- logins ------------------------------------------------------------------------------
+
+
+@receiver(user_logged_in, dispatch_uid="alliance.audit.login")
+def _logged_in(sender, request, user, **kwargs) -> None:
+    audit_record(action=Action.LOGIN, request=request, user=user, object_type="user")
+
+
+@receiver(user_logged_out, dispatch_uid="alliance.audit.logout")
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        audit_record(action=Action.LOGOUT, request=request, user=user, object_type="user")
+
+
+@receiver(user_login_failed, dispatch_uid="alliance.audit.login_failed")
+def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    """The username tried, never the password (Django has already masked it anyway)."""
+    username = str(credentials.get("username") or "")[:150]
+    clinic_id = (
+        User.objects.filter(username=username).values_list("clinic_id", flat=True).first()
+        if username
+        else None
+    )
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        request=request,
+        user=None,
+        username=username,
+        roles="",
+        clinic_id=clinic_id,
+        object_type="user",
+    )
