@@ -6,5 +6,6 @@ class AllianceConfig(AppConfig):
     verbose_name = "Alliance"
 
     def ready(self) -> None:
-        # The audit log's login signal receivers.
+        # The audit log's and the session lifetime's login signal receivers.
         from alliance import audit  # noqa: F401
+        from alliance.security import middleware  # noqa: F401

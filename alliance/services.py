@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
 
 from alliance import selectors
 from alliance.analytics import DEFAULTS, detect, validate_config
@@ -565,7 +566,8 @@ def user_update(
 
 
 def user_sessions_end(*, user: User) -> int:
-    """Log the user out everywhere: delete their login sessions. Returns how many.
+    """Log the user out everywhere: delete their login sessions and revoke their API tokens.
+    Returns how many login sessions ended.
 
     Sessions are read and decoded rather than tracked at login: this also finds sessions
     created before any tracking and keys rotated after login. It runs on a rare admin
@@ -578,6 +580,7 @@ def user_sessions_end(*, user: User) -> int:
         if session.get_decoded().get(SESSION_KEY) == user_pk
     ]
     Session.objects.filter(session_key__in=keys).delete()
+    Token.objects.filter(user=user).delete()
     return len(keys)
 
 

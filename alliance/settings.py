@@ -4,9 +4,11 @@ SQLite in var/ by default; PostgreSQL when DATABASE_URL points at it.
 DJANGO_ENV=production switches on the secure defaults and refuses an unset secret key.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,8 +49,12 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Change history of clinical records (docs/security.md).
+    # Security (issue 8, docs/security.md): change history, login lockout, two-factor, CSP.
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -59,14 +65,21 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle timeout and absolute lifetime of a login; then the second factor, where required.
+    "alliance.security.middleware.SessionLifetimeMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "alliance.security.middleware.TwoFactorMiddleware",
     "alliance.middleware.ClinicTimezoneMiddleware",
     # A handed-over tablet stays on the client form until the therapist's password.
     "sessions.kiosk.KioskLockMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Who changed a record (django-simple-history) and who read it (the audit log).
     "simple_history.middleware.HistoryRequestMiddleware",
     "alliance.audit.AuditMiddleware",
+    # Last: turns a lockout flagged during authentication into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "alliance.urls"
@@ -96,11 +109,39 @@ DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A read replica for the dashboards (alliance/db_routers.py, docs/deployment.md): only their
+# reads go there; writes, logins and everything else stay on the primary.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].update(
+        CONN_MAX_AGE=DATABASES["default"].get("CONN_MAX_AGE", 0),
+        CONN_HEALTH_CHECKS=DATABASES["default"].get("CONN_HEALTH_CHECKS", False),
+        TEST={"MIRROR": "default"},
+    )
+    DATABASE_ROUTERS = ["alliance.db_routers.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
+        "alliance.db_routers.ReplicaReadsMiddleware",
+    )
+# After a user's own write, their reads stay on the primary this long (replica lag).
+ALLIANCE_REPLICA_PIN_SECONDS = env.int("ALLIANCE_REPLICA_PIN_SECONDS", default=30)
+
+# The default cache holds the client form's rate-limit counters and the clinic norms. In
+# memory it is per process: several app servers (or gunicorn workers) must share one, Redis
+# (CACHE_URL or REDIS_URL=redis://host:6379/1) or the database (CACHE_URL=dbcache://
+# alliance_cache after `manage.py createcachetable`), else each counts requests on its own.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default=env.str("REDIS_URL", default="locmemcache://"))
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "alliance.User"
-# The model backend, loading the user's clinic with them (its timezone is on every page).
-AUTHENTICATION_BACKENDS = ["alliance.backends.ClinicModelBackend"]
+# django-axes first (refuses a locked-out username + address), then the model backend,
+# loading the user's clinic with them (its timezone is on every page).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "alliance.backends.ClinicModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -181,6 +222,51 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Logins end after ALLIANCE_IDLE_MINUTES without a request and ALLIANCE_SESSION_HOURS after
+# signing in, whatever the activity (alliance.security.middleware.SessionLifetimeMiddleware).
+ALLIANCE_IDLE_MINUTES = env.int("ALLIANCE_IDLE_MINUTES", default=30)
+ALLIANCE_SESSION_HOURS = env.int("ALLIANCE_SESSION_HOURS", default=12)
+SESSION_COOKIE_AGE = ALLIANCE_SESSION_HOURS * 60 * 60
+# Shared clinic computers: closing the browser ends the login.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Login lockout (django-axes): 5 failures for one username from one address lock that pair
+# out for 15 minutes; a successful login clears the count. The address is found as the client
+# form's rate limit finds it (ALLIANCE_TRUSTED_PROXIES).
+AXES_FAILURE_LIMIT = env.int("ALLIANCE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ALLIANCE_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked out are refused without restarting the 15 minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "sessions.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "alliance.security.views.locked_out"
+# Logins are recorded in the audit log (alliance.audit); axes keeps only the failure counts.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp_token"]
+AXES_VERBOSE = False
+
+# TOTP two-factor (django-otp): the issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = "Alliance"
+
+# Content-Security-Policy (django-csp 4), in development too so violations surface in tests:
+# scripts and styles only from our own static files; no inline script, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
@@ -209,6 +295,8 @@ LOGGING = {
     },
     "loggers": {
         "django.request": {"filters": ["redact_form_tokens"]},
+        # django-axes logs every login at INFO; failures and lockouts (WARNING) are enough.
+        "axes": {"level": "WARNING"},
         "django.server": {
             "handlers": ["django.server"],
             "level": "INFO",

@@ -54,6 +54,8 @@ urlpatterns = [
     path("", include("sessions.urls")),
     # The client form: /f/<token>/ links, /kiosk/ hand-over, and the endpoints that make them.
     path("", include("sessions.client_urls")),
+    # Two-factor, the clinic's security settings, the audit log, a client's access history.
+    path("", include("alliance.security.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("alliance.api_urls")),

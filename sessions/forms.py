@@ -32,6 +32,12 @@ class SessionEditForm(forms.Form):
     )
 
 
+class SessionRevisionForm(SessionEditForm):
+    """The edit form: carries the revision it was opened at, so a stale save is refused."""
+
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
 class SessionForm(SessionEditForm):
     status = forms.ChoiceField(
         label=_("The session is"),

@@ -85,13 +85,40 @@ def session_schedule(
     raise ValidationError(_("Could not number the session: please try again."))
 
 
-def session_update(*, session: TherapySession, starts_at: dt.datetime, note: str) -> TherapySession:
-    """Correct a session's date and time or its note."""
+class StaleSession(ValidationError):
+    """The session changed since the form was opened: saving would overwrite that change."""
+
+
+def session_update(
+    *,
+    session: TherapySession,
+    starts_at: dt.datetime,
+    note: str,
+    expected_revision: int | None = None,
+) -> TherapySession:
+    """Correct a session's date and time or its note.
+
+    ``expected_revision`` is the revision the form was opened at: if the session has been
+    edited since (another tab, a colleague), StaleSession is raised and nothing is written.
+    None skips the check (an API client that sends no revision).
+    """
     _check_when(starts_at=starts_at, status=session.status)
-    session.starts_at = starts_at
-    session.note = note
-    session.full_clean(validate_constraints=False)
-    session.save(update_fields=["starts_at", "note", "updated_at"])
+    with transaction.atomic():
+        # Lock the row so two edits of the same revision cannot both succeed.
+        current = TherapySession.objects.select_for_update().get(pk=session.pk)
+        if expected_revision is not None and current.revision != expected_revision:
+            raise StaleSession(
+                _(
+                    "This session was changed after you opened it (for example in another "
+                    "tab). Nothing was saved: check the current date and note, then make "
+                    "your change again."
+                )
+            )
+        session.starts_at = starts_at
+        session.note = note
+        session.revision = current.revision + 1
+        session.full_clean(validate_constraints=False)
+        session.save(update_fields=["starts_at", "note", "revision", "updated_at"])
     return session
 
 

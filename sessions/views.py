@@ -27,8 +27,8 @@ from sessions import selectors, services
 from sessions.forms import (
     RatingEditForm,
     RatingForm,
-    SessionEditForm,
     SessionForm,
+    SessionRevisionForm,
     SessionStatusForm,
 )
 from sessions.models import TherapySession
@@ -114,12 +114,35 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required
 def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
     session = selectors.session_get_for_change(request.user, session_id)
-    form = SessionEditForm(
-        request.POST or None, initial={"starts_at": session.starts_at, "note": session.note}
-    )
+    initial = {"starts_at": session.starts_at, "note": session.note, "revision": session.revision}
+    form = SessionRevisionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            services.session_update(session=session, **form.cleaned_data)
+            services.session_update(
+                session=session,
+                starts_at=data["starts_at"],
+                note=data["note"],
+                expected_revision=data["revision"],
+            )
+        except services.StaleSession:
+            # Keep what they typed; the form now carries the current revision, so a second
+            # save, made knowingly, replaces the newer values.
+            session.refresh_from_db()
+            form = SessionRevisionForm({**request.POST.dict(), "revision": session.revision})
+            form.is_valid()
+            form.add_error(
+                None,
+                _(
+                    "This session was changed after you opened it (for example in another "
+                    "tab): it now starts %(when)s, with the note “%(note)s”. Nothing was "
+                    "saved. Your changes are kept below: save again to replace the newer ones."
+                )
+                % {
+                    "when": timezone.localtime(session.starts_at).strftime("%Y-%m-%d %H:%M"),
+                    "note": session.note,
+                },
+            )
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:

@@ -1,9 +1,13 @@
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import authenticate
-from rest_framework import serializers
+from django_otp import match_token
+from rest_framework import exceptions, serializers
 
+from alliance.audit import audit_record
 from alliance.models import Client, Flag, FlagComment, User
+from alliance.security.middleware import two_factor_owed
 from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
 
 
@@ -115,22 +119,63 @@ class FlagSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LockedOut(exceptions.APIException):
+    status_code = 429
+    default_code = "locked_out"
+    default_detail = "Too many failed logins for this username from your address: try later."
+
+
 class AuthTokenCredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150, write_only=True)
     password = serializers.CharField(
         max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}
     )
+    otp_token = serializers.CharField(
+        max_length=8,
+        required=False,
+        write_only=True,
+        help_text="The code from your authenticator app, if you sign in with a second factor.",
+    )
 
     def validate(self, attrs):
-        user = authenticate(
-            request=self.context.get("request"),
-            username=attrs["username"],
-            password=attrs["password"],
-        )
+        request = self.context.get("request")
+        # The request goes to authenticate so django-axes counts failures per username+address.
+        user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
         if user is None:
+            if getattr(request, "axes_locked_out", False):
+                minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+                raise LockedOut(
+                    "Too many failed logins for this username from your address: try again "
+                    f"in {minutes} minutes."
+                )
             raise serializers.ValidationError(
                 "Unable to log in with the username and password given.", code="authorization"
             )
+        otp_token = attrs.get("otp_token")
+        if two_factor_owed(user) and not (otp_token and match_token(user, otp_token)):
+            audit_record(
+                action="login-failed",
+                request=request,
+                user=user,
+                object_type="second_factor",
+                url_name="api-auth-token",
+            )
+            raise serializers.ValidationError(
+                {
+                    "otp_token": [
+                        "This account signs in with a second factor: send the current code "
+                        "from your authenticator app (set one up in the web app first)."
+                    ]
+                },
+                code="authorization",
+            )
+        audit_record(
+            action="login",
+            request=request,
+            user=user,
+            object_type="api_token",
+            url_name="api-auth-token",
+        )
         attrs["user"] = user
         return attrs
 

@@ -23,6 +23,7 @@ class TherapySessionSerializer(serializers.ModelSerializer):
             "note",
             "has_client_rating",
             "has_therapist_rating",
+            "revision",
             "created_at",
             "updated_at",
         ]
@@ -46,6 +47,12 @@ class TherapySessionUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TherapySession.Status.choices, required=False)
     starts_at = DateTimeField(required=False)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    revision = serializers.IntegerField(
+        min_value=1,
+        max_value=2**31 - 1,
+        required=False,
+        help_text="The revision you read: a date or note changed since answers 409.",
+    )
 
 
 class FormLinkCreateSerializer(serializers.Serializer):

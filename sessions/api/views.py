@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from alliance.api.base import ScopedViewSet
 from alliance.selectors import client_get, client_may_add_session
+from measures.api.views import CONFLICT, Conflict
 from measures.models import Rater, Rating
 from sessions import services
 from sessions.api.filters import TherapySessionFilter
@@ -33,7 +34,8 @@ def _has_rating(rater: str) -> Exists:
         request=TherapySessionCreateSerializer, responses={201: TherapySessionSerializer}
     ),
     partial_update=extend_schema(
-        request=TherapySessionUpdateSerializer, responses={200: TherapySessionSerializer}
+        request=TherapySessionUpdateSerializer,
+        responses={200: TherapySessionSerializer, 409: CONFLICT},
     ),
 )
 class TherapySessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -80,11 +82,15 @@ class TherapySessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         data = serializer.validated_data
         with transaction.atomic():
             if "starts_at" in data or "note" in data:
-                session = services.session_update(
-                    session=session,
-                    starts_at=data.get("starts_at", session.starts_at),
-                    note=data.get("note", session.note),
-                )
+                try:
+                    session = services.session_update(
+                        session=session,
+                        starts_at=data.get("starts_at", session.starts_at),
+                        note=data.get("note", session.note),
+                        expected_revision=data.get("revision"),
+                    )
+                except services.StaleSession as exc:
+                    raise Conflict(exc.messages[0]) from None
             if "status" in data:
                 session = services.session_set_status(session=session, status=data["status"])
         return self.read_back(session.pk)

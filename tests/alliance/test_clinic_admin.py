@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.test import Client as BrowserClient
 from django.urls import reverse
 
@@ -21,8 +22,8 @@ def sessions_of(user) -> int:
 class TestDeactivation:
     def test_deactivation_ends_every_login_session_at_once(self, client, clinic_admin, therapist):
         laptop, tablet = BrowserClient(), BrowserClient()
-        assert laptop.login(username="therapist", password=PASSWORD)
-        assert tablet.login(username="therapist", password=PASSWORD)
+        assert laptop.login(request=HttpRequest(), username="therapist", password=PASSWORD)
+        assert tablet.login(request=HttpRequest(), username="therapist", password=PASSWORD)
         assert laptop.get(reverse("caseload")).status_code == 200
         bystander = BrowserClient()
         bystander.force_login(clinic_admin)
@@ -38,7 +39,9 @@ class TestDeactivation:
             response = device.get(reverse("caseload"))
             assert response.status_code == 302
             assert response.url.startswith(reverse("login"))
-        assert not BrowserClient().login(username="therapist", password=PASSWORD)
+        assert not BrowserClient().login(
+            request=HttpRequest(), username="therapist", password=PASSWORD
+        )
 
     def test_an_admin_cannot_deactivate_themselves(self, client, clinic_admin):
         client.force_login(clinic_admin)
@@ -53,7 +56,7 @@ class TestDeactivation:
         services.user_deactivate(user=therapist, changed_by=clinic_admin)
         client.force_login(clinic_admin)
         client.post(reverse("clinic_user_reactivate", args=[therapist.pk]))
-        assert BrowserClient().login(username="therapist", password=PASSWORD)
+        assert BrowserClient().login(request=HttpRequest(), username="therapist", password=PASSWORD)
 
     def test_the_page_warns_about_clients_still_with_them(
         self, client, clinic_admin, client_of_therapist, therapist
@@ -105,7 +108,9 @@ class TestNewPeople:
             follow=True,
         )
         assert "Your password is set" in done.content.decode()
-        assert newcomer.login(username="new.therapist", password="a long fresh passphrase")
+        assert newcomer.login(
+            request=HttpRequest(), username="new.therapist", password="a long fresh passphrase"
+        )
         # The link works once.
         assert "no longer works" in BrowserClient().get(link, follow=True).content.decode()
 
@@ -137,7 +142,7 @@ class TestNewPeople:
 
     def test_a_reset_removes_the_password_and_logs_them_out(self, client, clinic_admin, therapist):
         device = BrowserClient()
-        device.login(username="therapist", password=PASSWORD)
+        device.login(request=HttpRequest(), username="therapist", password=PASSWORD)
         client.force_login(clinic_admin)
         response = client.post(
             reverse("clinic_user_password_reset", args=[therapist.pk]), follow=True

@@ -129,7 +129,11 @@ def post_data(page, world, kind):
             )
         },
         "session_new": {"starts_at": local_now.strftime("%Y-%m-%dT%H:%M"), "status": "completed"},
-        "session_edit": {"starts_at": local_now.strftime("%Y-%m-%dT%H:%M"), "note": "moved"},
+        "session_edit": {
+            "starts_at": local_now.strftime("%Y-%m-%dT%H:%M"),
+            "note": "moved",
+            "revision": "1",
+        },
         "session_status": {"status": "no_show"},
         "rating_new": answers,
         "rating_edit": {**answers, "revision": "1"},

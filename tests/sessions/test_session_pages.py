@@ -298,6 +298,8 @@ class TestRatingCorrection:
     def test_after_the_window_the_correction_is_closed(self, therapist_client, rating):
         later = timezone.now() + dt.timedelta(days=8)
         with time_machine.travel(later):
+            # A week later the therapist logs in again (the first login has timed out).
+            therapist_client.force_login(rating.submitted_by)
             response = therapist_client.post(
                 reverse("rating_edit", args=[rating.session.pk]),
                 {**answers("1"), "revision": "1"},

@@ -1,0 +1,139 @@
+"""Writes with rules for the security features: two-factor devices, clinic security settings
+and purging clients past the clinic's retention period. Keyword-only, atomic."""
+
+import datetime as dt
+from collections import Counter
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from alliance.audit import audit_record
+from alliance.models import AccessEvent, Client, ClientTransfer, Clinic, Flag, FlagComment, User
+from alliance.services import user_sessions_end
+from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
+from sessions.models import FormLink, TherapySession
+
+DEVICE_NAME = "Authenticator app"
+
+# --- two-factor --------------------------------------------------------------------------
+
+
+def two_factor_device_pending(*, user: User) -> TOTPDevice:
+    """The user's authenticator app being set up (unconfirmed until a code is entered)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    return device
+
+
+def two_factor_confirm(*, device: TOTPDevice, token: str) -> bool:
+    """Confirm a pending device with a code from the app; it replaces any earlier device."""
+    with transaction.atomic():
+        if not device.verify_token(token):
+            return False
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user_id=device.user_id).exclude(pk=device.pk).delete()
+    return True
+
+
+def two_factor_remove(*, user: User) -> None:
+    """Stop using an authenticator app (refused where the clinic requires one)."""
+    if user.clinic_id and user.clinic.require_two_factor:
+        raise ValidationError(_("Your clinic requires two-factor sign-in."))
+    TOTPDevice.objects.filter(user=user).delete()
+
+
+def two_factor_reset(*, user: User, changed_by: User) -> int:
+    """A clinic admin removes someone's authenticator app (a lost phone) and logs them out;
+    they set up a new one at their next login. Returns the login sessions ended."""
+    if user.pk == changed_by.pk:
+        raise ValidationError(_("Remove your own authenticator app from your two-factor page."))
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        return user_sessions_end(user=user)
+
+
+# --- clinic settings ---------------------------------------------------------------------
+
+
+def clinic_security_update(
+    *, clinic: Clinic, require_two_factor: bool, retention_days: int
+) -> Clinic:
+    clinic.require_two_factor = require_two_factor
+    clinic.retention_days = retention_days
+    clinic.full_clean()
+    clinic.save(update_fields=["require_two_factor", "retention_days", "updated_at"])
+    return clinic
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def clients_past_retention(*, now: dt.datetime | None = None):
+    """Discharged clients whose clinic's retention period has passed, clinic by clinic."""
+    now = now or timezone.now()
+    for clinic in Clinic.objects.order_by("pk"):
+        cutoff = now - dt.timedelta(days=clinic.retention_days)
+        yield from clinic.clients.filter(
+            status=Client.Status.DISCHARGED, discharged_at__lt=cutoff
+        ).order_by("pk")
+
+
+def client_purge_counts(client: Client) -> Counter:
+    """What purging the client removes, by kind (read only: for --dry-run and the report)."""
+    ratings = Rating.objects.filter(session__client=client)
+    sessions = TherapySession.objects.filter(client=client)
+    flags = Flag.objects.filter(client=client)
+    return Counter(
+        {
+            "sessions": sessions.count(),
+            "ratings": ratings.count(),
+            "answers": ItemAnswer.objects.filter(rating__in=ratings).count(),
+            "scores": ScaleScore.objects.filter(rating__in=ratings).count(),
+            "rating changes": RatingChange.objects.filter(rating__in=ratings).count(),
+            "flags": flags.count(),
+            "comments": FlagComment.objects.filter(flag__in=flags).count(),
+            "form links": FormLink.objects.filter(session__in=sessions).count(),
+            "transfers": ClientTransfer.objects.filter(client=client).count(),
+        }
+    )
+
+
+def client_purge(*, client: Client) -> Counter:
+    """Remove the client and everything about them, in one transaction: sessions, ratings
+    (answers, scores, changes), flags and comments, form links, transfers, and their change
+    history. Audit events stay: they hold ids and no clinical data. Returns what went."""
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.status != Client.Status.DISCHARGED:
+            raise ValidationError(_("Only a discharged client's record is purged."))
+        removed = client_purge_counts(client)
+        FlagComment.objects.filter(flag__client=client).delete()
+        Flag.objects.filter(client=client).delete()
+        # Answers, scores and rating changes go with their ratings (CASCADE).
+        Rating.objects.filter(session__client=client).delete()
+        TherapySession.objects.filter(client=client).delete()  # form links CASCADE
+        ClientTransfer.objects.filter(client=client).delete()
+        client_id, clinic_id = client.pk, client.clinic_id
+        client.delete()
+        # Last: deleting writes a final history row per record, which goes too.
+        history = (
+            Flag.history.filter(client_id=client_id).delete()[0]
+            + TherapySession.history.filter(client_id=client_id).delete()[0]
+            + Client.history.filter(id=client_id).delete()[0]
+        )
+        removed["history rows"] = history
+        audit_record(
+            action=AccessEvent.Action.DELETE,
+            username="purge_expired",
+            roles="system",
+            clinic_id=clinic_id,
+            object_type="client",
+            object_id=client_id,
+            client_id=client_id,
+        )
+    return removed
