@@ -62,6 +62,8 @@ def test_the_main_pages_break_no_content_security_policy_rule(page, instruments,
     visit("/caseload/", "caseload")
     visit(client.get_absolute_url(), "client-with-chart")
     assert page.locator(".chart-drawn, .js-plotly-plot").count() >= 1  # plotly drew the chart
+    visit("/api/docs/", "api-docs")
+    page.locator(".swagger-ui").first.wait_for()
     visit(f"/f/{token}/", "client-form")
     page.get_by_role("radio").first.wait_for()
     # Last: a new QR code replaces the link above.
