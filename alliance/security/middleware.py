@@ -48,7 +48,7 @@ def _stamp_login(sender, request, user, **kwargs) -> None:
 
 
 def login_ended(session) -> str | None:
-    """ "idle" or "expired" when the session's login has run out, else None."""
+    """Why the session's login has run out ("idle" or "expired"), or None if it has not."""
     now = time.time()
     login_at = session.get(LOGIN_AT)
     if login_at is None:
@@ -106,7 +106,8 @@ def two_factor_owed(user) -> bool:
 
 
 def two_factor_step(request: HttpRequest) -> str | None:
-    """ "verify" or "setup" when the signed-in user still owes a second factor, else None."""
+    """The page a signed-in user who still owes a second factor must see ("verify" or
+    "setup"), or None."""
     user = request.user
     if not user.is_authenticated or user.is_verified():
         return None
