@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from alliance import views
+from alliance import flag_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,10 @@ urlpatterns = [
     path("clients/<int:client_id>/edit/", views.client_edit, name="client_edit"),
     path("clients/<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
     path("clients/<int:client_id>/export/", include("alliance.export_views")),
+    path("flags/<int:flag_id>/", flag_views.flag_detail, name="flag_detail"),
+    path("flags/<int:flag_id>/acknowledge/", flag_views.flag_acknowledge, name="flag_acknowledge"),
+    path("flags/<int:flag_id>/resolve/", flag_views.flag_resolve, name="flag_resolve"),
+    path("flags/<int:flag_id>/comments/", flag_views.flag_comment, name="flag_comment"),
     # The supervision dashboard, supervision packets and the clinic overview.
     path("", include("alliance.dashboard_views")),
     path(
@@ -44,6 +48,7 @@ urlpatterns = [
         views.clinic_user_password_reset,
         name="clinic_user_password_reset",
     ),
+    path("clinic/rules/", flag_views.clinic_rules, name="clinic_rules"),
     path("clinic/supervision/", views.clinic_supervision_add, name="clinic_supervision_add"),
     path(
         "clinic/supervision/<int:supervision_id>/remove/",

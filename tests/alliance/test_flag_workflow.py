@@ -1,0 +1,348 @@
+"""The flag workflow: who sees, acknowledges, resolves and comments on a flag, and how."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from alliance import services
+from alliance.models import Flag, FlagComment
+from sessions.models import TherapySession
+from tests.factories import (
+    ClientFactory,
+    FlagFactory,
+    SupervisionFactory,
+    TherapistFactory,
+    TherapySessionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sessions(client_of_therapist):
+    return {
+        number: TherapySessionFactory(client=client_of_therapist, number=number)
+        for number in (1, 2, 3, 4)
+    }
+
+
+@pytest.fixture
+def flag(sessions):
+    return FlagFactory(session=sessions[4])
+
+
+@pytest.fixture
+def world(therapist, other_therapist, supervisor, clinic_admin, other_clinic_admin):
+    return {
+        "therapist": therapist,
+        "other_therapist": other_therapist,
+        "supervisor": supervisor,
+        "clinic_admin": clinic_admin,
+        "other_clinic_admin": other_clinic_admin,
+    }
+
+
+def as_user(client, user):
+    client.force_login(user)
+    return client
+
+
+ACK = {
+    "action_note": "Discussed the tension at the next session.",
+    "rupture_type": "withdrawal",
+    "repair_strategy": "explore_together",
+}
+
+
+# --- scoping -----------------------------------------------------------------------------
+
+SEES = {
+    "therapist": 200,
+    "other_therapist": 404,
+    "supervisor": 200,
+    "clinic_admin": 200,
+    "other_clinic_admin": 404,
+}
+ACTS = {name: 302 if name == "therapist" else 404 for name in SEES}
+COMMENTS = {**ACTS, "supervisor": 302}
+
+
+@pytest.mark.parametrize("role", SEES)
+def test_who_sees_a_flag(client, world, flag, role):
+    response = as_user(client, world[role]).get(reverse("flag_detail", args=[flag.pk]))
+    assert response.status_code == SEES[role]
+
+
+@pytest.mark.parametrize("role", ACTS)
+def test_only_the_clients_therapist_acknowledges(client, world, flag, role):
+    response = as_user(client, world[role]).post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    assert response.status_code == ACTS[role]
+    flag.refresh_from_db()
+    assert (flag.status == "acknowledged") == (role == "therapist")
+
+
+@pytest.mark.parametrize("role", ACTS)
+def test_only_the_clients_therapist_resolves(client, world, flag, role):
+    response = as_user(client, world[role]).post(reverse("flag_resolve", args=[flag.pk]), {})
+    assert response.status_code == ACTS[role]
+    flag.refresh_from_db()
+    assert (flag.status == "resolved") == (role == "therapist")
+
+
+@pytest.mark.parametrize("role", COMMENTS)
+def test_the_therapist_and_their_supervisor_comment(client, world, flag, role):
+    response = as_user(client, world[role]).post(
+        reverse("flag_comment", args=[flag.pk]), {"text": "Let's discuss on Thursday."}
+    )
+    assert response.status_code == COMMENTS[role]
+    assert FlagComment.objects.filter(flag=flag).exists() == (COMMENTS[role] == 302)
+
+
+def test_anonymous_users_are_sent_to_log_in(client, flag):
+    for name in ("flag_detail", "flag_acknowledge", "flag_resolve", "flag_comment"):
+        response = client.post(reverse(name, args=[flag.pk]))
+        assert response.status_code == 302 and "/login/" in response.url
+
+
+def test_a_supervisor_of_someone_else_sees_nothing(client, flag, clinic):
+    outsider = SupervisionFactory(
+        supervisor__clinic=clinic, supervisor__username="outsider"
+    ).supervisor
+    response = as_user(client, outsider).get(reverse("flag_detail", args=[flag.pk]))
+    assert response.status_code == 404
+
+
+def test_a_therapist_who_held_a_session_with_the_client_may_act(client, flag, other_therapist):
+    TherapySessionFactory(client=flag.client, number=5, therapist=other_therapist)
+    response = as_user(client, other_therapist).post(
+        reverse("flag_acknowledge", args=[flag.pk]), ACK
+    )
+    assert response.status_code == 302
+
+
+# --- acknowledge, resolve, comment -------------------------------------------------------
+
+
+def test_acknowledging_records_what_was_done(client, therapist, flag, sessions):
+    response = as_user(client, therapist).post(
+        reverse("flag_acknowledge", args=[flag.pk]),
+        {**ACK, "action_session": sessions[4].pk},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("client_detail", args=[flag.client_id])
+    assert "Flag acknowledged" in response.content.decode()
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.ACKNOWLEDGED
+    assert flag.acknowledged_by == therapist and flag.acknowledged_at is not None
+    assert flag.action_note == ACK["action_note"]
+    assert flag.action_session == sessions[4]
+    assert (flag.rupture_type, flag.repair_strategy) == ("withdrawal", "explore_together")
+    page = response.content.decode()
+    assert "Discussed the tension at the next session." in page
+    assert "Explored the rupture together" in page
+
+
+def test_a_missing_note_comes_back_with_every_answer_kept(client, therapist, flag, sessions):
+    response = as_user(client, therapist).post(
+        reverse("flag_acknowledge", args=[flag.pk]),
+        {
+            "action_note": "  ",
+            "action_session": sessions[3].pk,
+            "rupture_type": "confrontation",
+            "repair_strategy": "clarify",
+        },
+    )
+    assert response.status_code == 400
+    form = response.context["acknowledge_form"]
+    assert "action_note" in form.errors
+    page = response.content.decode()
+    assert f'<option value="{sessions[3].pk}" selected>' in page
+    assert '<option value="confrontation" selected>' in page
+    assert '<option value="clarify" selected>' in page
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.OPEN
+
+
+def test_the_session_must_be_one_of_the_clients(client, therapist, flag, clinic):
+    elsewhere = TherapySessionFactory(client=ClientFactory(primary_therapist=therapist))
+    response = as_user(client, therapist).post(
+        reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_session": elsewhere.pk}
+    )
+    assert response.status_code == 400
+    assert "action_session" in response.context["acknowledge_form"].errors
+    cancelled = TherapySessionFactory(
+        client=flag.client, number=9, status=TherapySession.Status.CANCELLED
+    )
+    with pytest.raises(ValidationError) as error:
+        services.flag_acknowledge(
+            flag=flag, user=therapist, action_note="x", action_session=cancelled
+        )
+    assert "action_session" in error.value.message_dict
+
+
+def test_one_note_covers_the_sessions_other_open_flags(client, therapist, flag, sessions):
+    others = [
+        FlagFactory(session=sessions[4], rule="sudden_loss"),
+        FlagFactory(session=sessions[4], scale="bond"),
+    ]
+    elsewhere = FlagFactory(session=sessions[3])
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    assert "Record this for the other 2 open flags of session 4 too" in page.content.decode()
+    response = client.post(
+        reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "same_session": "on"}, follow=True
+    )
+    assert "3 flags acknowledged" in response.content.decode()
+    for other in [*others, elsewhere]:
+        other.refresh_from_db()
+    assert [other.status for other in others] == ["acknowledged", "acknowledged"]
+    assert others[0].action_note == ACK["action_note"]
+    assert elsewhere.status == "open"
+
+
+def test_without_the_box_only_this_flag_is_acknowledged(client, therapist, flag, sessions):
+    other = FlagFactory(session=sessions[4], rule="sudden_loss")
+    as_user(client, therapist).post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    other.refresh_from_db()
+    assert other.status == "open"
+
+
+def test_acknowledging_again_edits_the_record(client, therapist, flag):
+    as_user(client, therapist).post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    page = client.get(reverse("flag_detail", args=[flag.pk])).content.decode()
+    assert "Edit what was done" in page and ACK["action_note"] in page
+    client.post(
+        reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_note": "Changed the task."}
+    )
+    flag.refresh_from_db()
+    assert flag.action_note == "Changed the task."
+
+
+def test_resolving_closes_the_flag_and_keeps_the_note_as_a_comment(client, therapist, flag):
+    response = as_user(client, therapist).post(
+        reverse("flag_resolve", args=[flag.pk]), {"note": "Back on track."}, follow=True
+    )
+    assert "Flag resolved." in response.content.decode()
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.RESOLVED and flag.resolved_by == therapist
+    assert flag.comments.get().text == "Back on track."
+    # A resolved flag is closed: no more acknowledging or resolving.
+    response = client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    assert response.status_code == 400
+    assert "already resolved" in response.content.decode()
+    with pytest.raises(ValidationError, match="already resolved"):
+        services.flag_resolve(flag=flag, user=therapist)
+
+
+def test_a_retired_flag_is_read_only(client, therapist, flag):
+    flag.retired_at = timezone.now()
+    flag.save()
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    assert "This flag no longer applies" in page.content.decode()
+    assert page.context["acknowledge_form"] is None
+    response = client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    assert response.status_code == 400
+    assert "no longer applies" in response.content.decode()
+
+
+def test_a_supervisor_comments_and_the_comment_is_listed_under_the_flag(
+    client, supervisor, therapist, flag
+):
+    response = as_user(client, supervisor).post(
+        reverse("flag_comment", args=[flag.pk]),
+        {"text": "Good catch. Bring the recording on Thursday."},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0].startswith(reverse("flag_detail", args=[flag.pk]))
+    assert "Comment added." in response.content.decode()
+    comment = flag.comments.get()
+    assert comment.author == supervisor
+    page = as_user(client, therapist).get(reverse("client_detail", args=[flag.client_id]))
+    assert "Good catch. Bring the recording on Thursday." in page.content.decode()
+
+
+def test_an_empty_comment_is_refused(client, supervisor, flag):
+    response = as_user(client, supervisor).post(
+        reverse("flag_comment", args=[flag.pk]), {"text": " "}
+    )
+    assert response.status_code == 400
+    assert "text" in response.context["comment_form"].errors
+    with pytest.raises(ValidationError):
+        services.flag_comment_add(flag=flag, user=supervisor, text="   ")
+
+
+def test_services_refuse_users_who_may_only_read(flag, supervisor, clinic_admin):
+    with pytest.raises(ValidationError):
+        services.flag_acknowledge(flag=flag, user=supervisor, action_note="x")
+    with pytest.raises(ValidationError):
+        services.flag_resolve(flag=flag, user=clinic_admin)
+    with pytest.raises(ValidationError):
+        services.flag_comment_add(flag=flag, user=clinic_admin, text="x")
+
+
+# --- the client page and the caseload ----------------------------------------------------
+
+
+def test_the_client_page_lists_active_flags_with_their_workflow(client, therapist, flag):
+    FlagFactory(
+        session=flag.session, rule="below_baseline", repair_status="unrepaired", scale="goal"
+    )
+    FlagFactory(session=flag.session, rule="ceiling", retired_at=timezone.now())
+    page = as_user(client, therapist).get(reverse("client_detail", args=[flag.client_id]))
+    html = page.content.decode()
+    assert "Reliable drop" in html and "Below the client&#x27;s baseline" in html
+    assert flag.explanation.replace("≥", "≥") in html
+    assert "Repair: Unrepaired" in html and "Session 4" in html
+    assert "Ratings at the ceiling" not in html  # retired
+    assert reverse("flag_detail", args=[flag.pk]) in html
+    assert ">Acknowledge<" in html or "Acknowledge<span" in html
+
+
+def test_the_client_page_is_read_only_for_supervisors_and_admins(
+    client, supervisor, clinic_admin, flag
+):
+    html = as_user(client, supervisor).get(reverse("client_detail", args=[flag.client_id]))
+    html = html.content.decode()
+    assert "Acknowledge<span" not in html and "Comment<span" in html
+    html = as_user(client, clinic_admin).get(reverse("client_detail", args=[flag.client_id]))
+    html = html.content.decode()
+    assert "Acknowledge<span" not in html and "Comment<span" not in html
+    assert "The client's therapists acknowledge and resolve flags." in html
+
+
+def test_the_caseload_counts_open_flags_until_acknowledged(client, therapist, flag, sessions):
+    FlagFactory(session=sessions[3])
+    as_user(client, therapist)
+    rows = client.get(reverse("caseload")).context["clients"]
+    assert rows[0].open_flags == 2
+    client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    rows = client.get(reverse("caseload")).context["clients"]
+    assert rows[0].open_flags == 1
+
+
+def test_the_flag_list_reads_in_a_fixed_number_of_queries(
+    client, therapist, sessions, django_assert_max_num_queries
+):
+    def page_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            client.get(reverse("client_detail", args=[sessions[1].client_id]))
+        return len(queries)
+
+    as_user(client, therapist)
+    FlagFactory(session=sessions[4])
+    one = page_queries()
+    for number, session in sessions.items():
+        for rule in ("sudden_loss", "below_baseline"):
+            flag = FlagFactory(session=session, rule=rule, scale=f"s{number}")
+            services.flag_comment_add(flag=flag, user=therapist, text="Noted.")
+    with django_assert_max_num_queries(one):
+        client.get(reverse("client_detail", args=[sessions[1].client_id]))
+
+
+def test_another_clinics_therapist_never_sees_the_flag(client, flag):
+    stranger = TherapistFactory(username="stranger")
+    response = as_user(client, stranger).get(reverse("flag_detail", args=[flag.pk]))
+    assert response.status_code == 404
