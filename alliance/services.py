@@ -29,7 +29,7 @@ from sessions.models import TherapySession
 
 # What detection sets on a flag; the workflow fields (status, notes, who/when) are never
 # touched by a refresh.
-DETECTION_FIELDS = [
+DETECTION_FIELDS = [  # updated_at last: set by the refresh, not read by it
     "magnitude",
     "explanation",
     "repair_status",
@@ -126,7 +126,7 @@ def _flags_upsert(
     existing = {
         (flag.client_id, flag.session_id, flag.rater, flag.scale, flag.rule): flag
         for flag in Flag.objects.filter(client_id__in=client_ids).only(
-            "client_id", "session_id", "rater", "scale", "rule", *DETECTION_FIELDS
+            "client_id", "session_id", "rater", "scale", "rule", *DETECTION_FIELDS[:-1]
         )
     }
     to_create: list[Flag] = []
