@@ -6,6 +6,7 @@ from django_otp import match_token
 from rest_framework import exceptions, serializers
 
 from alliance.audit import audit_record
+from alliance.dashboards import RISK_SORT
 from alliance.models import Client, Flag, FlagComment, User
 from alliance.security.middleware import two_factor_owed
 from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
@@ -239,8 +240,22 @@ class SeriesSerializer(serializers.Serializer):
     sessions = SeriesPointSerializer(many=True)
 
 
+class RiskSerializer(serializers.Serializer):
+    """Why a client ranks where they do: the same ranking as the web app's caseloads."""
+
+    tier = serializers.IntegerField(
+        help_text="0 unrepaired rupture, 1 rupture with repair pending, 2 low or declining, "
+        "3 open signal, 4 client forms missing, 5 no concerns (docs/dashboards.md)."
+    )
+    label = serializers.CharField()
+    reasons = serializers.ListField(
+        child=serializers.CharField(), help_text="Most serious first; empty: no concerns."
+    )
+
+
 class CaseloadClientSerializer(serializers.ModelSerializer):
     primary_therapist = UserRefSerializer(read_only=True)
+    risk = RiskSerializer(read_only=True)
     latest_client_total = serializers.FloatField(allow_null=True)
     previous_client_total = serializers.FloatField(allow_null=True)
     client_change = serializers.FloatField(allow_null=True)
@@ -270,6 +285,7 @@ class CaseloadClientSerializer(serializers.ModelSerializer):
             "sessions_since_client_form",
             "next_session_at",
             "last_session_at",
+            "risk",
         ]
         read_only_fields = fields
 
@@ -282,9 +298,10 @@ class CaseloadQuerySerializer(serializers.Serializer):
     )
     search = serializers.CharField(max_length=32, required=False, default="")
     sort = serializers.ChoiceField(
-        choices=[f"{sign}{key}" for key in CASELOAD_SORTS for sign in ("", "-")],
+        choices=[f"{sign}{key}" for key in [*CASELOAD_SORTS, RISK_SORT] for sign in ("", "-")],
         default=DEFAULT_SORT,
-        help_text="Default: open flags first, then the lowest client alliance.",
+        help_text="Default: open flags first, then the lowest client alliance. risk: most at "
+        "risk first, as the web app's caseloads.",
     )
     include_discharged = serializers.BooleanField(required=False, default=False)
 
@@ -302,7 +319,9 @@ class TherapistSummarySerializer(serializers.Serializer):
 class SupervisionSerializer(serializers.Serializer):
     therapists = TherapistSummarySerializer(many=True)
     attention = CaseloadClientSerializer(
-        many=True, help_text="Supervisees' clients with open flags, most in need first (20)."
+        many=True,
+        help_text="Supervisees' active clients with a reason to look (risk tier 0-4), most at "
+        "risk first, as on the supervision dashboard (at most 20).",
     )
 
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from alliance import exports, fhir, selectors, services
+from alliance import dashboards, exports, fhir, selectors, services
 from alliance.api.base import ClinicTimeMixin, ScopedViewSet
 from alliance.api.filters import ClientFilter, FlagFilter
 from alliance.api.permissions import IsSupervisor
@@ -227,26 +227,28 @@ class CaseloadView(ClinicTimeMixin, GenericAPIView):
             )
         else:
             therapist = user if user.is_therapist else None
-        clients = selectors.caseload_for(user, therapist=therapist, **params)
+        # The web app's caseload rows: the caseload columns with the risk ranking.
+        clients = dashboards.caseload_rows(user, therapist=therapist, **params)
         page = self.paginate_queryset(clients)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 @extend_schema(tags=["caseload"], responses={200: SupervisionSerializer})
 class SupervisionView(ClinicTimeMixin, APIView):
-    """Your supervisees' figures and the clients most in need of a look (supervisors)."""
+    """Your supervisees' figures and the clients most at risk (supervisors), ranked as on the
+    supervision dashboard."""
 
     permission_classes = [IsAuthenticated, IsSupervisor]
 
     def get(self, request):
         user = request.user
         therapists = list(selectors.supervisees_of(user))
-        attention = selectors.caseload_for(user, sort="-open_flags").filter(
-            primary_therapist__in=therapists, open_flags__gt=0
-        )[:20]
+        # The supervision dashboard's queue: clients with a reason to look, most at risk first.
+        queue = dashboards.caseload_rows(user, therapists=therapists) if therapists else []
+        attention = [c for c in queue if c.risk.tier < dashboards.RiskTier.FINE][:20]
         body = {
             "therapists": selectors.therapist_summaries(user, therapists),
-            "attention": list(attention),
+            "attention": attention,
         }
         return Response(SupervisionSerializer(body).data)
 

@@ -458,3 +458,24 @@ def test_a_supervisor_of_another_clinic_sees_nothing_here(client, therapist, ins
     client.force_login(admin)
     overview = client.get(reverse("clinic_overview")).context["overview"]
     assert len(overview.latest_totals) == 0
+
+
+# --- the API reads the same rows -------------------------------------------------------------
+
+
+def test_the_api_ranks_as_the_pages_do(ranked, supervisor):
+    from tests.api.conftest import api_client_for
+
+    api = api_client_for(ranked)
+    rows = api.get("/api/v1/caseload/", {"sort": "risk", "page_size": 50}).json()["results"]
+    assert [row["code"] for row in rows] == ORDER
+    assert rows[0]["risk"] == {
+        "tier": 0,
+        "label": "Unrepaired rupture",
+        "reasons": ["Unrepaired drop at session 4"],
+    }
+    default = api.get("/api/v1/caseload/", {"page_size": 50}).json()["results"]
+    assert default[0]["risk"]["tier"] in range(6)  # every row carries its risk
+
+    attention = api_client_for(supervisor).get("/api/v1/supervision/").json()["attention"]
+    assert [row["code"] for row in attention] == ORDER[:7]  # tiers 0-4, as on the dashboard
