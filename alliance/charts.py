@@ -544,7 +544,6 @@ def histogram_figure(
             marker={
                 "color": OKABE_ITO["blue"],
                 "line": {"color": OKABE_ITO["black"], "width": 1},
-                "pattern": {"shape": "/", "fgcolor": "rgba(255,255,255,0.35)"},
             },
             name=text.clients,
             hovertemplate="%{customdata[0]}: %{y}<extra></extra>",

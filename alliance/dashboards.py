@@ -1322,7 +1322,7 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
             for row in flags
         ],
         columns=["rule", "label", "n", "open", "unrepaired"],
-    )
+    ).sort_values(["n", "rule"], ascending=[False, True], ignore_index=True)
 
     totals = ScaleScore.objects.filter(
         scale="total", score__isnull=False, rating__session__client__in=visible
