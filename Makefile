@@ -37,9 +37,11 @@ fmt: install
 migrations-check: install
 	$(MANAGE) makemigrations --check --dry-run
 
-# A synthetic clinic at S (50 clients) and M (1,000 clients) in the benchmark's own database.
+# A synthetic clinic in the benchmark's own database: S (50 clients) and M (1,000) by
+# default; `make bench SCALE="S M L"` adds L (20,000 clients, ~1.2 million ratings).
+SCALE ?= S M
 bench: install
-	$(MANAGE) bench --scale S --scale M --json bench/results.json
+	$(MANAGE) bench $(addprefix --scale ,$(SCALE)) --json bench/results.json
 
 ci:
 	bash .ci/run

@@ -1,22 +1,27 @@
-"""Time requests with Django's test client: median and p95 server time, SQL queries."""
+"""Time requests with Django's test client: median and p95 server time, SQL queries, and
+the references a page is compared with: its own SQL replayed raw, and a trivial page."""
 
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 
 import django
 import numpy as np
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test import Client as TestClient
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
-from alliance.bench.scenarios import Scenario
+from alliance.bench import references
+from alliance.bench.scenarios import TRIVIAL, Scenario
 from alliance.bench.synthetic import BenchClinic
 
 # Requests made before timing: imports, template compilation and caches settle.
 WARM_UP = 2
+# Raw replays of a request's SQL, for its reference time.
+REPLAYS = 10
 
 
 @dataclass
@@ -31,48 +36,96 @@ class Result:
     min_ms: float
     queries: int
     kilobytes: float
+    sql_ms: float | None = None  # the request's statements replayed raw (references.py)
+    x_sql: float | None = None  # median_ms / sql_ms
+    x_trivial: float | None = None  # median_ms / the trivial page's median_ms
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) -> Result:
-    """Log in as the scenario's user, warm up, count the queries of one request, then time
-    ``repeat`` requests (the whole Django stack, middleware and templates, no network)."""
-    client = TestClient(HTTP_HOST="localhost")
-    client.force_login(scenario.user(bench))
-    url = scenario.url(bench)
-    for _ in range(WARM_UP):
-        _get(client, url)
-    with CaptureQueriesContext(connection) as captured:
-        response = _get(client, url)
-    # Read now: the next request's request_started signal clears the query log.
-    queries = len(captured.captured_queries)
-    runs = scenario.repeat or repeat
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        _get(client, url)
-        times.append((time.perf_counter() - started) * 1000)
+    """Log in as the scenario's user (if any), warm up, count the queries of one request,
+    replay its SQL raw, then time ``repeat`` requests (the whole Django stack, middleware
+    and templates, no network). A form post gets a fresh link before each request."""
+    # The trivial page's URLs; the client form's rate limit would stop the repeated posts.
+    with override_settings(
+        ROOT_URLCONF="alliance.bench.urls", ALLIANCE_FORM_RATE_LIMIT=sys.maxsize
+    ):
+        client = TestClient(HTTP_HOST="localhost")
+        user = scenario.user(bench)
+        if user is not None:
+            client.force_login(user)
+        url = scenario.url(bench)
+        for _ in range(WARM_UP):
+            _send(client, scenario, _prepare(scenario, bench, url))
+        with CaptureQueriesContext(connection) as captured:
+            response = _send(client, scenario, _prepare(scenario, bench, url))
+        # Read now: the next request's request_started signal clears the query log.
+        queries = len(captured.captured_queries)
+        sql_ms = _sql_reference(client, scenario, bench, url, captured.captured_queries)
+        runs = scenario.repeat or repeat
+        times = []
+        for _ in range(runs):
+            prepared = _prepare(scenario, bench, url)
+            started = time.perf_counter()
+            _send(client, scenario, prepared)
+            times.append((time.perf_counter() - started) * 1000)
+    median = statistics.median(times)
     return Result(
         scale=scale,
         scenario=scenario.name,
         label=scenario.label,
         url=url,
         runs=runs,
-        median_ms=round(statistics.median(times), 1),
+        median_ms=round(median, 1),
         p95_ms=round(float(np.percentile(times, 95)), 1),
         min_ms=round(min(times), 1),
         queries=queries,
-        kilobytes=round(len(response.content) / 1024, 1),
+        kilobytes=round(len(_content(response)) / 1024, 1),
+        sql_ms=None if sql_ms is None else round(sql_ms, 2),
+        x_sql=round(median / sql_ms, 1) if sql_ms else None,
     )
 
 
-def _get(client: TestClient, url: str):
-    response = client.get(url)
-    if response.status_code != 200:
-        raise RuntimeError(f"{url} answered {response.status_code}")
+def compare_with_trivial(results: list[Result]) -> None:
+    """Set each result's x_trivial from the trivial page of its scale."""
+    floor = {r.scale: r.median_ms for r in results if r.scenario == TRIVIAL}
+    for result in results:
+        if floor.get(result.scale):
+            result.x_trivial = round(result.median_ms / floor[result.scale], 1)
+
+
+def _prepare(scenario: Scenario, bench: BenchClinic, url: str) -> tuple[str, dict | None]:
+    return scenario.post(bench) if scenario.post else (url, None)
+
+
+def _send(client: TestClient, scenario: Scenario, prepared: tuple[str, dict | None]):
+    url, data = prepared
+    response = client.get(url) if data is None else client.post(url, data)
+    if response.status_code != scenario.expect:
+        raise RuntimeError(f"{url} answered {response.status_code}, not {scenario.expect}")
     return response
+
+
+def _content(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def _sql_reference(client, scenario, bench, url, captured: list[dict]) -> float | None:
+    """Median milliseconds of the request's statements replayed raw. A form post writes
+    (its link can be used once): its statements are captured from one more post rolled
+    back, and replayed rolled back too."""
+    if scenario.post is not None:
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as again:
+                _send(client, scenario, _prepare(scenario, bench, url))
+            captured = again.captured_queries
+            transaction.set_rollback(True)
+    try:
+        return references.replay_ms(references.replayable(captured), runs=REPLAYS)
+    except DatabaseError:
+        return None
 
 
 def machine() -> dict:
@@ -107,11 +160,19 @@ def _database_version() -> str:
 
 def table(results: list[Result]) -> str:
     """The figures as a plain-text table."""
-    head = f"{'scale':5} {'page':42} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'KB':>7}"
+    head = (
+        f"{'scale':5} {'page':42} {'median ms':>10} {'p95 ms':>8} {'queries':>8} "
+        f"{'SQL ms':>7} {'x SQL':>6} {'x triv':>6} {'KB':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r.scale:5} {r.label:42} {r.median_ms:>10.1f} {r.p95_ms:>8.1f} "
-            f"{r.queries:>8d} {r.kilobytes:>7.1f}"
+            f"{r.queries:>8d} {_figure(r.sql_ms, 7, 1)} {_figure(r.x_sql, 6, 1)} "
+            f"{_figure(r.x_trivial, 6, 1)} {r.kilobytes:>7.1f}"
         )
     return "\n".join(lines)
+
+
+def _figure(value: float | None, width: int, digits: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"

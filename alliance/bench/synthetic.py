@@ -3,10 +3,13 @@
 Courses are drawn from a seeded generator, so a scale always gives the same clinic. Answers
 are scored by the real scoring core (measures.scoring) and the flags come from the real
 rupture engine (services.flags_refresh_for_clinic); only the per-row rating service is
-skipped, as it would take minutes at scale M.
+skipped, as it would take minutes at scale M. Sessions, ratings, item answers and scale
+scores are written as plain rows, a chunk of clients at a time (COPY on PostgreSQL, see
+alliance/bench/loading.py): scale L has ~7 million item answers.
 """
 
 import datetime as dt
+import functools
 import io
 import time
 import uuid
@@ -17,6 +20,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alliance.bench.loading import IdBlock, Table, reset_sequences
 from alliance.models import Client, Clinic, Flag, Supervision, User
 from alliance.services import flags_refresh_for_clinic
 from measures.models import ItemAnswer, Rater, Rating, ScaleScore
@@ -26,6 +30,8 @@ from measures.services import instrument_definition
 from sessions.models import TherapySession
 
 BATCH = 5000
+# Clients whose sessions and ratings are written together (COPY per table per chunk).
+CHUNK = 500
 # Share of sessions cancelled or missed, and of held sessions without a client form.
 CANCELLED_SHARE = 0.05
 MISSING_FORM_SHARE = 0.07
@@ -42,11 +48,14 @@ class Scale:
     therapists: int = 10
     sessions: tuple[int, int] = (10, 50)  # fewest and most sessions per client (mean ~30)
     seed: int = 20260101
+    supervised: int | None = None  # therapists the benchmark's supervisor has (None: all)
 
 
 SCALES = {
     "S": Scale("S", clients=50),
     "M": Scale("M", clients=1000),
+    # A clinic network: 400 therapists with 50 clients each; the supervisor has 10 of them.
+    "L": Scale("L", clients=20_000, therapists=400, supervised=10),
 }
 
 
@@ -130,7 +139,7 @@ def _people(clinic: Clinic, scale: Scale) -> BenchClinic:
     supervisor.save()
     admin.save()
     Supervision.objects.bulk_create(
-        [Supervision(supervisor=supervisor, therapist=t) for t in therapists]
+        [Supervision(supervisor=supervisor, therapist=t) for t in therapists[: scale.supervised]]
     )
     return BenchClinic(clinic=clinic, supervisor=supervisor, admin=admin, therapists=therapists)
 
@@ -156,10 +165,22 @@ class _Course:
     repaired: bool
 
 
-def _sessions(clients, scale: Scale, rng) -> list[tuple[TherapySession, _Course]]:
+@dataclass
+class _Session:
+    id: int
+    client_id: int
+    therapist_id: int
+    number: int
+    starts_at: dt.datetime
+    status: str
+    course: _Course
+
+
+def _sessions(clients, scale: Scale, rng) -> list[_Session]:
     """Weekly sessions ending in the last week, and the next one scheduled."""
     now = timezone.now()
-    rows, courses = [], []
+    ids = IdBlock(TherapySession)
+    sessions = []
     low, high = scale.sessions
     for client in clients:
         count = int(rng.integers(low, high + 1))
@@ -180,18 +201,37 @@ def _sessions(clients, scale: Scale, rng) -> list[tuple[TherapySession, _Course]
                 status = TherapySession.Status.CANCELLED
             else:
                 status = TherapySession.Status.COMPLETED
-            rows.append(
-                TherapySession(
-                    client=client,
+            sessions.append(
+                _Session(
+                    id=ids.take(),
+                    client_id=client.pk,
                     therapist_id=client.primary_therapist_id,
                     number=number,
                     starts_at=last - dt.timedelta(weeks=count - number),
                     status=status,
+                    course=course,
                 )
             )
-            courses.append(course)
-    made = TherapySession.objects.bulk_create(rows, batch_size=BATCH)
-    return list(zip(made, courses, strict=True))
+    table = Table(
+        TherapySession,
+        [
+            "id",
+            "client_id",
+            "therapist_id",
+            "number",
+            "starts_at",
+            "status",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    for start in range(0, len(sessions), CHUNK * 30):
+        table.write(
+            (s.id, s.client_id, s.therapist_id, s.number, s.starts_at, s.status, now, now)
+            for s in sessions[start : start + CHUNK * 30]
+        )
+    reset_sequences(TherapySession)
+    return sessions
 
 
 def _level(course: _Course, number: int, rng) -> float:
@@ -202,46 +242,81 @@ def _level(course: _Course, number: int, rng) -> float:
     return level
 
 
-def _ratings(clinic, sessions, rng) -> int:
-    """Client and therapist ratings of the completed sessions, scored by the real core."""
+def _ratings(clinic, sessions: list[_Session], rng) -> int:
+    """Client and therapist ratings of the completed sessions, scored by the real core
+    (once per distinct set of answers), with their item answers and scale scores."""
     instruments = {rater: instrument_for(clinic=clinic, rater=rater) for rater in Rater.values}
     definitions = {rater: instrument_definition(i) for rater, i in instruments.items()}
-    ratings, answers_of = [], []
-    for session, course in sessions:
+
+    @functools.cache
+    def scored(rater: str, values: tuple[int, ...]) -> list[tuple[str, float | None, int]]:
+        keys = [item.key for item in definitions[rater].items]
+        results = score_answers(definitions[rater], dict(zip(keys, values, strict=True)))
+        return [(scale, r.score, r.n_answered) for scale, r in results.items()]
+
+    now = timezone.now()
+    ids = IdBlock(Rating)
+    tables = {
+        "ratings": Table(
+            Rating,
+            [
+                "id",
+                "session_id",
+                "instrument_id",
+                "rater",
+                "submitted_by_id",
+                "submitted_at",
+                "submission_id",
+                "tension",
+                "updated_at",
+            ],
+        ),
+        "answers": Table(ItemAnswer, ["rating_id", "item", "value"]),
+        "scores": Table(ScaleScore, ["rating_id", "scale", "score", "n_answered"]),
+    }
+    rows: dict[str, list[tuple]] = {name: [] for name in tables}
+    made = 0
+
+    def flush() -> None:
+        for name, table in tables.items():
+            table.write(rows[name])
+            rows[name].clear()
+
+    for session in sessions:
         if session.status != TherapySession.Status.COMPLETED:
             continue
-        level = _level(course, session.number, rng)
+        level = _level(session.course, session.number, rng)
         submitted = session.starts_at + dt.timedelta(minutes=55)
         for rater in (Rater.CLIENT, Rater.THERAPIST):
             if rater == Rater.CLIENT and rng.random() < MISSING_FORM_SHARE:
                 continue
             mean = level if rater == Rater.CLIENT else level - 0.35
-            definition = definitions[rater]
-            top = definition.items[0].response.max
-            values = np.clip(np.rint(mean + rng.normal(0, 0.35, len(definition.items))), 1, top)
-            answers = {item.key: int(v) for item, v in zip(definition.items, values, strict=True)}
-            ratings.append(
-                Rating(
-                    session=session,
-                    instrument=instruments[rater],
-                    rater=rater,
-                    submitted_by_id=session.therapist_id if rater == Rater.THERAPIST else None,
-                    submitted_at=submitted,
-                    submission_id=uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | len(ratings)),
-                    tension=(bool(rng.random() < 0.05) if rater == Rater.CLIENT else None),
+            items = definitions[rater].items
+            top = items[0].response.max
+            values = tuple(
+                int(v) for v in np.clip(np.rint(mean + rng.normal(0, 0.35, len(items))), 1, top)
+            )
+            rating_id = ids.take()
+            rows["ratings"].append(
+                (
+                    rating_id,
+                    session.id,
+                    instruments[rater].pk,
+                    rater,
+                    session.therapist_id if rater == Rater.THERAPIST else None,
+                    submitted,
+                    uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | made),
+                    (bool(rng.random() < 0.05) if rater == Rater.CLIENT else None),
+                    now,
                 )
             )
-            answers_of.append((rater, answers))
-    made = Rating.objects.bulk_create(ratings, batch_size=BATCH)
-    item_rows, score_rows = [], []
-    for rating, (rater, answers) in zip(made, answers_of, strict=True):
-        item_rows += [ItemAnswer(rating=rating, item=k, value=v) for k, v in answers.items()]
-        for scale, result in score_answers(definitions[rater], answers).items():
-            score_rows.append(
-                ScaleScore(
-                    rating=rating, scale=scale, score=result.score, n_answered=result.n_answered
-                )
-            )
-    ItemAnswer.objects.bulk_create(item_rows, batch_size=BATCH)
-    ScaleScore.objects.bulk_create(score_rows, batch_size=BATCH)
-    return len(made)
+            rows["answers"] += [
+                (rating_id, item.key, value) for item, value in zip(items, values, strict=True)
+            ]
+            rows["scores"] += [(rating_id, *score) for score in scored(rater, values)]
+            made += 1
+        if len(rows["ratings"]) >= CHUNK * 50:
+            flush()
+    flush()
+    reset_sequences(Rating)
+    return made

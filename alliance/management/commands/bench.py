@@ -1,5 +1,6 @@
-"""manage.py bench --scale S|M [--json bench/results.json]: time the dashboards on a
-synthetic clinic built in a database of the benchmark's own (see alliance/bench)."""
+"""manage.py bench --scale S|M|L [--json bench/results.json]: time the pages, the client
+form and the rupture engine on a synthetic clinic built in a database of the benchmark's
+own (see alliance/bench)."""
 
 import json
 import time
@@ -11,16 +12,18 @@ from django.utils import timezone
 
 from alliance.bench import runner
 from alliance.bench.database import bench_database
+from alliance.bench.engine import engine_table, measure_engine
 from alliance.bench.scenarios import SCENARIOS
 from alliance.bench.synthetic import SCALES, build_clinic
 
 
 class Command(BaseCommand):
     help = (
-        "Build a synthetic clinic (S: 50 clients, M: 1,000 clients, ~30,000 sessions) in its "
-        "own database (a temporary SQLite file, or <name>_bench on PostgreSQL), time the "
-        "dashboards with the test client and print median and p95 server time and SQL "
-        "queries per request."
+        "Build a synthetic clinic (S: 50 clients, M: 1,000 clients, ~30,000 sessions, L: "
+        "20,000 clients, ~600,000 sessions) in its own database (a temporary SQLite file, or "
+        "<name>_bench on PostgreSQL), time the pages and the client form with the test "
+        "client (median and p95 server time, SQL queries per request, against the page's "
+        "SQL replayed raw and a trivial page) and the rupture engine over every row."
     )
 
     def add_arguments(self, parser):
@@ -28,7 +31,7 @@ class Command(BaseCommand):
             "--scale",
             action="append",
             choices=sorted(SCALES),
-            help="S (50 clients) or M (1,000 clients); repeat for both. Default: S.",
+            help="S (50 clients), M (1,000) or L (20,000); repeatable. Default: S.",
         )
         parser.add_argument(
             "--json",
@@ -44,14 +47,22 @@ class Command(BaseCommand):
             choices=[s.name for s in SCENARIOS],
             help="Only these pages (repeatable). Default: all.",
         )
+        parser.add_argument(
+            "--no-engine",
+            dest="engine",
+            action="store_false",
+            help="Skip the rupture engine figures (detect and refresh over the whole clinic).",
+        )
 
-    def handle(self, *args, scale, json_path: str | None, repeat: int, scenario, **options):
+    def handle(
+        self, *args, scale, json_path: str | None, repeat: int, scenario, engine: bool, **options
+    ):
         if repeat < 1:
             raise CommandError("--repeat must be at least 1.")
         scales = scale or ["S"]
         scenarios = [s for s in SCENARIOS if not scenario or s.name in scenario]
         report = {"created_at": timezone.now().isoformat(timespec="seconds"), "scales": {}}
-        results = []
+        results, engines = [], []
         # DEBUG off as in production (no query log kept); the test client's host allowed.
         with override_settings(DEBUG=False, ALLOWED_HOSTS=["localhost"]):
             for name in scales:
@@ -66,18 +77,25 @@ class Command(BaseCommand):
                     )
                     report.setdefault("machine", runner.machine())
                     found = [runner.measure(bench, s, scale=name, repeat=repeat) for s in scenarios]
+                    runner.compare_with_trivial(found)
                     results += found
                     report["scales"][name] = {
                         "clinic": bench.counts,
                         "build_seconds": {k: round(v, 2) for k, v in bench.seconds.items()},
                         "results": [r.as_dict() for r in found],
                     }
+                    if engine:
+                        engines.append(measure_engine(bench, scale=name))
+                        report["scales"][name]["engine"] = engines[-1].as_dict()
         machine = report["machine"]
         self.stdout.write(
             f"\nMachine: {machine['cpu']} ({machine['cpus']} CPUs), Python {machine['python']}, "
             f"Django {machine['django']}, {machine['database']}"
         )
         self.stdout.write(runner.table(results))
+        if engines:
+            self.stdout.write("\nRupture engine over the whole clinic")
+            self.stdout.write(engine_table(engines))
         if json_path:
             path = Path(json_path)
             path.parent.mkdir(parents=True, exist_ok=True)
