@@ -198,7 +198,9 @@ def _layout(*, height: int, width: int | None, x: dict, y: dict, legend_entries:
             "xanchor": "left",
             "y": 1,
             "yanchor": "top",
-            "font": {"size": 12},
+            "font": {"size": 11},
+            # Each series has its own legend group (its flags follow it): no gap between groups.
+            "tracegroupgap": 0,
         },
         "xaxis": x,
         "yaxis": y,
@@ -249,7 +251,7 @@ def client_alliance_figure(
     *,
     scale_range: tuple[float, float],
     text: ChartText | None = None,
-    height: int = 400,
+    height: int = 420,
     width: int | None = None,
 ) -> go.Figure:
     """One client's alliance by session number (for paper when ``width`` is given: the

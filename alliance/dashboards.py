@@ -859,7 +859,7 @@ def client_chart(
     scale_range: tuple[float, float],
     chart_id: str,
     width: int | None = None,
-    height: int = 400,
+    height: int = 420,
 ) -> Chart:
     """The client's alliance chart with its text alternative: a sentence with the latest
     values, the baseline and the flags, and a table of every session."""
