@@ -17,11 +17,17 @@ MAX_ALPHA = 0.2
 DEFAULTS: dict[str, dict[str, Any]] = {
     "reliable_drop": {
         "enabled": True,
+        # Drops on the total only by default: 2-item subscales are too noisy for reliable
+        # change (RC nearly one scale point), and flagging them floods the caseload.
+        "scales": ["total"],
         # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
         "repair_window": 3,
     },
     "below_baseline": {
         "enabled": True,
+        # Drops on the total only by default: 2-item subscales are too noisy for reliable
+        # change (RC nearly one scale point), and flagging them floods the caseload.
+        "scales": ["total"],
         # 2 = strict, 1 = lenient (Stiles et al. 2004; Strauss et al. 2006; Gumz et al. 2012).
         "k": 2.0,
         # Fewer than 3 earlier scores give no usable baseline mean and SD.
@@ -31,6 +37,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "sudden_loss": {
         "enabled": True,
+        # Drops on the total only by default: 2-item subscales are too noisy for reliable
+        # change (RC nearly one scale point), and flagging them floods the caseload.
+        "scales": ["total"],
         # None = the series' reliable-change threshold, as in Lutz et al. (2013).
         "cutoff": None,
         # The drop must be at least 25% of the pre-drop score (Tang & DeRubeis 1999).
@@ -123,6 +132,8 @@ def validate_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
 def _check_rule(rule: str, params: dict[str, Any]) -> None:
     if not isinstance(params["enabled"], bool):
         raise ValueError(f"{rule}.enabled must be true or false, got {params['enabled']!r}")
+    if "scales" in params:
+        _scales(params, rule)
     if "repair_window" in params:
         _integer(params, rule, "repair_window", minimum=1)
     if rule == "below_baseline":
@@ -142,14 +153,17 @@ def _check_rule(rule: str, params: dict[str, Any]) -> None:
                 f"rater_discrepancy.direction must be one of {', '.join(_DIRECTIONS)}, "
                 f"got {params['direction']!r}"
             )
-        scales = params["scales"]
-        if isinstance(scales, str) or not all(isinstance(scale, str) for scale in scales):
-            raise ValueError(f"rater_discrepancy.scales must be a list of scale names: {scales!r}")
-        if TENSION_SCALE in scales:
-            raise ValueError("rater_discrepancy.scales: the tension item is not a rating scale")
-        params["scales"] = list(scales)
     elif rule in ("ceiling", "missing_forms"):
         _integer(params, rule, "sessions", minimum=1)
+
+
+def _scales(params: dict[str, Any], rule: str) -> None:
+    scales = params["scales"]
+    if isinstance(scales, str) or not all(isinstance(scale, str) for scale in scales):
+        raise ValueError(f"{rule}.scales must be a list of scale names: {scales!r}")
+    if TENSION_SCALE in scales:
+        raise ValueError(f"{rule}.scales: the tension item is not a rating scale")
+    params["scales"] = list(scales)
 
 
 def _is_number(value: Any) -> bool:

@@ -59,6 +59,11 @@ class RuleContext:
         """A (rater, scale code) table looked up for every series."""
         return table[self.grid.series_rater, self.grid.series_scale]
 
+    def series_in(self, scales: list[str]) -> np.ndarray:
+        """Whether each series is on one of ``scales`` (names not in the data match nothing)."""
+        codes = [self.grid.scale_code(scale) for scale in scales]
+        return np.isin(self.grid.series_scale, [code for code in codes if code >= 0])
+
     def source_of(self, series: np.ndarray) -> np.ndarray:
         """Norms source text of each of ``series``."""
         return self.source[self.grid.series_rater[series], self.grid.series_scale[series]]
@@ -101,7 +106,10 @@ def reliable_drop(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     before = grid.previous_score()
     drop = before - grid.score
     candidates = np.flatnonzero(drop > 0)
-    candidates = candidates[drop[candidates] >= threshold[grid.series[candidates]] - EPS]
+    candidates = candidates[
+        (drop[candidates] >= threshold[grid.series[candidates]] - EPS)
+        & context.series_in(params["scales"])[grid.series[candidates]]
+    ]
     series, label, scale = _labels(grid, candidates)
     session = grid.session[candidates]
     status, repaired = classify_repair(
@@ -145,9 +153,14 @@ def below_baseline(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame
     seen = np.cumsum(present, dtype=np.int64)
     n_prior = seen - np.concatenate(([0], seen))[grid.start][grid.series] - present
     del seen
+    on_scales = context.series_in(params["scales"])[grid.series]
     candidates = np.flatnonzero(
-        present & (n_prior >= params["min_prior"]) & ~np.isnan(reference_sd[grid.series])
+        present
+        & on_scales
+        & (n_prior >= params["min_prior"])
+        & ~np.isnan(reference_sd[grid.series])
     )
+    del on_scales
     n = n_prior[candidates]
     del n_prior
     # Centre each series on its own mean so the running sums stay small and exact.
@@ -219,7 +232,8 @@ def sudden_loss(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     drop = before - grid.score
     cells = np.flatnonzero(drop > 0)
     cells = cells[
-        (drop[cells] >= cutoff[grid.series[cells]] - EPS)
+        context.series_in(params["scales"])[grid.series[cells]]
+        & (drop[cells] >= cutoff[grid.series[cells]] - EPS)
         & (drop[cells] >= params["pct"] * before[cells] - EPS)
         & (grid.last_session[grid.cell_client(cells)] >= grid.session[cells] + 2)
     ]

@@ -303,7 +303,7 @@ def test_the_number_of_queries_does_not_grow_with_the_series(
     make_work(long)
     with django_assert_max_num_queries(with_writes):
         result = services.flags_refresh_for_client(client=Client.objects.get(pk=long.pk))
-    assert result.created >= 5 and result.updated > 50 and result.retired == 1
+    assert result.created >= 5 and result.updated >= 5 and result.retired == 1
 
 
 # --- batches and the command -------------------------------------------------------------

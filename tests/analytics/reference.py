@@ -106,7 +106,7 @@ def reference_detect(scores: pd.DataFrame, config: dict[str, Any] | None = None)
         first = min(known[client])
         norm = norms.get(rater, {}).get(scale)
 
-        if norm and cfg["reliable_drop"]["enabled"]:
+        if norm and cfg["reliable_drop"]["enabled"] and scale in cfg["reliable_drop"]["scales"]:
             params = cfg["reliable_drop"]
             rc = 1.96 * math.sqrt(2) * norm["sd"] * math.sqrt(1 - norm["reliability"])
             for n in range(first, last):
@@ -116,7 +116,7 @@ def reference_detect(scores: pd.DataFrame, config: dict[str, Any] | None = None)
                         status, at = repair(values, n + 1, values[n], params["repair_window"], last)
                         add(client, rater, scale, n + 1, "reliable_drop", drop, status, at)
 
-        if norm and cfg["below_baseline"]["enabled"]:
+        if norm and cfg["below_baseline"]["enabled"] and scale in cfg["below_baseline"]["scales"]:
             params = cfg["below_baseline"]
             below: dict[int, bool] = {}
             baseline: dict[int, float] = {}
@@ -138,7 +138,7 @@ def reference_detect(scores: pd.DataFrame, config: dict[str, Any] | None = None)
         cutoff = params["cutoff"]
         if cutoff is None and norm:
             cutoff = 1.96 * math.sqrt(2) * norm["sd"] * math.sqrt(1 - norm["reliability"])
-        if params["enabled"] and cutoff is not None:
+        if params["enabled"] and cutoff is not None and scale in params["scales"]:
             for n in range(first, last):
                 if n not in values or n + 1 not in values or last < n + 3:
                     continue

@@ -38,6 +38,7 @@ def test_partial_settings_merge_with_defaults_and_do_not_touch_defaults():
     )
     assert merged["sudden_loss"] == {
         "enabled": True,
+        "scales": ["total"],
         "cutoff": 0.8,
         "pct": 0.25,
         "alpha": 0.05,

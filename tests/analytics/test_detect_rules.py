@@ -40,6 +40,18 @@ def test_reliable_drop_flags_drop_and_finds_repair():
     )
 
 
+@pytest.mark.parametrize("rule", ["reliable_drop", "below_baseline", "sudden_loss"])
+def test_drop_rules_watch_the_total_unless_told_otherwise(rule):
+    bond = [4.5, 4.5, 4.5, 4.4, 2.0, 2.1, 2.0]
+    scores = frame(series(bond, scale="bond"), series([4.4] * 7))
+    entry = {"sd": 0.5, "reliability": 0.5, "source": "instrument norms"}
+    config_norms = {"client": {"total": dict(entry), "bond": dict(entry)}}
+    assert detect(scores, only(rule, norms=config_norms)).empty
+    watched = detect(scores, only(rule, norms=config_norms, params={"scales": ["bond"]}))
+    assert set(watched.scale) == {"bond"}
+    assert list(watched.session) == [5]
+
+
 @pytest.mark.parametrize(
     ("after", "flagged"),
     [(3.02, True), (3.0200000001, True), (3.03, False)],
