@@ -73,7 +73,5 @@ def test_the_main_pages_break_no_content_security_policy_rule(page, instruments,
     page.wait_for_load_state("networkidle")
     screenshot(page, "session-qr")
 
-    # Chromium asks for /favicon.ico on its own; the site has none (not a page's doing).
-    problems = [p for p in problems if "/favicon.ico" not in p]
     assert problems == [], f"console errors on {visited}: {problems}"
     assert not [p for p in problems if "Content Security Policy" in p]
