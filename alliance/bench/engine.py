@@ -46,7 +46,8 @@ def measure_engine(bench: BenchClinic, *, scale: str) -> EngineResult:
         selectors.scores_frame(Client.objects.filter(pk__in=ids[i : i + READ_BATCH])).scores
         for i in range(0, len(ids), READ_BATCH)
     ]
-    scores = pd.concat(parts, ignore_index=True)
+    # Batches have categories of their own: the concatenation is unified again.
+    scores = pd.concat(parts, ignore_index=True).astype({"rater": "category", "scale": "category"})
     del parts
     read = time.perf_counter() - started
     config = selectors.flag_config_for_clinic(bench.clinic)
