@@ -36,6 +36,7 @@ class Result:
     min_ms: float
     queries: int
     kilobytes: float
+    cpu_ms: float | None = None  # median CPU time of this process (Python), per request
     sql_ms: float | None = None  # the request's statements replayed raw (references.py)
     x_sql: float | None = None  # median_ms / sql_ms
     x_trivial: float | None = None  # median_ms / the trivial page's median_ms
@@ -65,12 +66,13 @@ def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) 
         queries = len(captured.captured_queries)
         sql_ms = _sql_reference(client, scenario, bench, url, captured.captured_queries)
         runs = scenario.repeat or repeat
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
             prepared = _prepare(scenario, bench, url)
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             _send(client, scenario, prepared)
             times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
     median = statistics.median(times)
     return Result(
         scale=scale,
@@ -83,6 +85,7 @@ def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) 
         min_ms=round(min(times), 1),
         queries=queries,
         kilobytes=round(len(_content(response)) / 1024, 1),
+        cpu_ms=round(statistics.median(cpu), 1),
         sql_ms=None if sql_ms is None else round(sql_ms, 2),
         x_sql=round(median / sql_ms, 1) if sql_ms else None,
     )
@@ -161,15 +164,15 @@ def _database_version() -> str:
 def table(results: list[Result]) -> str:
     """The figures as a plain-text table."""
     head = (
-        f"{'scale':5} {'page':42} {'median ms':>10} {'p95 ms':>8} {'queries':>8} "
+        f"{'scale':5} {'page':42} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'queries':>8} "
         f"{'SQL ms':>7} {'x SQL':>6} {'x triv':>6} {'KB':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r.scale:5} {r.label:42} {r.median_ms:>10.1f} {r.p95_ms:>8.1f} "
-            f"{r.queries:>8d} {_figure(r.sql_ms, 7, 1)} {_figure(r.x_sql, 6, 1)} "
-            f"{_figure(r.x_trivial, 6, 1)} {r.kilobytes:>7.1f}"
+            f"{_figure(r.cpu_ms, 7, 1)} {r.queries:>8d} {_figure(r.sql_ms, 7, 1)} "
+            f"{_figure(r.x_sql, 6, 1)} {_figure(r.x_trivial, 6, 1)} {r.kilobytes:>7.1f}"
         )
     return "\n".join(lines)
 
