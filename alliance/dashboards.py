@@ -311,8 +311,7 @@ def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
 
 def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
     """(session number, client-rated total or None) of each client's last completed sessions
-    (SPARKLINE_SESSIONS), oldest first: one query. A window function picks the sessions in
-    a subquery first, so the total is looked up for those alone, not for every session."""
+    (SPARKLINE_SESSIONS), oldest first: one query (a window function keeps it small)."""
     total = (
         ScaleScore.objects.filter(
             rating__session=OuterRef("pk"), rating__rater=Rater.CLIENT, scale="total"
@@ -320,18 +319,16 @@ def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, flo
         .order_by("-rating__submitted_at")
         .values("score")[:1]
     )
-    recent_sessions = (
+    rows = (
         TherapySession.objects.completed()
         .filter(client_id__in=client_ids)
         .annotate(
-            position=Window(RowNumber(), partition_by=[F("client_id")], order_by=F("number").desc())
+            position=Window(
+                RowNumber(), partition_by=[F("client_id")], order_by=F("number").desc()
+            ),
+            total=Subquery(total),
         )
         .filter(position__lte=SPARKLINE_SESSIONS)
-        .values("pk")
-    )
-    rows = (
-        TherapySession.objects.filter(pk__in=recent_sessions)
-        .annotate(total=Subquery(total))
         .values_list("client_id", "number", "total")
         .order_by()
     )
