@@ -2,7 +2,10 @@
 
 Pure functions: no Django imports, no database. The Django layer (alliance/dashboards.py)
 reads the numbers and passes translated labels in a ``ChartText``; pages serialise each
-figure once with ``fig.to_json()`` and the locally served plotly.js draws it.
+figure once with ``fig.to_json()`` and the locally served plotly.js draws it. The client
+chart, drawn on every client page, is also available as plain dicts
+(``client_alliance_figure_dict``) serialised by ``figure_dict_json`` without plotly.py's
+per-property validation, which costs more than building the numbers.
 
 Readable in greyscale and for colour-blind readers: the Okabe-Ito palette (Okabe & Ito
 2008), and every series also differs by dash style and marker symbol; flag markers differ by
@@ -12,12 +15,14 @@ symbol, fill and a text label, never by colour alone.
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 from textwrap import wrap
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour
 # vision deficiency.
@@ -171,6 +176,8 @@ def baseline_band(scores: pd.DataFrame) -> tuple[float, float, list[int]] | None
 
 
 def _axis(title: str, **extra) -> dict:
+    # None leaves a property at plotly's default (go.Figure drops it; so must a plain dict).
+    extra = {key: value for key, value in extra.items() if value is not None}
     return {
         "title": {"text": title, "standoff": 10},
         "automargin": True,
@@ -254,6 +261,24 @@ def client_alliance_figure(
     height: int = 420,
     width: int | None = None,
 ) -> go.Figure:
+    """``client_alliance_figure_dict`` as a plotly Figure (validated)."""
+    return go.Figure(
+        client_alliance_figure_dict(
+            scores, sessions, flags, scale_range=scale_range, text=text, height=height, width=width
+        )
+    )
+
+
+def client_alliance_figure_dict(
+    scores: pd.DataFrame,
+    sessions: pd.DataFrame,
+    flags: pd.DataFrame,
+    *,
+    scale_range: tuple[float, float],
+    text: ChartText | None = None,
+    height: int = 420,
+    width: int | None = None,
+) -> dict:
     """One client's alliance by session number (for paper when ``width`` is given: the
     bond/goal/task lines, which only a click would show, are left out).
 
@@ -350,7 +375,22 @@ def client_alliance_figure(
                 "y": 0.5,
             }
         ]
-    return go.Figure(data=traces, layout=layout)
+    return {"data": traces, "layout": layout}
+
+
+@lru_cache
+def _template(name: str) -> dict:
+    return pio.templates[name].to_plotly_json()
+
+
+def figure_dict_json(figure: dict) -> str:
+    """The JSON of a figure made of plain dicts, as ``go.Figure(figure).to_json()`` writes
+    it (a named template such as "none" spelled out) but without validating every property:
+    for figures this module builds, whose properties its tests check through ``go.Figure``."""
+    layout = figure.get("layout", {})
+    if isinstance(layout.get("template"), str):
+        layout = {**layout, "template": _template(layout["template"])}
+    return pio.to_json({"data": figure.get("data", []), "layout": layout}, validate=False)
 
 
 def _flag_traces(flags, values, numbers, dates, scale_range, text) -> list[dict]:

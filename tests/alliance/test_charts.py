@@ -329,3 +329,18 @@ def test_one_legend_entry_per_repair_status(course):
     assert (client.showlegend, therapist.showlegend) == (True, False)
     assert client.legendgroup == therapist.legendgroup
     assert (client.textposition, therapist.textposition) == ("bottom center", "top center")
+
+
+@pytest.mark.parametrize("width", [None, 680])
+def test_the_plain_dict_figure_serialises_as_the_validated_figure(course, width):
+    # The client page skips plotly.py's validation; the JSON must not change for it.
+    figure = charts.client_alliance_figure_dict(*course, scale_range=SCALE, width=width)
+    fast = json.loads(charts.figure_dict_json(figure))
+    validated = json.loads(
+        charts.client_alliance_figure(*course, scale_range=SCALE, width=width).to_json()
+    )
+    assert fast == validated
+    empty = (scores_frame([]), sessions_frame([]), flags_frame([]))
+    assert json.loads(
+        charts.figure_dict_json(charts.client_alliance_figure_dict(*empty, scale_range=SCALE))
+    ) == json.loads(charts.client_alliance_figure(*empty, scale_range=SCALE).to_json())
