@@ -55,14 +55,12 @@ def supervision(request: HttpRequest) -> HttpResponse:
     _ignored(request, form)
     show_all = request.GET.get("queue") == "all"
 
-    queue = dashboards.caseload_rows(user, therapists=therapists) if therapists else []
-    attention = [c for c in queue if c.risk.tier < dashboards.RiskTier.FINE]
-    shown = queue if show_all else attention
+    queue = dashboards.risk_queue(user, therapists, every_client=show_all, limit=QUEUE_LIMIT)
     figures = dashboards.therapist_figures(user, therapists, period=period)
     chart = None
     if therapists:
         chart = dashboards.supervision_chart(
-            dashboards.weekly_client_totals(user, therapists, period=period),
+            dashboards.weekly_client_totals(figures, period=period),
             scale_range=dashboards.scale_range_for(user.clinic),
             chart_id="chart-therapists",
         )
@@ -78,11 +76,11 @@ def supervision(request: HttpRequest) -> HttpResponse:
             "figures": figures,
             # The shared per-therapist summaries (as the API's), for the page's tests.
             "summaries": [f.summary for f in figures],
-            "queue": shown[:QUEUE_LIMIT],
-            "queue_total": len(shown),
+            "queue": queue.rows,
+            "queue_total": queue.total,
             "queue_limit": QUEUE_LIMIT,
-            "attention_count": len(attention),
-            "client_count": len(queue),
+            "attention_count": queue.attention,
+            "client_count": queue.clients,
             "show_all": show_all,
             "chart": chart,
             "charts_on_page": chart is not None,

@@ -17,21 +17,25 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from django.db.models import (
-    Avg,
+    Case,
     Count,
     Exists,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
+    Value,
+    When,
     Window,
 )
 from django.db.models.functions import RowNumber
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
@@ -45,6 +49,8 @@ RUPTURE_RULES = tuple(rule for rule, params in DEFAULTS.items() if "repair_windo
 SIGNAL_RULES = ("client_reported_tension", "rater_discrepancy", "ceiling")
 # Sparklines show the client-rated total of the last completed sessions.
 SPARKLINE_SESSIONS = 10
+# risk_assess reads the client-rated totals of this many last completed sessions.
+RANKED_SESSIONS = 3
 # "Declining": the client-rated total fell at each of the last two completed sessions, by at
 # least this share of the scale's range in all (0.4 points on a 1-5 scale).
 DECLINE_SHARE = 0.1
@@ -168,9 +174,21 @@ def _latest(flags: list[FlagFact]) -> FlagFact:
     return max(flags, key=lambda f: (f.session, f.id))
 
 
+# Translated when used: the ranking assesses every client of a queue (thousands).
+SIGNAL_TEXT = {
+    "client_reported_tension": gettext_noop("Client reported tension at session %(number)d"),
+    "rater_discrepancy": gettext_noop(
+        "Therapist rated higher than the client at session %(number)d"
+    ),
+    "ceiling": gettext_noop(
+        "Ratings at the scale maximum from session %(number)d: invite feedback"
+    ),
+}
+
+
 def risk_assess(
     flags: list[FlagFact],
-    recent: list[tuple[int, float | None]],
+    recent_totals: list[float | None],
     *,
     sessions_since_form: int,
     missing_after: int,
@@ -178,8 +196,9 @@ def risk_assess(
 ) -> Risk:
     """One client's risk tier and the reasons for it, most serious first.
 
-    ``flags``: the client's active flags that are not resolved. ``recent``: (session number,
-    client-rated total or None) of the last completed sessions, oldest first.
+    ``flags``: the client's active flags that are not resolved. ``recent_totals``: the
+    client-rated totals (None: no client form) of the last completed sessions, oldest first
+    (only the last RANKED_SESSIONS are read).
 
     Unrepaired > pending: a drop rule (RUPTURE_RULES) on the client-rated total, by repair
     status; acknowledged ones count until resolved (the score has not come back). Low or
@@ -228,7 +247,7 @@ def risk_assess(
                 flag.id,
             )
         )
-    last3 = [value for _number, value in recent[-3:]]
+    last3 = recent_totals[-RANKED_SESSIONS:]
     if len(last3) == 3 and None not in last3:
         a, b, c = last3
         if a > b > c and a - c >= DECLINE_SHARE * (scale_range[1] - scale_range[0]):
@@ -240,16 +259,12 @@ def risk_assess(
                     None,
                 )
             )
-    signal_text = {
-        "client_reported_tension": _("Client reported tension at session %(number)d"),
-        "rater_discrepancy": _("Therapist rated higher than the client at session %(number)d"),
-        "ceiling": _("Ratings at the scale maximum from session %(number)d: invite feedback"),
-    }
     for rule in SIGNAL_RULES:
         found = [f for f in flags if f.rule == rule and f.status == Flag.Status.OPEN]
         if found:
             flag = _latest(found)
-            reasons.append((RiskTier.SIGNAL, signal_text[rule] % {"number": flag.session}, flag.id))
+            text = _(SIGNAL_TEXT[rule]) % {"number": flag.session}
+            reasons.append((RiskTier.SIGNAL, text, flag.id))
     if sessions_since_form >= missing_after:
         reasons.append(
             (
@@ -309,9 +324,11 @@ def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
     return facts
 
 
-def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
-    """(session number, client-rated total or None) of each client's last completed sessions
-    (SPARKLINE_SESSIONS), oldest first: one query (a window function keeps it small)."""
+def recent_client_totals(
+    client_ids: list[int], *, sessions: int = SPARKLINE_SESSIONS
+) -> dict[int, list[tuple[int, float | None]]]:
+    """(session number, client-rated total or None) of each client's last ``sessions``
+    completed sessions, oldest first: one query (a window function keeps it small)."""
     total = (
         ScaleScore.objects.filter(
             rating__session=OuterRef("pk"), rating__rater=Rater.CLIENT, scale="total"
@@ -328,7 +345,7 @@ def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, flo
             ),
             total=Subquery(total),
         )
-        .filter(position__lte=SPARKLINE_SESSIONS)
+        .filter(position__lte=sessions)
         .values_list("client_id", "number", "total")
         .order_by()
     )
@@ -357,7 +374,6 @@ def caseload_rows(
     viewer: User,
     *,
     therapist: User | None = None,
-    therapists: list[User] | None = None,
     search: str = "",
     sort: str = RISK_SORT,
     include_discharged: bool = False,
@@ -366,8 +382,8 @@ def caseload_rows(
     (``risk_assess``), ``recent`` (sparkline points) and ``sparkline`` (a callable giving
     the inline SVG; templates call it).
 
-    ``therapists``: only their primary clients (a supervisor's queue). Sorted by risk tier,
-    then the lowest latest client total, then code; or by any caseload sort. Three queries.
+    Sorted by risk tier, then the lowest latest client total, then code; or by any caseload
+    sort. Three queries.
     """
     sort = caseload_sort(sort)
     by_risk = sort.removeprefix("-") == RISK_SORT
@@ -378,12 +394,17 @@ def caseload_rows(
         sort="code" if by_risk else sort,
         include_discharged=include_discharged,
     )
-    if therapists is not None:
-        clients = clients.filter(primary_therapist__in=[t.pk for t in therapists])
     clients = _with_risk(viewer, list(clients))
     if by_risk:
         clients.sort(key=_risk_key, reverse=sort.startswith("-"))
     return clients
+
+
+def _risk_settings(clinic: Clinic | None) -> tuple[tuple[float, float], int]:
+    """The clinic's total-score range and its missing_forms setting, for ``risk_assess``."""
+    if clinic is None:
+        return DEFAULT_SCALE_RANGE, DEFAULTS["missing_forms"]["sessions"]
+    return scale_range_for(clinic), missing_forms_after(clinic)
 
 
 def _with_risk(viewer: User, clients: list[Client]) -> list[Client]:
@@ -391,9 +412,7 @@ def _with_risk(viewer: User, clients: list[Client]) -> list[Client]:
     rows: two queries."""
     if not clients:
         return clients
-    clinic = viewer.clinic
-    scale_range = scale_range_for(clinic) if clinic else DEFAULT_SCALE_RANGE
-    missing_after = missing_forms_after(clinic) if clinic else DEFAULTS["missing_forms"]["sessions"]
+    scale_range, missing_after = _risk_settings(viewer.clinic)
     ids = [c.pk for c in clients]
     facts = _flag_facts(ids)
     recent = recent_client_totals(ids)
@@ -401,19 +420,74 @@ def _with_risk(viewer: User, clients: list[Client]) -> list[Client]:
         client.recent = recent.get(client.pk, [])
         client.risk = risk_assess(
             facts.get(client.pk, []),
-            client.recent,
+            [value for _number, value in client.recent],
             sessions_since_form=client.sessions_since_client_form,
             missing_after=missing_after,
             scale_range=scale_range,
         )
-        # Drawn when a template shows the row: a queue of 1,000 shows 100.
         client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
     return clients
 
 
+def _rank_key(risk: Risk, latest: float | None, code: str) -> tuple:
+    """Most at risk first; within a tier the lowest latest client total, then code."""
+    return (risk.tier, latest is None, latest if latest is not None else 0, code)
+
+
 def _risk_key(client: Client) -> tuple:
-    latest = client.latest_client_total
-    return (client.risk.tier, latest is None, latest if latest is not None else 0, client.code)
+    return _rank_key(client.risk, client.latest_client_total, client.code)
+
+
+@dataclass
+class RiskQueue:
+    """A supervision queue: ``rows`` are the first clients of the queue with the caseload
+    columns, ``risk`` and ``sparkline`` (as caseload_rows gives them)."""
+
+    rows: list[Client]
+    total: int  # clients in the queue: those needing a look, or every client
+    attention: int  # clients needing a look (risk tier above FINE)
+    clients: int  # active primary clients of the therapists
+
+
+def risk_queue(
+    viewer: User, therapists: list[User], *, every_client: bool = False, limit: int
+) -> RiskQueue:
+    """The therapists' active primary clients ranked as on the caseload (``risk_assess``):
+    those needing a look, or ``every_client``, the first ``limit`` of them as rows.
+
+    A supervisor may see thousands of clients and is shown a hundred, so the ranking reads
+    only what ``risk_assess`` needs for every client (the latest client total, sessions
+    since the last client form, the ranked flags and the last RANKED_SESSIONS client totals)
+    and the caseload columns and sparklines are read for the rows shown. Four queries.
+    """
+    if not therapists:
+        return RiskQueue(rows=[], total=0, attention=0, clients=0)
+    scale_range, missing_after = _risk_settings(viewer.clinic)
+    ranking = selectors.queue_ranking(viewer, [t.pk for t in therapists], sessions=RANKED_SESSIONS)
+    facts = _flag_facts([row.pk for row in ranking])
+    ranked = []
+    for row in ranking:
+        risk = risk_assess(
+            facts.get(row.pk, []),
+            row.recent_totals,
+            sessions_since_form=row.sessions_since_client_form,
+            missing_after=missing_after,
+            scale_range=scale_range,
+        )
+        ranked.append((_rank_key(risk, row.latest_client_total, row.code), row.pk, risk))
+    ranked.sort(key=lambda entry: entry[0])
+    attention = [entry for entry in ranked if entry[2].tier < RiskTier.FINE]
+    queue = ranked if every_client else attention
+    risks = {pk: risk for _key, pk, risk in queue[:limit]}
+    found = {c.pk: c for c in selectors.caseload_for(viewer).filter(pk__in=list(risks))}
+    sparklines = recent_client_totals(list(found))
+    rows = []
+    for pk, risk in risks.items():  # in rank order
+        if (client := found.get(pk)) is not None:
+            client.risk, client.recent = risk, sparklines.get(pk, [])
+            client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
+            rows.append(client)
+    return RiskQueue(rows=rows, total=len(queue), attention=len(attention), clients=len(ranked))
 
 
 def sparkline_for(recent: list[tuple[int, float | None]], scale_range) -> SafeString:
@@ -495,6 +569,8 @@ class TherapistFigures:
     pending: int = 0
     acknowledged: int = 0  # flags acknowledged in the last ACKNOWLEDGE_DAYS days
     median_acknowledge_hours: float | None = None
+    # Monday -> (mean client total, ratings) of the weeks of the period that have ratings.
+    weekly: dict[dt.date, tuple[float, int]] = field(default_factory=dict)
 
     @property
     def therapist(self) -> User:
@@ -550,9 +626,10 @@ def therapist_figures(
     From ``selectors.therapist_summaries`` (shared with the API and the clinic page): active
     clients, mean of their latest client totals, open flags. Here: client-form completion
     over ``period``; trend = mean client-rated total of the TREND_WEEKS weeks up to the end
-    of the period minus the TREND_WEEKS weeks before (by the therapist who held the session);
-    clients with an unrepaired or pending rupture; median hours from a flag's creation to its
-    acknowledgement over flags acknowledged in the ACKNOWLEDGE_DAYS days up to the period end.
+    of the period minus the TREND_WEEKS weeks before, and the weekly means over the period
+    (by the therapist who held the session; one query); clients with an unrepaired or
+    pending rupture; median hours from a flag's creation to its acknowledgement over flags
+    acknowledged in the ACKNOWLEDGE_DAYS days up to the period end.
     """
     if not therapists:
         return []
@@ -565,21 +642,22 @@ def therapist_figures(
         rows[therapist_id].completed, rows[therapist_id].with_client_form = total, with_form
 
     split = end - dt.timedelta(weeks=TREND_WEEKS)
-    recent = Q(rating__session__starts_at__gte=split)
-    trend = (
-        _client_totals(viewer)
-        .filter(
-            rating__session__therapist_id__in=ids,
-            rating__session__starts_at__gte=split - dt.timedelta(weeks=TREND_WEEKS),
-            rating__session__starts_at__lt=end,
-        )
-        .values("rating__session__therapist_id")
-        .annotate(recent=Avg("score", filter=recent), previous=Avg("score", filter=~recent))
-        .order_by()
+    windows = {"recent": (split, end), "previous": (split - dt.timedelta(weeks=TREND_WEEKS), split)}
+    means = _period_means(
+        _client_totals(viewer).filter(rating__session__therapist_id__in=ids),
+        period,
+        period.weeks(),
+        "rating__session__therapist_id",
+        windows=windows,
     )
-    for row in trend:
-        figures = rows[row["rating__session__therapist_id"]]
-        figures.mean_recent, figures.mean_previous = row["recent"], row["previous"]
+    for (therapist_id, bucket), (mean, n) in means.items():
+        figures = rows[therapist_id]
+        if bucket == "recent":
+            figures.mean_recent = mean
+        elif bucket == "previous":
+            figures.mean_previous = mean
+        else:
+            figures.weekly[bucket] = (mean, n)
 
     rupture = Q(rule__in=RUPTURE_RULES, rater=Rater.CLIENT, scale="total")
     flags = (
@@ -624,23 +702,20 @@ def therapist_figures(
     return [rows[t.pk] for t in therapists]
 
 
-def weekly_client_totals(viewer: User, therapists: list[User], *, period: Period) -> pd.DataFrame:
-    """Weekly mean client-rated total per therapist (who held the session) over the period:
-    columns therapist (name), therapist_id, week (Monday), mean, n; every week of the period
-    for every therapist, NaN mean where none. One query."""
-    scores = _client_totals(viewer).filter(
-        rating__session__therapist_id__in=[t.pk for t in therapists]
-    )
-    found = _period_means(scores, period, period.weeks(), "rating__session__therapist_id")
+def weekly_client_totals(figures: list[TherapistFigures], *, period: Period) -> pd.DataFrame:
+    """Weekly mean client-rated total per therapist (who held the session) over the period,
+    from ``therapist_figures``: columns therapist (name), therapist_id, week (Monday), mean,
+    n; every week of the period for every therapist, NaN mean where none."""
+    none = (float("nan"), 0)
     records = [
         {
-            "therapist": str(therapist),
-            "therapist_id": therapist.pk,
+            "therapist": str(row.therapist),
+            "therapist_id": row.therapist.pk,
             "week": week,
-            "mean": found.get((therapist.pk, week), (float("nan"), 0))[0],
-            "n": found.get((therapist.pk, week), (float("nan"), 0))[1],
+            "mean": row.weekly.get(week, none)[0],
+            "n": row.weekly.get(week, none)[1],
         }
-        for therapist in therapists
+        for row in figures
         for week in period.weeks()
     ]
     return pd.DataFrame.from_records(
@@ -648,37 +723,53 @@ def weekly_client_totals(viewer: User, therapists: list[User], *, period: Period
     )
 
 
-def _period_means(scores: QuerySet[ScaleScore], period: Period, starts: list[dt.date], by: str):
+def _period_means(
+    scores: QuerySet[ScaleScore],
+    period: Period,
+    starts: list[dt.date],
+    by: str,
+    *,
+    windows: dict[str, tuple[dt.datetime, dt.datetime]] | None = None,
+) -> dict[tuple, tuple[float, int]]:
     """(``by`` value, bucket start) -> (mean score, count) over the sessions held in the
     period, bucketed at ``starts`` (Mondays or firsts of the month, in the clinic's
-    timezone). One aggregate query: a filtered AVG and COUNT per bucket, grouped by ``by``;
-    the edges are computed here, so the database compares datetimes and truncates none
-    (SQLite would run a Python function per row)."""
+    timezone); and (``by`` value, name) -> (mean, count) for each of ``windows`` (name ->
+    [from, to)), which may reach outside the period. Buckets without scores are left out.
+
+    One aggregate query: every edge of every span, in order, cuts time into slices; each
+    score's slice is one CASE on its session's start, and SUM and COUNT are grouped by
+    ``by`` and slice; a span adds up its slices here. The edges are computed in Python, so
+    the database compares datetimes and truncates none (SQLite would run a Python function
+    per row), and each row is compared once, not once per bucket."""
     edges = [max(period.start_at, dt.datetime.combine(d, dt.time(), period.tz)) for d in starts]
     edges.append(period.end_at)
-    aggregates = {}
-    for index in range(len(starts)):
-        inside = Q(
-            rating__session__starts_at__gte=edges[index],
-            rating__session__starts_at__lt=edges[index + 1],
-        )
-        aggregates[f"mean_{index}"] = Avg("score", filter=inside)
-        aggregates[f"n_{index}"] = Count("pk", filter=inside)
+    spans = {start: (edges[index], edges[index + 1]) for index, start in enumerate(starts)}
+    spans.update(windows or {})
+    cuts = sorted({edge for span in spans.values() for edge in span})
+    field = "rating__session__starts_at"
+    slice_of = Case(
+        *[
+            When(**{f"{field}__lt": cut, "then": Value(index)})
+            for index, cut in enumerate(cuts[1:])
+        ],
+        output_field=IntegerField(),
+    )
     rows = (
-        scores.filter(
-            rating__session__starts_at__gte=edges[0],
-            rating__session__starts_at__lt=edges[-1],
-        )
-        .values(by)
-        .annotate(**aggregates)
+        scores.filter(**{f"{field}__gte": cuts[0], f"{field}__lt": cuts[-1]})
+        .annotate(slice=slice_of)
+        .values(by, "slice")
+        .annotate(total=Sum("score"), n=Count("pk"))
         .order_by()
     )
-    return {
-        (row[by], start): (row[f"mean_{index}"], row[f"n_{index}"])
-        for row in rows
-        for index, start in enumerate(starts)
-        if row[f"n_{index}"]
-    }
+    sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0])
+    for row in rows:
+        begin, end = cuts[row["slice"]], cuts[row["slice"] + 1]
+        for key, (span_begin, span_end) in spans.items():
+            if span_begin <= begin and end <= span_end:
+                found = sums[(row[by], key)]
+                found[0] += row["total"]
+                found[1] += row["n"]
+    return {key: (total / n, n) for key, (total, n) in sums.items() if n}
 
 
 # --- one client's series, for the chart ------------------------------------------------------

@@ -44,6 +44,8 @@ from sessions.selectors import sessions_of_client
 
 # The alliance scales first, in Bordin's order; any other scale of a licensed form after.
 SCALE_ORDER = ["bond", "goal", "task", "total"]
+# The supervision endpoint lists this many clients needing a look, most at risk first.
+SUPERVISION_ATTENTION_LIMIT = 20
 
 
 class TokenThrottle(SimpleRateThrottle):
@@ -244,11 +246,10 @@ class SupervisionView(ClinicTimeMixin, APIView):
         user = request.user
         therapists = list(selectors.supervisees_of(user))
         # The supervision dashboard's queue: clients with a reason to look, most at risk first.
-        queue = dashboards.caseload_rows(user, therapists=therapists) if therapists else []
-        attention = [c for c in queue if c.risk.tier < dashboards.RiskTier.FINE][:20]
+        queue = dashboards.risk_queue(user, therapists, limit=SUPERVISION_ATTENTION_LIMIT)
         body = {
             "therapists": selectors.therapist_summaries(user, therapists),
-            "attention": attention,
+            "attention": queue.rows,
         }
         return Response(SupervisionSerializer(body).data)
 

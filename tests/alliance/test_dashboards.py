@@ -224,7 +224,8 @@ def test_therapist_figures_match_hand_computed_values(supervisor, therapist, fig
 
 
 def test_weekly_totals_have_every_week_and_gaps(supervisor, therapist, figures_world):
-    weekly = dashboards.weekly_client_totals(supervisor, [therapist], period=figures_world)
+    figures = dashboards.therapist_figures(supervisor, [therapist], period=figures_world)
+    weekly = dashboards.weekly_client_totals(figures, period=figures_world)
     weeks = list(weekly["week"])
     assert weeks[0] == dt.date(2025, 12, 29)  # the Monday of the week of 1 Jan
     assert all((b - a).days == 7 for a, b in itertools.pairwise(weeks))
