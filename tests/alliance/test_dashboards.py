@@ -93,6 +93,25 @@ def test_the_ranking_puts_each_tier_in_order(ranked):
     assert reasons["I-noise"] == reasons["H-new"] == ""
 
 
+def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
+    """risk_queue ranks on its own lean reads; its order, tiers and reasons are the
+    caseload's, and only its first ``limit`` rows carry the caseload columns."""
+    caseload = dashboards.caseload_rows(supervisor, therapist=ranked)
+    queue = dashboards.risk_queue(supervisor, [ranked], every_client=True, limit=100)
+    assert [c.code for c in queue.rows] == ORDER
+    assert [(c.risk.tier, c.risk.reasons, c.risk.flag_id) for c in queue.rows] == [
+        (c.risk.tier, c.risk.reasons, c.risk.flag_id) for c in caseload
+    ]
+    assert [c.recent for c in queue.rows] == [c.recent for c in caseload]
+    assert [c.latest_client_total for c in queue.rows] == [c.latest_client_total for c in caseload]
+    assert (queue.total, queue.attention, queue.clients) == (10, 7, 10)
+
+    needing_a_look = dashboards.risk_queue(supervisor, [ranked], limit=3)
+    assert [c.code for c in needing_a_look.rows] == ORDER[:3]
+    assert (needing_a_look.total, needing_a_look.attention) == (7, 7)
+    assert dashboards.risk_queue(supervisor, [], limit=3).rows == []
+
+
 def test_the_caseload_page_ranks_by_risk_and_shows_why(client, ranked):
     client.force_login(ranked)
     response = client.get(reverse("caseload"))
