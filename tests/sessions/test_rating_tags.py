@@ -1,0 +1,27 @@
+"""The rating answers block (sessions/templatetags/rating_tags.py) on the client page: the
+words and values the template used to write, every value escaped."""
+
+import pytest
+from django.urls import reverse
+
+from measures.models import Rating
+from tests.factories import ClientFactory, TherapySessionFactory, rating_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_client_page_shows_each_ratings_answers_escaped(client, therapist, instruments):
+    client.force_login(therapist)
+    patient = ClientFactory(primary_therapist=therapist)
+    session = TherapySessionFactory(client=patient, number=1, therapist=therapist)
+    rating = rating_of(session, instruments["client"], refresh_flags=False)
+    Rating.objects.filter(pk=rating.pk).update(
+        comment="<b>tense</b> & quiet", tension=True, tension_addressed=4, revision=3
+    )
+    page = client.get(reverse("client_detail", args=[patient.pk])).content.decode()
+    assert '<blockquote class="comment">&lt;b&gt;tense&lt;/b&gt; &amp; quiet</blockquote>' in page
+    assert "Tension or misunderstanding today: <strong>yes</strong>" in page
+    assert "how well addressed: <strong>4</strong>" in page
+    assert "Corrected 2 times by the therapist." in page
+    assert page.count('<dl class="scores">') == 1
+    assert page.count('<li><span class="item-text">') == 6
