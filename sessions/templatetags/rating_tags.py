@@ -6,15 +6,30 @@ per page where this costs ~1 ms. The markup is the one templates/alliance/includ
 rating_answers.html used to hold; that include now calls this tag, so both pages share it.
 """
 
+from functools import lru_cache
+from html import escape  # what django.utils.html.escape does, without its lazy-string wrapper
+
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from alliance.templatetags.alliance_tags import score
 
 register = template.Library()
+
+
+@lru_cache(maxsize=16)
+def _words(language: str) -> dict[str, str]:
+    """The block's fixed words in ``language`` (the active one), escaped: once per language,
+    not once per rating."""
+    return {
+        "not_answered": escape(_("not answered")),
+        "tension": escape(_("Tension or misunderstanding today")),
+        "yes": escape(_("yes")),
+        "no": escape(_("no")),
+        "addressed": escape(_("how well addressed")),
+    }
 
 
 @register.simple_tag
@@ -27,15 +42,14 @@ def rating_answers(view) -> SafeString:
         for scale in view.scores
     ]
     parts.append('</dl>\n<ol class="answers">')
-    not_answered = None
+    words = _words(get_language())
     for answer in view.answers:
         if answer["value"]:
             shown = f"<strong>{escape(answer['value'])}</strong>"
             if answer["label"]:
                 shown += f" {escape(answer['label'])}"
         else:
-            not_answered = not_answered or escape(_("not answered"))
-            shown = f'<span class="muted">{not_answered}</span>'
+            shown = f'<span class="muted">{words["not_answered"]}</span>'
         parts.append(
             f'<li><span class="item-text">{escape(answer["text"])}</span> '
             f'<span class="answer">{shown}</span></li>'
@@ -44,13 +58,12 @@ def rating_answers(view) -> SafeString:
     rating = view.rating
     if rating.tension is not None:
         line = (
-            f"<p>{escape(_('Tension or misunderstanding today'))}: "
-            f"<strong>{escape(_('yes') if rating.tension else _('no'))}</strong>"
+            f"<p>{words['tension']}: "
+            f"<strong>{words['yes'] if rating.tension else words['no']}</strong>"
         )
         if rating.tension_addressed:
             line += (
-                f" · {escape(_('how well addressed'))}: "
-                f"<strong>{escape(rating.tension_addressed)}</strong>"
+                f" · {words['addressed']}: <strong>{escape(str(rating.tension_addressed))}</strong>"
             )
         parts.append(line + "</p>")
     if rating.comment:
