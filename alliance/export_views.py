@@ -4,16 +4,20 @@ Included at /clients/<id>/export/ by alliance/urls.py; the API offers the same e
 """
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.urls import path
 
 from alliance import exports, selectors
 
 
 @login_required
-def client_ratings(request: HttpRequest, client_id: int, fmt: str) -> HttpResponse:
+def client_ratings(request: HttpRequest, client_id: int, fmt: str) -> HttpResponseBase:
     scope = exports.export_scope(request.user, client_id=client_id)
-    return exports.attachment(*exports.ratings_export(request.user, scope, fmt))
+    try:
+        return exports.ratings_response(request.user, scope, fmt)
+    except exports.ExportTooLarge as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
 
 
 @login_required

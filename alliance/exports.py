@@ -9,16 +9,23 @@ a fixed number of queries whatever its size.
 """
 
 import io
+import itertools
 import json
 import zoneinfo
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import openpyxl
 import pandas as pd
-from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.db import models
+from django.db.models import F, QuerySet, Value
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.text import slugify
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from alliance import selectors
 from alliance.models import Client, Flag, User
@@ -120,81 +127,229 @@ def _local(value, tzinfo):
     return timezone.localtime(value, tzinfo)
 
 
-def ratings_frame(ratings: QuerySet[Rating]) -> pd.DataFrame:
-    """Long format, one row per (rating, scale), in RATING_COLUMNS order. Three queries."""
-    rows = list(
-        ratings.order_by("session__client__code", "session__number", "rater", "pk").values(
-            "pk",
-            "rater",
-            "submitted_at",
-            "instrument__key",
-            "instrument__version",
-            "session__number",
-            "session__starts_at",
-            "session__client__code",
-            "session__client__clinic__name",
-            "session__client__clinic__timezone",
-        )
-    )
-    answers: dict[int, dict[str, float]] = defaultdict(dict)
-    for rating_id, item, value in (
-        ItemAnswer.objects.filter(rating__in=ratings)
-        .order_by("pk")
-        .values_list("rating_id", "item", "value")
-    ):
-        answers[rating_id][item] = int(value) if float(value).is_integer() else value
-    scores: dict[int, list[tuple]] = defaultdict(list)
-    for rating_id, scale, score, n_answered in (
-        ScaleScore.objects.filter(rating__in=ratings)
-        .order_by("pk")
-        .values_list("rating_id", "scale", "score", "n_answered")
-    ):
-        scores[rating_id].append((scale, score, n_answered))
+# Output rows per DataFrame written to the CSV stream, and rows per database round trip:
+# memory stays bounded by these whatever the size of the clinic.
+CSV_CHUNK_ROWS = 5_000
+FETCH_ROWS = 2_000
+# Rows of one Excel sheet, the heading included; a larger export is CSV only.
+XLSX_MAX_ROWS = 1_048_576
+_ANSWER, _SCORE = 0, 1
+# One stream of rows, answers then scores per rating, in export order (see _rating_rows).
+_STREAM_COLUMNS = (
+    "kind",
+    "code",
+    "number",
+    "rater",
+    "rating_pk",
+    "row_pk",
+    "name",
+    "amount",
+    "n_answers",
+    "clinic_name",
+    "clinic_timezone",
+    "starts",
+    "submitted",
+    "instrument_key",
+    "instrument_version",
+)
 
-    records = []
-    for row in rows:
-        tz = zoneinfo.ZoneInfo(row["session__client__clinic__timezone"])
-        base = {
-            "clinic": row["session__client__clinic__name"],
-            "client_code": row["session__client__code"],
-            "session_number": row["session__number"],
-            "session_date": _local(row["session__starts_at"], tz).date().isoformat(),
-            "rater": row["rater"],
-            "instrument_key": row["instrument__key"],
-            "instrument_version": row["instrument__version"],
-            "submitted_at": _local(row["submitted_at"], tz).isoformat(timespec="seconds"),
-            "answers": json.dumps(answers.get(row["pk"], {}), sort_keys=True),
-        }
-        for scale, score, n_answered in scores.get(row["pk"], []):
-            records.append(base | {"scale": scale, "score": score, "n_answered": n_answered})
+
+class ExportTooLarge(Exception):
+    """The export has more rows than the format holds (Excel); the message says what to do."""
+
+
+def _stream_columns(kind: int, **columns) -> dict:
+    """_STREAM_COLUMNS as expressions on an answer or a score, for one side of the union:
+    the order keys, then ``columns``; the others NULL."""
+    types = {
+        "number": models.IntegerField(),
+        "amount": models.FloatField(),
+        "n_answers": models.IntegerField(),
+        "starts": models.DateTimeField(),
+        "submitted": models.DateTimeField(),
+        "instrument_version": models.IntegerField(),
+    }
+    expressions = {
+        name: Value(None, output_field=types.get(name, models.CharField()))
+        for name in _STREAM_COLUMNS
+    }
+    expressions |= {
+        "kind": Value(kind, output_field=models.IntegerField()),
+        "code": F("rating__session__client__code"),
+        "number": F("rating__session__number"),
+        "rater": F("rating__rater"),
+        "rating_pk": F("rating_id"),
+        "row_pk": F("pk"),
+    }
+    return expressions | columns
+
+
+def _rating_rows(ratings: QuerySet[Rating]) -> Iterator[tuple]:
+    """Every item answer and scale score of the ratings as one stream in export order
+    (client code, session number, rater, rating; a rating's answers, then its scores, each
+    by id). One query, one snapshot, read a chunk at a time (a server-side cursor on
+    PostgreSQL); answer rows leave the rating's own columns empty."""
+    answers = (
+        ItemAnswer.objects.filter(rating__in=ratings)
+        .annotate(**_stream_columns(_ANSWER, name=F("item"), amount=F("value")))
+        .values_list(*_STREAM_COLUMNS)
+    )
+    scores = (
+        ScaleScore.objects.filter(rating__in=ratings)
+        .annotate(
+            **_stream_columns(
+                _SCORE,
+                name=F("scale"),
+                amount=F("score"),
+                n_answers=F("n_answered"),
+                clinic_name=F("rating__session__client__clinic__name"),
+                clinic_timezone=F("rating__session__client__clinic__timezone"),
+                starts=F("rating__session__starts_at"),
+                submitted=F("rating__submitted_at"),
+                instrument_key=F("rating__instrument__key"),
+                instrument_version=F("rating__instrument__version"),
+            )
+        )
+        .values_list(*_STREAM_COLUMNS)
+    )
+    stream = answers.union(scores, all=True).order_by(
+        "code", "number", "rater", "rating_pk", "kind", "row_pk"
+    )
+    return stream.iterator(chunk_size=FETCH_ROWS)
+
+
+def rating_records(ratings: QuerySet[Rating]) -> Iterator[tuple]:
+    """Long format, one tuple per (rating, scale) in RATING_COLUMNS order, a rating at a
+    time: memory is one rating's answers, whatever the number of ratings. One query."""
+    rating = None
+    answers: dict[str, float] = {}
+    base = None
+    for (
+        kind,
+        code,
+        number,
+        rater,
+        rating_pk,
+        _,
+        name,
+        amount,
+        n_answers,
+        clinic_name,
+        clinic_timezone,
+        starts,
+        submitted,
+        instrument_key,
+        instrument_version,
+    ) in _rating_rows(ratings):
+        if rating_pk != rating:
+            rating, answers, base = rating_pk, {}, None
+        if kind == _ANSWER:
+            answers[name] = int(amount) if float(amount).is_integer() else amount
+            continue
+        if base is None:
+            tz = zoneinfo.ZoneInfo(clinic_timezone)
+            base = (
+                clinic_name,
+                code,
+                number,
+                _local(starts, tz).date().isoformat(),
+                rater,
+                instrument_key,
+                instrument_version,
+                _local(submitted, tz).isoformat(timespec="seconds"),
+            )
+            answers_json = json.dumps(answers, sort_keys=True)
+        yield (*base, name, amount, n_answers, answers_json)
+
+
+def _records_frame(records: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, columns=RATING_COLUMNS)
     return frame.astype({"session_number": "Int64", "instrument_version": "Int64"})
+
+
+def ratings_frame(ratings: QuerySet[Rating]) -> pd.DataFrame:
+    """Long format, one row per (rating, scale), in RATING_COLUMNS order. One query; the
+    whole export in memory (the Excel export: CSV is streamed by ratings_csv_chunks)."""
+    return _records_frame(list(rating_records(ratings)))
+
+
+def ratings_csv_chunks(ratings: QuerySet[Rating]) -> Iterator[bytes]:
+    """The CSV of ratings_frame, written CSV_CHUNK_ROWS rows at a time: the same bytes as
+    ``to_csv(ratings_frame(ratings))`` (same formatting, same safe_cells) without holding
+    more than a chunk. The heading comes before the query runs."""
+    yield to_csv(_records_frame([]))
+    records = rating_records(ratings)
+    while chunk := list(itertools.islice(records, CSV_CHUNK_ROWS)):
+        yield safe_cells(_records_frame(chunk)).to_csv(index=False, header=False).encode("utf-8")
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
     return safe_cells(frame).to_csv(index=False).encode("utf-8")
 
 
+def _column_width(name: str, column: pd.Series) -> float:
+    """Characters of the widest cell (the heading included), between 8 and 60."""
+    shown = column.astype(object).where(column.notna(), "").astype(str).str.len()
+    return min(max(len(str(name)), int(shown.max()) if len(shown) else 0, 8), 60)
+
+
 def to_xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """An Excel workbook, one sheet per frame: a bold heading row (frozen), columns as wide
+    as their text. openpyxl's write-only mode: rows go out as they are written, no cell
+    objects kept. ExportTooLarge when a sheet has more rows than Excel holds."""
+    for name, frame in sheets.items():
+        if len(frame) + 1 > XLSX_MAX_ROWS:
+            raise ExportTooLarge(
+                f"The {name} sheet would have {len(frame):,} rows; Excel holds "
+                f"{XLSX_MAX_ROWS - 1:,}. Download CSV instead, or export less at a time."
+            )
+    workbook = openpyxl.Workbook(write_only=True)
+    bold = Font(bold=True)
+    for name, frame in sheets.items():
+        frame = safe_cells(frame)
+        sheet = workbook.create_sheet(name)
+        for index, (column, values) in enumerate(frame.items(), start=1):
+            width = _column_width(column, values)
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.freeze_panes = "A2"
+        heading = []
+        for column in frame.columns:
+            cell = WriteOnlyCell(sheet, value=column)
+            cell.font = bold
+            heading.append(cell)
+        sheet.append(heading)
+        # Missing values as empty cells; numpy numbers as Python ones.
+        cells = frame.astype(object).where(frame.notna(), None)
+        for row in cells.itertuples(index=False, name=None):
+            sheet.append(row)
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            safe_cells(frame).to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            for column in sheet.columns:
-                width = max((len(str(cell.value or "")) for cell in column), default=8)
-                sheet.column_dimensions[column[0].column_letter].width = min(max(width, 8), 60)
-            sheet.freeze_panes = "A2"
+    workbook.save(buffer)
     return buffer.getvalue()
 
 
-def ratings_export(user: User, scope: ExportScope, fmt: str) -> tuple[bytes, str, str]:
-    """(content, content type, file name) of the ratings export in "csv" or "xlsx"."""
-    frame = ratings_frame(ratings_in_scope(user, scope))
-    stamp = timezone.localdate().isoformat()
+def _ratings_name(scope: ExportScope, extension: str) -> str:
+    return f"alliance-ratings-{scope.slug}-{timezone.localdate().isoformat()}.{extension}"
+
+
+def ratings_response(user: User, scope: ExportScope, fmt: str) -> HttpResponseBase:
+    """The ratings export as a download, "csv" (streamed) or "xlsx". ExportTooLarge when an
+    Excel export would have more rows than a sheet holds (counted first, one query)."""
+    ratings = ratings_in_scope(user, scope)
     if fmt == "xlsx":
-        return to_xlsx({"ratings": frame}), XLSX_TYPE, f"alliance-ratings-{scope.slug}-{stamp}.xlsx"
-    return to_csv(frame), "text/csv; charset=utf-8", f"alliance-ratings-{scope.slug}-{stamp}.csv"
+        rows = ScaleScore.objects.filter(rating__in=ratings).count()
+        if rows + 1 > XLSX_MAX_ROWS:
+            raise ExportTooLarge(
+                f"This export has {rows:,} rows; an Excel sheet holds {XLSX_MAX_ROWS - 1:,}. "
+                "Download CSV instead (any size), or export one therapist's caseload or one "
+                "client at a time."
+            )
+        content = to_xlsx({"ratings": ratings_frame(ratings)})
+        return attachment(content, XLSX_TYPE, _ratings_name(scope, "xlsx"))
+    response = StreamingHttpResponse(
+        ratings_csv_chunks(ratings), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_ratings_name(scope, "csv")}"'
+    return response
 
 
 # --- one client's record, for the client's right of access ---------------------------------

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -321,6 +321,13 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+class ExportTooLargeError(APIException):
+    """More rows than the format holds (an Excel sheet): the message points to CSV."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "export_too_large"
+
+
 class RatingsExportView(ClinicTimeMixin, APIView):
     """Ratings in long format (one row per rating and scale; item answers as JSON) for a
     client, a caseload, or everything in your scope."""
@@ -335,7 +342,10 @@ class RatingsExportView(ClinicTimeMixin, APIView):
             client_id=query.validated_data.get("client"),
             therapist_id=query.validated_data.get("therapist"),
         )
-        return exports.attachment(*exports.ratings_export(request.user, scope, self.fmt))
+        try:
+            return exports.ratings_response(request.user, scope, self.fmt)
+        except exports.ExportTooLarge as error:
+            raise ExportTooLargeError(str(error)) from error
 
 
 @extend_schema(

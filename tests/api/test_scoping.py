@@ -203,7 +203,7 @@ def test_scope_wide_reads(world, api_as, role):
         for entry in bundle["entry"]
         if "subject" in entry["resource"]
     }
-    export = api.get("/api/v1/exports/ratings.csv").content.decode()
+    export = b"".join(api.get("/api/v1/exports/ratings.csv").streaming_content).decode()
     codes = {"own": "OWN-1", "other": "OTHER-1"}
     assert subjects == {codes[which] for which in SEES[role]}
     for which, code in codes.items():

@@ -1,9 +1,12 @@
 """Ratings exports (long format, CSV and Excel) and a client's record: columns, scope,
-formula safety and a fixed number of queries."""
+formula safety, a fixed number of queries, the CSV streamed in chunks with the same bytes as
+when it was built whole, and Excel's row limit."""
 
 import datetime as dt
 import io
 import json
+import zoneinfo
+from collections import defaultdict
 
 import openpyxl
 import pandas as pd
@@ -13,10 +16,17 @@ from django.utils import timezone
 
 from alliance import exports
 from alliance.exports import RATING_COLUMNS, ExportScope
-from alliance.models import Flag
-from measures.models import Rating
+from alliance.models import AccessEvent, Flag
+from measures.models import ItemAnswer, Rating, ScaleScore
 from tests.api.conftest import api_client_for
-from tests.factories import ClientFactory, TherapySessionFactory, rating_of
+from tests.factories import (
+    ClientFactory,
+    ClinicAdminFactory,
+    ClinicFactory,
+    TherapistFactory,
+    TherapySessionFactory,
+    rating_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +53,15 @@ def clients(therapist, other_therapist, supervisor, instruments):
     return {"own": own, "other": other}
 
 
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def _csv(user, **params):
     response = api_client_for(user).get("/api/v1/exports/ratings.csv", params)
-    assert response.status_code == 200, response.content
-    return pd.read_csv(io.BytesIO(response.content))
+    assert response.status_code == 200, _body(response)
+    assert response.streaming
+    return pd.read_csv(io.BytesIO(_body(response)))
 
 
 def test_csv_opens_in_pandas_with_the_documented_columns(clients, therapist):
@@ -87,7 +102,6 @@ def test_dates_are_in_the_clinic_timezone(clients, therapist):
     ],
 )
 def test_scope(clients, request, who, params, codes):
-    from tests.factories import ClinicAdminFactory
 
     users = {
         "therapist": request.getfixturevalue("therapist"),
@@ -191,7 +205,7 @@ def test_page_links_download_the_clients_exports(client, clients, therapist, sup
     client.force_login(therapist)
     csv = client.get(reverse("client_export_csv", args=[own.pk]))
     assert csv.status_code == 200
-    assert set(pd.read_csv(io.BytesIO(csv.content))["client_code"]) == {"OWN-1"}
+    assert set(pd.read_csv(io.BytesIO(_body(csv)))["client_code"]) == {"OWN-1"}
     assert client.get(reverse("client_export_xlsx", args=[own.pk])).status_code == 200
     assert client.get(reverse("client_export_record", args=[own.pk])).status_code == 200
     assert client.get(reverse("client_export_csv", args=[clients["other"].pk])).status_code == 404
@@ -210,3 +224,177 @@ def test_a_client_without_sessions_gets_sheets_with_headings(client_of_therapist
     assert sheets["Sessions"].empty
     assert list(sheets["Sessions"].columns)[:2] == ["Session number", "Date and time"]
     assert "What was noticed" in sheets["Flags"].columns
+
+
+# --- the CSV streamed, Excel's limit -------------------------------------------------------
+
+
+def _frame_before_streaming(ratings) -> pd.DataFrame:
+    """exports.ratings_frame as it was before the CSV was streamed (three queries, every row
+    in memory): the reference the streamed bytes are compared with."""
+    rows = list(
+        ratings.order_by("session__client__code", "session__number", "rater", "pk").values(
+            "pk",
+            "rater",
+            "submitted_at",
+            "instrument__key",
+            "instrument__version",
+            "session__number",
+            "session__starts_at",
+            "session__client__code",
+            "session__client__clinic__name",
+            "session__client__clinic__timezone",
+        )
+    )
+    answers = defaultdict(dict)
+    for rating_id, item, value in (
+        ItemAnswer.objects.filter(rating__in=ratings)
+        .order_by("pk")
+        .values_list("rating_id", "item", "value")
+    ):
+        answers[rating_id][item] = int(value) if float(value).is_integer() else value
+    scores = defaultdict(list)
+    for rating_id, scale, score, n_answered in (
+        ScaleScore.objects.filter(rating__in=ratings)
+        .order_by("pk")
+        .values_list("rating_id", "scale", "score", "n_answered")
+    ):
+        scores[rating_id].append((scale, score, n_answered))
+    records = []
+    for row in rows:
+        tz = zoneinfo.ZoneInfo(row["session__client__clinic__timezone"])
+        base = {
+            "clinic": row["session__client__clinic__name"],
+            "client_code": row["session__client__code"],
+            "session_number": row["session__number"],
+            "session_date": timezone.localtime(row["session__starts_at"], tz).date().isoformat(),
+            "rater": row["rater"],
+            "instrument_key": row["instrument__key"],
+            "instrument_version": row["instrument__version"],
+            "submitted_at": timezone.localtime(row["submitted_at"], tz).isoformat(
+                timespec="seconds"
+            ),
+            "answers": json.dumps(answers.get(row["pk"], {}), sort_keys=True),
+        }
+        for scale, score, n_answered in scores.get(row["pk"], []):
+            records.append(base | {"scale": scale, "score": score, "n_answered": n_answered})
+    frame = pd.DataFrame.from_records(records, columns=RATING_COLUMNS)
+    return frame.astype({"session_number": "Int64", "instrument_version": "Int64"})
+
+
+@pytest.fixture
+def awkward(clients, instruments):
+    """Ratings whose cells test the formatting: codes a spreadsheet would run, a clinic in
+    another (half-hour) timezone, an empty score, thirds, a non-integer answer, a rating
+    without answers or without scores."""
+    kolkata = ClinicFactory(name="=Clinic+1", timezone="Asia/Kolkata")
+    therapist = TherapistFactory(username="kolkata", clinic=kolkata)
+    for code in ["=SUM(A1)", "-7", "+x", "@me", "b-low", "Ärger", "a\tb"]:
+        _course(ClientFactory(primary_therapist=therapist, code=code), instruments, 3)
+    ratings = Rating.objects.filter(session__client__clinic=kolkata).order_by("pk")
+    first, second, third, fourth = ratings[:4]
+    ScaleScore.objects.filter(rating=first, scale="bond").update(score=None, n_answered=0)
+    ScaleScore.objects.filter(rating=first, scale="goal").update(score=13 / 3)
+    ScaleScore.objects.filter(rating=first, scale="total").update(score=0.1 + 0.2)
+    ItemAnswer.objects.filter(rating=second, item="bond_1").update(value=2.5)
+    ItemAnswer.objects.filter(rating=third).delete()
+    ScaleScore.objects.filter(rating=fourth).delete()
+    return Rating.objects.all()
+
+
+@pytest.mark.parametrize(("chunk_rows", "fetch_rows"), [(5, 3), (7, 100), (10_000, 2_000)])
+def test_the_streamed_csv_has_the_bytes_of_the_csv_built_whole(
+    awkward, monkeypatch, chunk_rows, fetch_rows
+):
+    monkeypatch.setattr(exports, "CSV_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(exports, "FETCH_ROWS", fetch_rows)
+    before = exports.to_csv(_frame_before_streaming(awkward))
+    chunks = list(exports.ratings_csv_chunks(awkward))
+    assert b"".join(chunks) == before
+    rows = len(before.splitlines()) - 1
+    assert rows > 100
+    assert len(chunks) == 1 + -(-rows // chunk_rows)  # the heading, then full chunks
+    assert b"'=SUM(A1)" in before and b"'=Clinic+1" in before and b"'-7" in before
+    assert b",4.333333333333333," in before and b'2.5, ""bond_2""' in before
+
+
+def test_an_empty_stream_is_the_heading(therapist):
+    before = exports.to_csv(_frame_before_streaming(Rating.objects.none()))
+    assert b"".join(exports.ratings_csv_chunks(Rating.objects.none())) == before
+    assert before.decode().strip() == ",".join(RATING_COLUMNS)
+
+
+def test_the_stream_takes_one_query_at_any_size(
+    clients, instruments, therapist, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(exports, "CSV_CHUNK_ROWS", 5)
+    monkeypatch.setattr(exports, "FETCH_ROWS", 4)
+    ratings = exports.ratings_in_scope(therapist, ExportScope())
+    chunks = exports.ratings_csv_chunks(ratings)
+    with django_assert_num_queries(0):
+        heading = next(chunks)  # sent before the database is read
+    with django_assert_num_queries(1):
+        small = heading + b"".join(chunks)
+    for n in range(5):
+        _course(ClientFactory(primary_therapist=therapist, code=f"MORE-{n}"), instruments, 4)
+    with django_assert_num_queries(1):
+        large = b"".join(exports.ratings_csv_chunks(ratings))
+    assert len(large.splitlines()) == len(small.splitlines()) + 5 * 4 * 2 * 4
+
+
+def test_a_streamed_export_is_audited(clients, therapist):
+    api = api_client_for(therapist)
+    response = api.get("/api/v1/exports/ratings.csv", {"client": clients["own"].pk})
+    assert response.streaming
+    event = AccessEvent.objects.order_by("-pk").first()
+    assert (event.action, event.url_name, event.status_code, event.client_id) == (
+        "export",
+        "api-export-ratings-csv",
+        200,
+        clients["own"].pk,
+    )
+    assert len(_body(response).splitlines()) == 17
+
+
+def test_an_export_too_big_for_excel_points_to_csv(clients, therapist, monkeypatch):
+    # 16 rows of ratings and a heading: one row more than this sheet holds.
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 16)
+    api = api_client_for(therapist)
+    response = api.get("/api/v1/exports/ratings.xlsx")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "export_too_large"
+    assert "16 rows" in error["message"]
+    assert "Download CSV instead" in error["message"]
+    assert api.get("/api/v1/exports/ratings.csv").status_code == 200
+    page = api_client_for(therapist)
+    page.force_login(therapist)
+    own = clients["own"]
+    answer = page.get(reverse("client_export_xlsx", args=[own.pk]))
+    assert answer.status_code == 400
+    assert "Download CSV instead" in answer.content.decode()
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 17)
+    assert api.get("/api/v1/exports/ratings.xlsx").status_code == 200
+
+
+def test_excel_sheets_have_a_bold_frozen_heading_and_the_frames_values(clients, therapist):
+    frame = exports.ratings_frame(exports.ratings_in_scope(therapist, ExportScope()))
+    workbook = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx({"ratings": frame})))
+    sheet = workbook["ratings"]
+    assert [cell.value for cell in sheet[1]] == RATING_COLUMNS
+    assert all(cell.font.bold for cell in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    assert 8 <= sheet.column_dimensions["L"].width <= 60
+    back = pd.read_excel(io.BytesIO(exports.to_xlsx({"ratings": frame})), sheet_name="ratings")
+    # Excel has one kind of number: 5.0 reads back as 5.
+    pd.testing.assert_frame_equal(back, exports.safe_cells(frame), check_dtype=False)
+
+
+def test_excel_leaves_missing_values_empty(therapist):
+    frame = pd.DataFrame({"a": [1.5, None], "b": pd.array([None, 2], dtype="Int64")})
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx({"x": frame})))["x"]
+    assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [
+        ["a", "b"],
+        [1.5, None],
+        [None, 2],
+    ]
