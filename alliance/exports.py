@@ -8,9 +8,12 @@ timezone. Every export starts from ``Rating.objects.visible_to`` (the UI's scope
 a fixed number of queries whatever its size.
 """
 
+import csv
+import functools
 import io
 import itertools
 import json
+import os
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ import openpyxl
 import pandas as pd
 from django.db import models
 from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Cast
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
@@ -133,13 +137,14 @@ CSV_CHUNK_ROWS = 5_000
 FETCH_ROWS = 2_000
 # Rows of one Excel sheet, the heading included; a larger export is CSV only.
 XLSX_MAX_ROWS = 1_048_576
-_ANSWER, _SCORE = 0, 1
-# One stream of rows, answers then scores per rating, in export order (see _rating_rows).
+# A rating's rows in the stream sort as: its own row, its answers, its scores.
+_RATING, _ANSWER, _SCORE = "1", "2", "3"
+# The stream's columns (see _rating_rows); the rating's own ones are empty on the others.
 _STREAM_COLUMNS = (
     "kind",
     "code",
     "number",
-    "rater",
+    "rated_by",
     "rating_pk",
     "row_pk",
     "name",
@@ -158,78 +163,98 @@ class ExportTooLarge(Exception):
     """The export has more rows than the format holds (Excel); the message says what to do."""
 
 
-def _stream_columns(kind: int, **columns) -> dict:
-    """_STREAM_COLUMNS as expressions on an answer or a score, for one side of the union:
-    the order keys, then ``columns``; the others NULL."""
-    types = {
-        "number": models.IntegerField(),
-        "amount": models.FloatField(),
-        "n_answers": models.IntegerField(),
-        "starts": models.DateTimeField(),
-        "submitted": models.DateTimeField(),
-        "instrument_version": models.IntegerField(),
-    }
-    expressions = {
-        name: Value(None, output_field=types.get(name, models.CharField()))
-        for name in _STREAM_COLUMNS
-    }
-    expressions |= {
-        "kind": Value(kind, output_field=models.IntegerField()),
-        "code": F("rating__session__client__code"),
-        "number": F("rating__session__number"),
-        "rater": F("rating__rater"),
-        "rating_pk": F("rating_id"),
-        "row_pk": F("pk"),
-    }
-    return expressions | columns
+_STREAM_TYPES = {
+    "amount": models.FloatField(),
+    "n_answers": models.IntegerField(),
+    "starts": models.DateTimeField(),
+    "submitted": models.DateTimeField(),
+    "instrument_version": models.IntegerField(),
+}
+
+
+def _stream_columns(kind: str, rating: str, **columns) -> dict:
+    """_STREAM_COLUMNS as expressions for one part of the union: the sort keys (``rating``:
+    the path to the rating), then ``columns``, the others NULL. The first part (the
+    ratings', ``rating`` empty) gives the columns their Python converters: its NULLs and
+    kind are text, so none runs per row; the other parts' NULLs are typed, as PostgreSQL
+    matches the parts' types two at a time."""
+    text = models.CharField()
+    if rating:
+        nulls = {name: Cast(Value(None), _STREAM_TYPES.get(name, text)) for name in _STREAM_COLUMNS}
+    else:
+        nulls = {name: Value(None, output_field=text) for name in _STREAM_COLUMNS}
+    return (
+        nulls
+        | {
+            "kind": Value(kind, output_field=text),
+            "code": F(f"{rating}session__client__code"),
+            "number": F(f"{rating}session__number"),
+            "rated_by": F(f"{rating}rater"),
+            "rating_pk": F(f"{rating}pk"),
+            "row_pk": F("pk"),
+        }
+        | columns
+    )
 
 
 def _rating_rows(ratings: QuerySet[Rating]) -> Iterator[tuple]:
-    """Every item answer and scale score of the ratings as one stream in export order
-    (client code, session number, rater, rating; a rating's answers, then its scores, each
-    by id). One query, one snapshot, read a chunk at a time (a server-side cursor on
-    PostgreSQL); answer rows leave the rating's own columns empty."""
-    answers = (
-        ItemAnswer.objects.filter(rating__in=ratings)
-        .annotate(**_stream_columns(_ANSWER, name=F("item"), amount=F("value")))
-        .values_list(*_STREAM_COLUMNS)
-    )
-    scores = (
-        ScaleScore.objects.filter(rating__in=ratings)
+    """The ratings, their item answers and scale scores as one stream of _STREAM_COLUMNS in
+    export order (client code, session number, rater, rating; per rating its own row, its
+    answers, its scores, each by id). One query, so one snapshot; read FETCH_ROWS at a time
+    (a server-side cursor on PostgreSQL)."""
+    own = (
+        Rating.objects.filter(pk__in=ratings)
+        .order_by()
         .annotate(
             **_stream_columns(
-                _SCORE,
-                name=F("scale"),
-                amount=F("score"),
-                n_answers=F("n_answered"),
-                clinic_name=F("rating__session__client__clinic__name"),
-                clinic_timezone=F("rating__session__client__clinic__timezone"),
-                starts=F("rating__session__starts_at"),
-                submitted=F("rating__submitted_at"),
-                instrument_key=F("rating__instrument__key"),
-                instrument_version=F("rating__instrument__version"),
+                _RATING,
+                "",
+                clinic_name=F("session__client__clinic__name"),
+                clinic_timezone=F("session__client__clinic__timezone"),
+                starts=F("session__starts_at"),
+                submitted=F("submitted_at"),
+                instrument_key=F("instrument__key"),
+                instrument_version=F("instrument__version"),
             )
         )
         .values_list(*_STREAM_COLUMNS)
     )
-    stream = answers.union(scores, all=True).order_by(
-        "code", "number", "rater", "rating_pk", "kind", "row_pk"
+    answers = (
+        ItemAnswer.objects.filter(rating__in=ratings)
+        .order_by()
+        .annotate(**_stream_columns(_ANSWER, "rating__", name=F("item"), amount=F("value")))
+        .values_list(*_STREAM_COLUMNS)
+    )
+    scores = (
+        ScaleScore.objects.filter(rating__in=ratings)
+        .order_by()
+        .annotate(
+            **_stream_columns(
+                _SCORE, "rating__", name=F("scale"), amount=F("score"), n_answers=F("n_answered")
+            )
+        )
+        .values_list(*_STREAM_COLUMNS)
+    )
+    stream = own.union(answers, scores, all=True).order_by(
+        "code", "number", "rated_by", "rating_pk", "kind", "row_pk"
     )
     return stream.iterator(chunk_size=FETCH_ROWS)
 
 
 def rating_records(ratings: QuerySet[Rating]) -> Iterator[tuple]:
-    """Long format, one tuple per (rating, scale) in RATING_COLUMNS order, a rating at a
-    time: memory is one rating's answers, whatever the number of ratings. One query."""
-    rating = None
+    """Long format, one tuple per (rating, scale) in RATING_COLUMNS order, text a
+    spreadsheet would run as a formula already made safe (``_safe``, as safe_cells does):
+    a rating at a time, so memory is one rating's answers whatever the number of ratings.
+    One query."""
     answers: dict[str, float] = {}
-    base = None
+    base: tuple = ()
+    answers_json = None
     for (
         kind,
         code,
         number,
         rater,
-        rating_pk,
+        _,
         _,
         name,
         amount,
@@ -241,46 +266,53 @@ def rating_records(ratings: QuerySet[Rating]) -> Iterator[tuple]:
         instrument_key,
         instrument_version,
     ) in _rating_rows(ratings):
-        if rating_pk != rating:
-            rating, answers, base = rating_pk, {}, None
-        if kind == _ANSWER:
+        if kind == _SCORE:
+            if answers_json is None:
+                answers_json = _safe(json.dumps(answers, sort_keys=True))
+            yield (*base, _safe(name), amount, n_answers, answers_json)
+        elif kind == _ANSWER:
             answers[name] = int(amount) if float(amount).is_integer() else amount
-            continue
-        if base is None:
-            tz = zoneinfo.ZoneInfo(clinic_timezone)
-            base = (
-                clinic_name,
-                code,
-                number,
-                _local(starts, tz).date().isoformat(),
-                rater,
-                instrument_key,
-                instrument_version,
-                _local(submitted, tz).isoformat(timespec="seconds"),
+        else:
+            tz = _zone(clinic_timezone)
+            base = tuple(
+                _safe(value)
+                for value in (
+                    clinic_name,
+                    code,
+                    number,
+                    _local(starts, tz).date().isoformat(),
+                    rater,
+                    instrument_key,
+                    instrument_version,
+                    _local(submitted, tz).isoformat(timespec="seconds"),
+                )
             )
-            answers_json = json.dumps(answers, sort_keys=True)
-        yield (*base, name, amount, n_answers, answers_json)
+            answers, answers_json = {}, None
 
 
-def _records_frame(records: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=RATING_COLUMNS)
-    return frame.astype({"session_number": "Int64", "instrument_version": "Int64"})
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
 
 def ratings_frame(ratings: QuerySet[Rating]) -> pd.DataFrame:
-    """Long format, one row per (rating, scale), in RATING_COLUMNS order. One query; the
-    whole export in memory (the Excel export: CSV is streamed by ratings_csv_chunks)."""
-    return _records_frame(list(rating_records(ratings)))
+    """Long format, one row per (rating, scale), in RATING_COLUMNS order, formula-safe. One
+    query; the whole export in memory (Excel's: the CSV is streamed by ratings_csv_chunks)."""
+    frame = pd.DataFrame.from_records(list(rating_records(ratings)), columns=RATING_COLUMNS)
+    return frame.astype({"session_number": "Int64", "instrument_version": "Int64"})
 
 
 def ratings_csv_chunks(ratings: QuerySet[Rating]) -> Iterator[bytes]:
-    """The CSV of ratings_frame, written CSV_CHUNK_ROWS rows at a time: the same bytes as
-    ``to_csv(ratings_frame(ratings))`` (same formatting, same safe_cells) without holding
-    more than a chunk. The heading comes before the query runs."""
-    yield to_csv(_records_frame([]))
+    """``to_csv(ratings_frame(ratings))``, byte for byte, CSV_CHUNK_ROWS rows at a time:
+    the heading before the query runs, then rows written by the csv module as pandas
+    writes them (pandas' to_csv is csv.writer over the values as text: a float by its
+    shortest repr, a missing value empty, the platform's line ending)."""
+    yield to_csv(pd.DataFrame(columns=RATING_COLUMNS))
     records = rating_records(ratings)
     while chunk := list(itertools.islice(records, CSV_CHUNK_ROWS)):
-        yield safe_cells(_records_frame(chunk)).to_csv(index=False, header=False).encode("utf-8")
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator=os.linesep).writerows(chunk)
+        yield buffer.getvalue().encode("utf-8")
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
