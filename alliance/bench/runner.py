@@ -36,6 +36,7 @@ class Result:
     min_ms: float
     queries: int
     kilobytes: float
+    first_byte_ms: float | None = None  # median time to the first chunk of a streamed answer
     cpu_ms: float | None = None  # median CPU time of this process (Python), per request
     sql_ms: float | None = None  # the request's statements replayed raw (references.py)
     x_sql: float | None = None  # median_ms / sql_ms
@@ -58,22 +59,26 @@ def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) 
         if user is not None:
             client.force_login(user)
         url = scenario.url(bench)
-        for _ in range(WARM_UP):
+        runs = scenario.repeat or repeat
+        for _ in range(WARM_UP if scenario.warm_up is None else scenario.warm_up):
             _send(client, scenario, _prepare(scenario, bench, url))
         prepared = _prepare(scenario, bench, url)  # a form post's fresh link: not counted
         with CaptureQueriesContext(connection) as captured:
-            response = _send(client, scenario, prepared)
+            _, size, _ = _send(client, scenario, prepared)
         # Read now: the next request's request_started signal clears the query log.
         queries = len(captured.captured_queries)
-        sql_ms = _sql_reference(client, scenario, bench, url, captured.captured_queries)
-        runs = scenario.repeat or repeat
-        times, cpu = [], []
+        sql_ms = _sql_reference(
+            client, scenario, bench, url, captured.captured_queries, replays=min(REPLAYS, runs)
+        )
+        times, cpu, first_bytes = [], [], []
         for _ in range(runs):
             prepared = _prepare(scenario, bench, url)
             started, started_cpu = time.perf_counter(), time.process_time()
-            _send(client, scenario, prepared)
+            _, _, first_byte = _send(client, scenario, prepared, started=started)
             times.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - started_cpu) * 1000)
+            if first_byte is not None:
+                first_bytes.append(first_byte)
     median = statistics.median(times)
     return Result(
         scale=scale,
@@ -85,7 +90,8 @@ def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) 
         p95_ms=round(float(np.percentile(times, 95)), 1),
         min_ms=round(min(times), 1),
         queries=queries,
-        kilobytes=round(len(_content(response)) / 1024, 1),
+        kilobytes=round(size / 1024, 1),
+        first_byte_ms=round(statistics.median(first_bytes), 1) if first_bytes else None,
         cpu_ms=round(statistics.median(cpu), 1),
         sql_ms=None if sql_ms is None else round(sql_ms, 2),
         x_sql=round(median / sql_ms, 1) if sql_ms else None,
@@ -104,19 +110,34 @@ def _prepare(scenario: Scenario, bench: BenchClinic, url: str) -> tuple[str, dic
     return scenario.post(bench) if scenario.post else (url, None)
 
 
-def _send(client: TestClient, scenario: Scenario, prepared: tuple[str, dict | None]):
+def _send(
+    client: TestClient,
+    scenario: Scenario,
+    prepared: tuple[str, dict | None],
+    *,
+    started: float | None = None,
+) -> tuple:
+    """(response, bytes, milliseconds from ``started`` to the first chunk of a streamed
+    answer). A streamed answer is read to its end here (its queries run while it is sent),
+    a chunk at a time: a clinic export at L is never held whole."""
     url, data = prepared
+    started = time.perf_counter() if started is None else started
     response = client.get(url) if data is None else client.post(url, data)
     if response.status_code != scenario.expect:
         raise RuntimeError(f"{url} answered {response.status_code}, not {scenario.expect}")
-    return response
+    if not response.streaming:
+        return response, len(response.content), None
+    size, first_byte = 0, None
+    for chunk in response.streaming_content:
+        if first_byte is None:
+            first_byte = (time.perf_counter() - started) * 1000
+        size += len(chunk)
+    return response, size, first_byte
 
 
-def _content(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
-
-
-def _sql_reference(client, scenario, bench, url, captured: list[dict]) -> float | None:
+def _sql_reference(
+    client, scenario, bench, url, captured: list[dict], *, replays: int = REPLAYS
+) -> float | None:
     """Median milliseconds of the request's statements replayed raw. A form post writes
     (its link can be used once): its statements are captured from one more post rolled
     back, and replayed rolled back too."""
@@ -128,7 +149,7 @@ def _sql_reference(client, scenario, bench, url, captured: list[dict]) -> float 
             captured = again.captured_queries
             transaction.set_rollback(True)
     try:
-        return references.replay_ms(references.replayable(captured), runs=REPLAYS)
+        return references.replay_ms(references.replayable(captured), runs=replays)
     except DatabaseError:
         return None
 
