@@ -527,6 +527,22 @@ def therapists_weekly_figure(
     height: int = 360,
     width: int | None = None,
 ) -> go.Figure:
+    """``therapists_weekly_figure_dict`` as a plotly Figure (validated)."""
+    return go.Figure(
+        therapists_weekly_figure_dict(
+            weekly, scale_range=scale_range, text=text, height=height, width=width
+        )
+    )
+
+
+def therapists_weekly_figure_dict(
+    weekly: pd.DataFrame,
+    *,
+    scale_range: tuple[float, float],
+    text: ChartText | None = None,
+    height: int = 360,
+    width: int | None = None,
+) -> dict:
     """Weekly mean client-rated total, one line per therapist.
 
     Input ``weekly``: columns therapist (name), week (date of the week's Monday), mean and n
@@ -549,7 +565,7 @@ def therapists_weekly_figure(
         x=_axis(text.week, type="date", tickformat="%d %b", fixedrange=True),
         y=_score_axis(scale_range, text.client_total_mean),
     )
-    return go.Figure(data=traces, layout=layout)
+    return {"data": traces, "layout": layout}
 
 
 def histogram_bins(

@@ -1134,7 +1134,7 @@ def monthly_rows(monthly: pd.DataFrame) -> list[list]:
 def supervision_chart(weekly: pd.DataFrame, *, scale_range, chart_id: str) -> Chart:
     """Weekly mean client total per therapist, with a table of the same numbers."""
     text = chart_text()
-    fig = charts.therapists_weekly_figure(weekly, scale_range=scale_range, text=text)
+    fig = charts.therapists_weekly_figure_dict(weekly, scale_range=scale_range, text=text)
     therapists = list(dict.fromkeys(weekly["therapist"]))
     weeks = sorted(set(weekly["week"]))
     lookup = {

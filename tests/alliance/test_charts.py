@@ -225,6 +225,9 @@ def test_weekly_figure_has_one_line_per_therapist_with_gaps():
         columns=["therapist", "therapist_id", "week", "mean", "n"],
     )
     fig = charts.therapists_weekly_figure(weekly, scale_range=SCALE)
+    # The supervision page serialises the plain dicts; the JSON is the validated figure's.
+    plain = charts.therapists_weekly_figure_dict(weekly, scale_range=SCALE)
+    assert json.loads(charts.figure_dict_json(plain)) == json.loads(fig.to_json())
     dana, sam = fig.data
     assert (dana.name, sam.name) == ("Dana Reyes", "Sam Okafor")
     assert list(dana.y) == [4.0, None, 3.5] and dana.connectgaps is False
