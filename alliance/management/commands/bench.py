@@ -4,6 +4,7 @@ own (see alliance/bench)."""
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -63,6 +64,9 @@ class Command(BaseCommand):
         scenarios = [s for s in SCENARIOS if not scenario or s.name in scenario]
         report = {"created_at": timezone.now().isoformat(timespec="seconds"), "scales": {}}
         results, engines = [], []
+        # WhiteNoise warns once per request handler when collectstatic has not run; the
+        # benchmark serves no static files.
+        warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers")
         # DEBUG off as in production (no query log kept); the test client's host allowed.
         with override_settings(DEBUG=False, ALLOWED_HOSTS=["localhost"]):
             for name in scales:
