@@ -52,13 +52,12 @@ def replay_once(statements: list[str]) -> float:
 
 
 def _replay_server_side(sql: str) -> None:
-    named = connection.connection.cursor(name="bench_replay")
-    try:
+    # Django's own server-side cursor: WITH HOLD if it finds itself in autocommit, and a
+    # failure is a DatabaseError the runner reports as "no reference" rather than a crash.
+    with connection.chunked_cursor() as named:
         named.execute(sql)
         while named.fetchmany(FETCH):
             pass
-    finally:
-        named.close()
 
 
 def replay_ms(statements: list[str], *, runs: int) -> float:
