@@ -1,7 +1,7 @@
 """gunicorn settings for `make serve` and for production (docs/deployment.md).
 
 Every value can be changed from the environment: GUNICORN_BIND (127.0.0.1:8000),
-WEB_CONCURRENCY (workers; default 2 x cores + 1), GUNICORN_THREADS (1), GUNICORN_TIMEOUT
+WEB_CONCURRENCY (workers; default 2 x cores + 1), GUNICORN_THREADS (2), GUNICORN_TIMEOUT
 (30 s), GUNICORN_ACCESSLOG (off; "-" for stdout). App servers are stateless: run as many
 as needed behind a load balancer, all pointing at the same database and cache.
 """
@@ -14,9 +14,12 @@ from gunicorn.glogging import Logger
 from sessions.log_redaction import redact_form_tokens
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Sync workers: each request is CPU (templates, pandas) plus short database round trips.
+# Each request is CPU (templates, pandas) plus short database round trips: processes for the
+# cores. Two threads a worker make it a gthread worker, which tells the master it is alive
+# while a thread streams a long download (a clinic's CSV export can take minutes); a sync
+# worker is killed when one request outlasts ``timeout``.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", 1))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 keepalive = 5

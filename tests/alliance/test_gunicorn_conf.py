@@ -13,7 +13,7 @@ TOKEN_PATH = "/f/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ/"
 
 
 def load_conf(monkeypatch, **env):
-    for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_ACCESSLOG"):
+    for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_ACCESSLOG", "GUNICORN_THREADS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -26,6 +26,11 @@ def load_conf(monkeypatch, **env):
 def test_workers_from_the_cores_on_loopback_by_default(monkeypatch):
     conf = load_conf(monkeypatch)
     assert conf.workers == 2 * multiprocessing.cpu_count() + 1
+    # More than one thread: gunicorn's gthread worker, alive while a long export streams.
+    assert conf.threads == 2
+    config = Config()
+    config.set("threads", conf.threads)
+    assert config.worker_class_str == "gthread"
     assert conf.bind == "127.0.0.1:8000"
     assert conf.accesslog is None
     conf = load_conf(monkeypatch, WEB_CONCURRENCY="3", GUNICORN_BIND="0.0.0.0:9000")
