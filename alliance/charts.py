@@ -2,10 +2,12 @@
 
 Pure functions: no Django imports, no database. The Django layer (alliance/dashboards.py)
 reads the numbers and passes translated labels in a ``ChartText``; pages serialise each
-figure once with ``fig.to_json()`` and the locally served plotly.js draws it. The client
-chart, drawn on every client page, is also available as plain dicts
-(``client_alliance_figure_dict``) serialised by ``figure_dict_json`` without plotly.py's
-per-property validation, which costs more than building the numbers.
+figure once and the locally served plotly.js draws it. The figures drawn on every client
+page and supervision dashboard are built as plain dicts (``client_alliance_figure_dict``,
+``therapists_weekly_figure_dict``) and serialised by ``figure_dict_json`` without plotly.py's
+per-property validation, which costs more than building the numbers; their ``go.Figure``
+versions (``client_alliance_figure``, ``therapists_weekly_figure``) are what the tests
+validate every property of, and must serialise to the same JSON.
 
 Readable in greyscale and for colour-blind readers: the Okabe-Ito palette (Okabe & Ito
 2008), and every series also differs by dash style and marker symbol; flag markers differ by

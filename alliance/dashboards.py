@@ -248,7 +248,7 @@ def risk_assess(
             )
         )
     last3 = recent_totals[-RANKED_SESSIONS:]
-    if len(last3) == 3 and None not in last3:
+    if len(last3) == RANKED_SESSIONS and None not in last3:
         a, b, c = last3
         if a > b > c and a - c >= DECLINE_SHARE * (scale_range[1] - scale_range[0]):
             reasons.append(
@@ -324,11 +324,9 @@ def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
     return facts
 
 
-def recent_client_totals(
-    client_ids: list[int], *, sessions: int = SPARKLINE_SESSIONS
-) -> dict[int, list[tuple[int, float | None]]]:
-    """(session number, client-rated total or None) of each client's last ``sessions``
-    completed sessions, oldest first: one query (a window function keeps it small)."""
+def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
+    """(session number, client-rated total or None) of each client's last completed sessions
+    (SPARKLINE_SESSIONS), oldest first: one query (a window function keeps it small)."""
     total = (
         ScaleScore.objects.filter(
             rating__session=OuterRef("pk"), rating__rater=Rater.CLIENT, scale="total"
@@ -345,7 +343,7 @@ def recent_client_totals(
             ),
             total=Subquery(total),
         )
-        .filter(position__lte=sessions)
+        .filter(position__lte=SPARKLINE_SESSIONS)
         .values_list("client_id", "number", "total")
         .order_by()
     )
@@ -758,11 +756,13 @@ def _period_means(
         scores.filter(**{f"{field}__gte": cuts[0], f"{field}__lt": cuts[-1]})
         .annotate(slice=slice_of)
         .values(by, "slice")
-        .annotate(total=Sum("score"), n=Count("pk"))
+        .annotate(total=Sum("score"), n=Count("score"))
         .order_by()
     )
     sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0])
     for row in rows:
+        if not row["n"]:
+            continue
         begin, end = cuts[row["slice"]], cuts[row["slice"] + 1]
         for key, (span_begin, span_end) in spans.items():
             if span_begin <= begin and end <= span_end:

@@ -27,6 +27,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -201,9 +202,12 @@ def _rating_rows(ratings: QuerySet[Rating]) -> Iterator[tuple]:
     """The ratings, their item answers and scale scores as one stream of _STREAM_COLUMNS in
     export order (client code, session number, rater, rating; per rating its own row, its
     answers, its scores, each by id). One query, so one snapshot; read FETCH_ROWS at a time
-    (a server-side cursor on PostgreSQL)."""
+    (a server-side cursor on PostgreSQL), from the database ``ratings`` is pinned to: a
+    streamed answer is read after the view has returned, outside any replica_reads()."""
+    alias = ratings.db
     own = (
-        Rating.objects.filter(pk__in=ratings)
+        Rating.objects.using(alias)
+        .filter(pk__in=ratings)
         .order_by()
         .annotate(
             **_stream_columns(
@@ -220,13 +224,15 @@ def _rating_rows(ratings: QuerySet[Rating]) -> Iterator[tuple]:
         .values_list(*_STREAM_COLUMNS)
     )
     answers = (
-        ItemAnswer.objects.filter(rating__in=ratings)
+        ItemAnswer.objects.using(alias)
+        .filter(rating__in=ratings)
         .order_by()
         .annotate(**_stream_columns(_ANSWER, "rating__", name=F("item"), amount=F("value")))
         .values_list(*_STREAM_COLUMNS)
     )
     scores = (
-        ScaleScore.objects.filter(rating__in=ratings)
+        ScaleScore.objects.using(alias)
+        .filter(rating__in=ratings)
         .order_by()
         .annotate(
             **_stream_columns(
@@ -254,8 +260,8 @@ def rating_records(ratings: QuerySet[Rating]) -> Iterator[tuple]:
         code,
         number,
         rater,
-        _,
-        _,
+        _rating_pk,
+        _row_pk,
         name,
         amount,
         n_answers,
@@ -332,8 +338,11 @@ def to_xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
     for name, frame in sheets.items():
         if len(frame) + 1 > XLSX_MAX_ROWS:
             raise ExportTooLarge(
-                f"The {name} sheet would have {len(frame):,} rows; Excel holds "
-                f"{XLSX_MAX_ROWS - 1:,}. Download CSV instead, or export less at a time."
+                _(
+                    "The %(sheet)s sheet would have %(rows)s rows; Excel holds %(most)s. "
+                    "Download CSV instead, or export less at a time."
+                )
+                % {"sheet": name, "rows": f"{len(frame):,}", "most": f"{XLSX_MAX_ROWS - 1:,}"}
             )
     workbook = openpyxl.Workbook(write_only=True)
     bold = Font(bold=True)
@@ -371,12 +380,17 @@ def ratings_response(user: User, scope: ExportScope, fmt: str) -> HttpResponseBa
         rows = ScaleScore.objects.filter(rating__in=ratings).count()
         if rows + 1 > XLSX_MAX_ROWS:
             raise ExportTooLarge(
-                f"This export has {rows:,} rows; an Excel sheet holds {XLSX_MAX_ROWS - 1:,}. "
-                "Download CSV instead (any size), or export one therapist's caseload or one "
-                "client at a time."
+                _(
+                    "This export has %(rows)s rows; an Excel sheet holds %(most)s. Download "
+                    "CSV instead (any size), or export one therapist's caseload or one client "
+                    "at a time."
+                )
+                % {"rows": f"{rows:,}", "most": f"{XLSX_MAX_ROWS - 1:,}"}
             )
         content = to_xlsx({"ratings": ratings_frame(ratings)})
         return attachment(content, XLSX_TYPE, _ratings_name(scope, "xlsx"))
+    # Pinned now: the router decides inside the view (the replica, for this export).
+    ratings = ratings.using(ratings.db)
     response = StreamingHttpResponse(
         ratings_csv_chunks(ratings), content_type="text/csv; charset=utf-8"
     )

@@ -248,7 +248,9 @@ def _completed_session_total(offset: int) -> Subquery:
     return Subquery(
         ScaleScore.objects.filter(
             rating__session=Subquery(session), rating__rater=Rater.CLIENT, scale="total"
-        ).values("score")[:1]
+        )
+        .order_by("-rating__submitted_at")  # two client forms in one session: the last
+        .values("score")[:1]
     )
 
 

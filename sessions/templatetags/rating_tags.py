@@ -2,8 +2,7 @@
 
 Built in Python, not in a template: the client page shows every session's ratings (a hundred
 ratings and six hundred answers for a long course), and a template loop cost it ~10 ms of CPU
-per page where this costs ~1 ms. The markup is the one templates/alliance/includes/
-rating_answers.html used to hold; that include now calls this tag, so both pages share it.
+per page where this costs ~1 ms. The client page and the session page both use it.
 """
 
 from functools import lru_cache

@@ -15,7 +15,7 @@ from alliance.db_routers import PIN_COOKIE, REPLICA, ReplicaRouter, replica_read
 from alliance.models import AccessEvent, Client, User
 from measures.models import Rating
 from sessions.models import TherapySession
-from tests.factories import ClientFactory, TherapySessionFactory
+from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 
 # Added at import, before the test databases are set up (the same dict Django reads).
 settings.DATABASES.setdefault(
@@ -115,3 +115,24 @@ def test_without_the_router_nothing_reads_from_the_replica(client, supervisor):
     client.force_login(supervisor)
     _primary, replica = _queries(client, reverse("client_list"))
     assert not replica
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", REPLICA])
+def test_the_streamed_export_reads_from_the_replica(with_replica, client, supervisor, instruments):
+    """The CSV export is read while the response streams, after the view has returned:
+    it still reads the database the router chose inside the view."""
+    therapist = supervisor.supervisions.get().therapist
+    course = ClientFactory(primary_therapist=therapist, code="C-export")
+    for n in (1, 2):
+        rating_of(TherapySessionFactory(client=course, number=n), instruments["client"])
+    client.force_login(supervisor)
+    with (
+        CaptureQueriesContext(connections["default"]) as primary,
+        CaptureQueriesContext(connections[REPLICA]) as replica,
+    ):
+        response = client.get(reverse("api-export-ratings-csv"))
+        body = b"".join(response.streaming_content).decode()
+    assert response.status_code == 200
+    assert body.count("C-export") > 2
+    assert any('"measures_itemanswer"' in q["sql"] for q in replica.captured_queries)
+    assert not any('"measures_itemanswer"' in q["sql"] for q in primary.captured_queries)

@@ -25,3 +25,20 @@ def test_the_client_page_shows_each_ratings_answers_escaped(client, therapist, i
     assert "Corrected 2 times by the therapist." in page
     assert page.count('<dl class="scores">') == 1
     assert page.count('<li><span class="item-text">') == 6
+
+
+def test_the_fixed_words_follow_the_language_of_each_page(client, therapist, instruments):
+    """The block's words are translated once per language (cached): a Spanish page, then an
+    English one, each in its own language."""
+    client.force_login(therapist)
+    patient = ClientFactory(primary_therapist=therapist)
+    session = TherapySessionFactory(client=patient, number=1, therapist=therapist)
+    rating = rating_of(session, instruments["client"], refresh_flags=False)
+    Rating.objects.filter(pk=rating.pk).update(tension=True)
+    url = reverse("client_detail", args=[patient.pk])
+    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<strong>sí</strong>" in spanish
+    assert "Tension or misunderstanding today" not in spanish
+    client.cookies.pop("django_language", None)
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Tension or misunderstanding today: <strong>yes</strong>" in english
