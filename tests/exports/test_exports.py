@@ -145,9 +145,7 @@ def test_an_empty_export_still_has_its_columns(therapist):
     assert list(pd.read_csv(io.BytesIO(exports.to_csv(frame))).columns) == RATING_COLUMNS
 
 
-def test_constant_queries_at_two_sizes(
-    clients, instruments, therapist, django_assert_num_queries
-):
+def test_constant_queries_at_two_sizes(clients, instruments, therapist, django_assert_num_queries):
     scope = ExportScope()
     with django_assert_num_queries(1):
         small = exports.ratings_frame(exports.ratings_in_scope(therapist, scope))
