@@ -331,7 +331,7 @@ def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, flo
         ScaleScore.objects.filter(
             rating__session=OuterRef("pk"), rating__rater=Rater.CLIENT, scale="total"
         )
-        .order_by("-rating__submitted_at")
+        .order_by("-rating_id")  # two client forms in one session: the last stored
         .values("score")[:1]
     )
     rows = (

@@ -102,7 +102,7 @@ def _latest_total(rater: str, offset: int = 0) -> Subquery:
         rating__rater=rater,
         scale="total",
         score__isnull=False,
-    ).order_by("-rating__session__number")
+    ).order_by("-rating__session__number", "-rating_id")
     return Subquery(scores.values("score")[offset : offset + 1])
 
 
@@ -249,7 +249,7 @@ def _completed_session_total(offset: int) -> Subquery:
         ScaleScore.objects.filter(
             rating__session=Subquery(session), rating__rater=Rater.CLIENT, scale="total"
         )
-        .order_by("-rating__submitted_at")  # two client forms in one session: the last
+        .order_by("-rating_id")  # two client forms in one session: the last stored, as scores_frame
         .values("score")[:1]
     )
 

@@ -1,6 +1,7 @@
 """Reads for session pages. Every read starts from the user's scope; outside it is 404."""
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
@@ -79,13 +80,20 @@ def sessions_of_client(client) -> list[TherapySession]:
     )
 
 
+def _rating_of(session: TherapySession, rater: str) -> Rating | None:
+    """The session's rating by ``rater`` from the loaded ratings (no query when prefetched);
+    of two (the clinic changed instruments within the session), the last stored, as the
+    rupture engine's scores frame counts it (alliance.selectors.scores_frame)."""
+    ratings = [r for r in session.ratings.all() if r.rater == rater]
+    return max(ratings, key=attrgetter("pk"), default=None)
+
+
 def therapist_rating_of(session: TherapySession) -> Rating | None:
-    """The session's therapist rating from the loaded ratings (no query when prefetched)."""
-    return next((r for r in session.ratings.all() if r.rater == Rater.THERAPIST), None)
+    return _rating_of(session, Rater.THERAPIST)
 
 
 def client_rating_of(session: TherapySession) -> Rating | None:
-    return next((r for r in session.ratings.all() if r.rater == Rater.CLIENT), None)
+    return _rating_of(session, Rater.CLIENT)
 
 
 @dataclass

@@ -113,7 +113,9 @@ def client_series(client: Client) -> dict:
             point["session"] = session.pk
             point["date"] = timezone.localtime(session.starts_at, client.clinic.tzinfo).date()
             point["status"] = session.status
-            for rating in session.ratings.all():
+            # Two ratings by one rater in a session: the last stored counts, as in the
+            # rupture engine's scores frame (selectors.scores_frame).
+            for rating in sorted(session.ratings.all(), key=lambda rating: rating.pk):
                 scores = {score.scale: score.score for score in rating.scores.all()}
                 scales.update(scores)
                 point[rating.rater] = scores
