@@ -67,3 +67,13 @@ def other_clinic_admin(db):
     return ClinicAdminFactory(
         username="other-clinic-admin", clinic=ClinicFactory(name="Hillside Practice")
     )
+
+
+@pytest.fixture
+def demo(instruments):
+    """The demo clinic (``seed_demo``), as its therapist: the schemathesis runs' user."""
+    from alliance.demo import demo_seed
+    from alliance.models import User
+
+    demo_seed()
+    return User.objects.get(username="demo-therapist")

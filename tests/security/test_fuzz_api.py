@@ -6,16 +6,12 @@ schema conformance is tests/api/test_schemathesis.py's."""
 from collections import Counter
 
 import pytest
-import schemathesis
-from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
 from alliance.models import Client, ClientTransfer, Flag, FlagComment
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from sessions.models import FormLink, TherapySession
-from tests.api.test_schemathesis import _in_test_transaction, _owned_ids, _path_parameters
+from tests.api.schemathesis_support import api_schema, operation_runs, run_each
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -48,61 +44,27 @@ def snapshot() -> dict:
     return counts
 
 
-@pytest.fixture
-def demo(instruments):
-    from alliance.demo import demo_seed
-    from alliance.models import User
-
-    demo_seed()
-    return User.objects.get(username="demo-therapist")
-
-
 def test_rejected_api_writes_change_nothing(demo):
-    app = get_wsgi_application()
-    with _in_test_transaction():
-        schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
+    with api_schema() as schema:
         operations = [
             result.ok()
             for result in schema.get_all_operations()
             if result.ok().method.upper() in WRITES
         ]
         assert len(operations) >= 10
-        owned = _owned_ids(demo)
-        runs = [(operation, None) for operation in operations]
-        runs += [
-            (operation, {name: owned[operation.path]})
-            for operation in operations
-            for name in _path_parameters(operation)
-            if operation.path in owned
-        ]
-        failures, statuses = [], Counter()
-        for operation, path_parameters in runs:
+        runs = operation_runs(operations, demo)
+        statuses = Counter()
 
-            @settings(
-                max_examples=EXAMPLES_PER_OPERATION,
-                derandomize=True,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy(path_parameters=path_parameters))
-            def run(case):
-                token, _ = Token.objects.get_or_create(user=demo)
-                before = snapshot()
-                response = case.call_and_validate(
-                    headers={"Authorization": f"Token {token.key}"}, checks=[not_a_server_error]
+        def check(case, headers):
+            before = snapshot()
+            response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            statuses[response.status_code] += 1
+            if 400 <= response.status_code < 500:
+                assert snapshot() == before, (
+                    f"{case.method} {case.formatted_path} answered {response.status_code} but wrote"
                 )
-                statuses[response.status_code] += 1
-                if 400 <= response.status_code < 500:
-                    assert snapshot() == before, (
-                        f"{case.method} {case.formatted_path} answered "
-                        f"{response.status_code} but wrote"
-                    )
 
-            try:
-                run()
-            except Exception as exc:  # collect every operation's failure, then report
-                failures.append(f"{operation.label}: {exc}")
+        failures = run_each(runs, demo, examples=EXAMPLES_PER_OPERATION, check=check)
         assert not failures, "\n\n".join(failures)
         # Both kinds were exercised: rejections, and writes that went through.
         assert sum(n for status, n in statuses.items() if 400 <= status < 500) > 50

@@ -1,0 +1,94 @@
+"""What the two schemathesis runs share (tests/api/test_schemathesis.py: every operation keeps
+its schema; tests/security/test_fuzz_api.py: a rejected write writes nothing): the in-process
+WSGI app's schema, one run per operation plus one on an object the user owns, and a bounded,
+deterministic hypothesis run of each. The user is tests/conftest.py's ``demo`` fixture."""
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
+
+
+@contextlib.contextmanager
+def api_schema() -> Iterator:
+    """The API's schema against the in-process WSGI app, with the test's database connection
+    kept open across requests, as Django's test client does: the WSGI handler would
+    otherwise close it at the end of every request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _path_parameters(operation) -> list[str]:
+    return [p.name for p in operation.iter_parameters() if p.location == "path"]
+
+
+def _owned_ids(user) -> dict[str, int]:
+    """For each path with an id: an object of the demo therapist's."""
+    from alliance.models import Client
+    from measures.models import Rating
+    from sessions.models import TherapySession
+
+    client = Client.objects.filter(primary_therapist=user).order_by("code").first()
+    session = TherapySession.objects.filter(client=client, status="completed").last()
+    rating = Rating.objects.filter(session=session, rater="therapist").get()
+    return {
+        "/api/v1/clients/{id}/": client.pk,
+        "/api/v1/clients/{id}/series/": client.pk,
+        "/api/v1/clients/{id}/transfer/": client.pk,
+        "/api/v1/clients/{client_id}/fhir/": client.pk,
+        "/api/v1/exports/clients/{client_id}/record.xlsx": client.pk,
+        "/api/v1/sessions/{id}/": session.pk,
+        "/api/v1/sessions/{id}/form-link/": session.pk,
+        "/api/v1/ratings/{id}/": rating.pk,
+        "/api/v1/instruments/{id}/": rating.instrument_id,
+    }
+
+
+def operation_runs(operations, user) -> list[tuple]:
+    """(operation, path parameters): each operation once with generated parameters, and
+    each operation with a path parameter again on one of ``user``'s objects."""
+    owned = _owned_ids(user)
+    runs = [(operation, None) for operation in operations]
+    runs += [
+        (operation, {name: owned[operation.path]})
+        for operation in operations
+        for name in _path_parameters(operation)
+        if operation.path in owned
+    ]
+    return runs
+
+
+def run_each(runs, user, *, examples: int, check: Callable) -> list[str]:
+    """``examples`` generated cases of each run, sent with ``user``'s token, each passed with
+    its response to ``check`` (which raises on a failure); every run's failure, collected."""
+    failures = []
+    for operation, path_parameters in runs:
+
+        @settings(
+            max_examples=examples,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(path_parameters=path_parameters))
+        def run(case):
+            # A generated DELETE of /auth/token/ revokes the token: issue it again.
+            token, _ = Token.objects.get_or_create(user=user)
+            check(case, {"Authorization": f"Token {token.key}"})
+
+        try:
+            run()
+        except Exception as exc:  # collect every operation's failure, then report
+            failures.append(f"{operation.label}: {exc}")
+    return failures
