@@ -13,19 +13,17 @@ import datetime as dt
 import functools
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -40,7 +38,7 @@ from django.utils.translation import gettext_noop, ngettext
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
 from alliance.models import Client, Clinic, Flag, User
-from measures.models import Instrument, Rater, Rating, ScaleScore
+from measures.models import Instrument, Rater, ScaleScore
 from measures.selectors import BUILTIN_KEYS
 from sessions.models import TherapySession
 
@@ -126,23 +124,31 @@ class RiskTier:
     MISSING_FORMS = 4
     FINE = 5
 
+    LABELS = (
+        gettext_noop("Unrepaired rupture"),
+        gettext_noop("Rupture, repair pending"),
+        gettext_noop("Low or declining"),
+        gettext_noop("Signal to look at"),
+        gettext_noop("Client forms missing"),
+        gettext_noop("No concerns"),
+    )
+
     @staticmethod
     def label(tier: int) -> str:
-        return {
-            0: _("Unrepaired rupture"),
-            1: _("Rupture, repair pending"),
-            2: _("Low or declining"),
-            3: _("Signal to look at"),
-            4: _("Client forms missing"),
-            5: _("No concerns"),
-        }[tier]
+        return _(RiskTier.LABELS[tier])
 
 
 @dataclass
 class Risk:
     tier: int
-    reasons: list[str] = field(default_factory=list)
+    # Each reason's text is made (translated) when the reasons are first read: a queue
+    # ranks thousands of clients and shows a hundred.
+    texts: list[Callable[[], str]] = field(default_factory=list)
     flag_id: int | None = None  # the flag behind the first reason, for a link
+
+    @functools.cached_property
+    def reasons(self) -> list[str]:
+        return [text() for text in self.texts]
 
     @property
     def reason(self) -> str:
@@ -208,7 +214,7 @@ def risk_assess(
     ``missing_after`` completed sessions since the last client form. Subscale and
     therapist-rated drops are counted as flags but do not rank (2-item subscales are noisy).
     """
-    reasons: list[tuple[int, str, int | None]] = []
+    reasons: list[tuple[int, Callable[[], str], int | None]] = []
     ruptures = [
         f
         for f in flags
@@ -220,16 +226,16 @@ def risk_assess(
     ]  # a drop flag without a status yet is treated as pending
     if unrepaired:
         flag = _latest(unrepaired)
-        text = _("Unrepaired drop at session %(number)d") % {"number": flag.session}
-        if all(f.status == Flag.Status.ACKNOWLEDGED for f in unrepaired):
-            text += " " + _("(acknowledged)")
-        reasons.append((RiskTier.UNREPAIRED, text, flag.id))
+        acknowledged = all(f.status == Flag.Status.ACKNOWLEDGED for f in unrepaired)
+        reasons.append(
+            (RiskTier.UNREPAIRED, functools.partial(_unrepaired_text, flag, acknowledged), flag.id)
+        )
     if pending:
         flag = _latest(pending)
         reasons.append(
             (
                 RiskTier.PENDING,
-                _("Drop at session %(number)d, repair pending") % {"number": flag.session},
+                _text(gettext_noop("Drop at session %(number)d, repair pending"), flag),
                 flag.id,
             )
         )
@@ -243,7 +249,7 @@ def risk_assess(
         reasons.append(
             (
                 RiskTier.LOW_OR_DECLINING,
-                _("Low alliance at session %(number)d") % {"number": flag.session},
+                _text(gettext_noop("Low alliance at session %(number)d"), flag),
                 flag.id,
             )
         )
@@ -252,29 +258,18 @@ def risk_assess(
         a, b, c = last3
         if a > b > c and a - c >= DECLINE_SHARE * (scale_range[1] - scale_range[0]):
             reasons.append(
-                (
-                    RiskTier.LOW_OR_DECLINING,
-                    _("Client total fell two sessions running (%(a)s → %(b)s → %(c)s)")
-                    % {"a": f"{a:.2f}", "b": f"{b:.2f}", "c": f"{c:.2f}"},
-                    None,
-                )
+                (RiskTier.LOW_OR_DECLINING, functools.partial(_decline_text, a, b, c), None)
             )
     for rule in SIGNAL_RULES:
         found = [f for f in flags if f.rule == rule and f.status == Flag.Status.OPEN]
         if found:
             flag = _latest(found)
-            text = _(SIGNAL_TEXT[rule]) % {"number": flag.session}
-            reasons.append((RiskTier.SIGNAL, text, flag.id))
+            reasons.append((RiskTier.SIGNAL, _text(SIGNAL_TEXT[rule], flag), flag.id))
     if sessions_since_form >= missing_after:
         reasons.append(
             (
                 RiskTier.MISSING_FORMS,
-                ngettext(
-                    "No client form for the last %(count)d session",
-                    "No client form for the last %(count)d sessions",
-                    sessions_since_form,
-                )
-                % {"count": sessions_since_form},
+                functools.partial(_missing_forms_text, sessions_since_form),
                 None,
             )
         )
@@ -284,16 +279,45 @@ def risk_assess(
         reasons.append(
             (
                 RiskTier.FINE,
-                _("Repaired drop at session %(number)d") % {"number": flag.session},
+                _text(gettext_noop("Repaired drop at session %(number)d"), flag),
                 flag.id,
             )
         )
     if not reasons:
         return Risk(tier=RiskTier.FINE)
     reasons.sort(key=lambda reason: reason[0])
-    return Risk(
-        tier=reasons[0][0], reasons=[text for _t, text, _f in reasons], flag_id=reasons[0][2]
-    )
+    return Risk(tier=reasons[0][0], texts=[text for _t, text, _f in reasons], flag_id=reasons[0][2])
+
+
+def _text(message: str, flag: FlagFact) -> Callable[[], str]:
+    """The translated ``message`` (marked with gettext_noop) with the flag's session number,
+    when called."""
+    return functools.partial(_flag_text, message, flag.session)
+
+
+def _flag_text(message: str, number: int) -> str:
+    return _(message) % {"number": number}
+
+
+def _unrepaired_text(flag: FlagFact, acknowledged: bool) -> str:
+    text = _("Unrepaired drop at session %(number)d") % {"number": flag.session}
+    return f"{text} {_('(acknowledged)')}" if acknowledged else text
+
+
+def _decline_text(a: float, b: float, c: float) -> str:
+    return _("Client total fell two sessions running (%(a)s → %(b)s → %(c)s)") % {
+        "a": f"{a:.2f}",
+        "b": f"{b:.2f}",
+        "c": f"{c:.2f}",
+    }
+
+
+def _missing_forms_text(count: int) -> str:
+    return ngettext(
+        "No client form for the last %(count)d session",
+        "No client form for the last %(count)d sessions",
+        count,
+    ) % {"count": count}
 
 
 def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
@@ -327,13 +351,6 @@ def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
 def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
     """(session number, client-rated total or None) of each client's last completed sessions
     (SPARKLINE_SESSIONS), oldest first: one query (a window function keeps it small)."""
-    total = (
-        ScaleScore.objects.filter(
-            rating__session=OuterRef("pk"), rating__rater=Rater.CLIENT, scale="total"
-        )
-        .order_by("-rating_id")  # two client forms in one session: the last stored
-        .values("score")[:1]
-    )
     rows = (
         TherapySession.objects.completed()
         .filter(client_id__in=client_ids)
@@ -341,10 +358,9 @@ def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, flo
             position=Window(
                 RowNumber(), partition_by=[F("client_id")], order_by=F("number").desc()
             ),
-            total=Subquery(total),
         )
         .filter(position__lte=SPARKLINE_SESSIONS)
-        .values_list("client_id", "number", "total")
+        .values_list("client_id", "number", "client_total")
         .order_by()
     )
     recent: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
@@ -585,13 +601,10 @@ class TherapistFigures:
         return self.mean_recent - self.mean_previous
 
 
-def _client_totals(viewer: User) -> QuerySet[ScaleScore]:
-    """Client-rated totals on sessions of clients the viewer may see."""
-    return ScaleScore.objects.filter(
-        scale="total",
-        rating__rater=Rater.CLIENT,
-        score__isnull=False,
-        rating__session__client__in=Client.objects.visible_to(viewer),
+def _client_totals(viewer: User) -> QuerySet[TherapySession]:
+    """Sessions of clients the viewer may see that have a scored client form."""
+    return TherapySession.objects.filter(
+        client__in=Client.objects.visible_to(viewer), client_total__isnull=False
     )
 
 
@@ -600,7 +613,6 @@ def completion_by_therapist(
 ) -> dict[int, tuple[int, int]]:
     """Therapist id -> (completed sessions in the period, how many have a client form), by
     the therapist who held the session. None: every therapist in scope. One query."""
-    has_form = Exists(Rating.objects.filter(session=OuterRef("pk"), rater=Rater.CLIENT))
     sessions = TherapySession.objects.completed().filter(
         client__in=Client.objects.visible_to(viewer),
         starts_at__gte=period.start_at,
@@ -610,7 +622,7 @@ def completion_by_therapist(
         sessions = sessions.filter(therapist_id__in=therapist_ids)
     rows = (
         sessions.values("therapist_id")
-        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(has_form)))
+        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(client_form=True)))
         .order_by()
     )
     return {row["therapist_id"]: (row["total"], row["with_form"]) for row in rows}
@@ -642,10 +654,12 @@ def therapist_figures(
     split = end - dt.timedelta(weeks=TREND_WEEKS)
     windows = {"recent": (split, end), "previous": (split - dt.timedelta(weeks=TREND_WEEKS), split)}
     means = _period_means(
-        _client_totals(viewer).filter(rating__session__therapist_id__in=ids),
+        _client_totals(viewer).filter(therapist_id__in=ids),
         period,
         period.weeks(),
-        "rating__session__therapist_id",
+        "therapist_id",
+        at="starts_at",
+        score="client_total",
         windows=windows,
     )
     for (therapist_id, bucket), (mean, n) in means.items():
@@ -722,45 +736,44 @@ def weekly_client_totals(figures: list[TherapistFigures], *, period: Period) -> 
 
 
 def _period_means(
-    scores: QuerySet[ScaleScore],
+    rows: QuerySet,
     period: Period,
     starts: list[dt.date],
     by: str,
     *,
+    at: str,
+    score: str,
     windows: dict[str, tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> dict[tuple, tuple[float, int]]:
-    """(``by`` value, bucket start) -> (mean score, count) over the sessions held in the
-    period, bucketed at ``starts`` (Mondays or firsts of the month, in the clinic's
-    timezone); and (``by`` value, name) -> (mean, count) for each of ``windows`` (name ->
-    [from, to)), which may reach outside the period. Buckets without scores are left out.
+    """(``by`` value, bucket start) -> (mean ``score``, count) over the rows whose session
+    was held (``at``, its start) in the period, bucketed at ``starts`` (Mondays or firsts of
+    the month, in the clinic's timezone); and (``by`` value, name) -> (mean, count) for each
+    of ``windows`` (name -> [from, to)), which may reach outside the period. Buckets without
+    scores are left out.
 
     One aggregate query: every edge of every span, in order, cuts time into slices; each
-    score's slice is one CASE on its session's start, and SUM and COUNT are grouped by
-    ``by`` and slice; a span adds up its slices here. The edges are computed in Python, so
-    the database compares datetimes and truncates none (SQLite would run a Python function
-    per row), and each row is compared once, not once per bucket."""
+    row's slice is one CASE on ``at``, and SUM and COUNT are grouped by ``by`` and slice; a
+    span adds up its slices here. The edges are computed in Python, so the database compares
+    datetimes and truncates none (SQLite would run a Python function per row), and each row
+    is compared once, not once per bucket."""
     edges = [max(period.start_at, dt.datetime.combine(d, dt.time(), period.tz)) for d in starts]
     edges.append(period.end_at)
     spans = {start: (edges[index], edges[index + 1]) for index, start in enumerate(starts)}
     spans.update(windows or {})
     cuts = sorted({edge for span in spans.values() for edge in span})
-    field = "rating__session__starts_at"
     slice_of = Case(
-        *[
-            When(**{f"{field}__lt": cut, "then": Value(index)})
-            for index, cut in enumerate(cuts[1:])
-        ],
+        *[When(**{f"{at}__lt": cut, "then": Value(index)}) for index, cut in enumerate(cuts[1:])],
         output_field=IntegerField(),
     )
-    rows = (
-        scores.filter(**{f"{field}__gte": cuts[0], f"{field}__lt": cuts[-1]})
+    sliced = (
+        rows.filter(**{f"{at}__gte": cuts[0], f"{at}__lt": cuts[-1]})
         .annotate(slice=slice_of)
         .values(by, "slice")
-        .annotate(total=Sum("score"), n=Count("score"))
+        .annotate(total=Sum(score), n=Count(score))
         .order_by()
     )
     sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0])
-    for row in rows:
+    for row in sliced:
         if not row["n"]:
             continue
         begin, end = cuts[row["slice"]], cuts[row["slice"] + 1]
@@ -1421,7 +1434,14 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
     totals = ScaleScore.objects.filter(
         scale="total", score__isnull=False, rating__session__client__in=visible
     )
-    found = _period_means(totals, period, period.months(), "rating__rater")
+    found = _period_means(
+        totals,
+        period,
+        period.months(),
+        "rating__rater",
+        at="rating__session__starts_at",
+        score="score",
+    )
     monthly = pd.DataFrame(
         [
             {

@@ -12,7 +12,6 @@ from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -33,7 +32,7 @@ from django.utils import timezone
 from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
 from alliance.analytics.config import TENSION_SCALE
 from alliance.models import Client, Clinic, Flag, FlagComment, Supervision, User
-from measures.models import Instrument, Rater, Rating, ScaleScore
+from measures.models import Instrument, Rater, ScaleScore
 from measures.selectors import instrument_for
 from sessions.models import TherapySession
 
@@ -94,25 +93,34 @@ def client_code_suggest(clinic: Clinic) -> str:
 # --- caseload ----------------------------------------------------------------------------
 
 
-def _latest_total(rater: str, offset: int = 0) -> Subquery:
-    """A client's scored total for one rater, the most recent by session number (offset 1:
-    the one before it)."""
+def _latest_therapist_total(offset: int = 0) -> Subquery:
+    """A client's scored therapist-rated total, the most recent by session number (offset
+    1: the one before it)."""
     scores = ScaleScore.objects.filter(
         rating__session__client=OuterRef("pk"),
-        rating__rater=rater,
+        rating__rater=Rater.THERAPIST,
         scale="total",
         score__isnull=False,
     ).order_by("-rating__session__number", "-rating_id")
     return Subquery(scores.values("score")[offset : offset + 1])
 
 
+def _latest_client_total(offset: int = 0) -> Subquery:
+    """A client's scored client-rated total, the most recent by session number (offset 1:
+    the one before it), from the sessions' stored client totals (the form stored last)."""
+    sessions = TherapySession.objects.filter(
+        client=OuterRef("pk"), client_total__isnull=False
+    ).order_by("-number")
+    return Subquery(sessions.values("client_total")[offset : offset + 1])
+
+
 def _sessions_since_client_form() -> Coalesce:
     """A client's completed sessions after the last one with a client form (all of them
     when there is none)."""
     last_form_number = (
-        Rating.objects.filter(session__client=OuterRef(OuterRef("pk")), rater=Rater.CLIENT)
-        .order_by("-session__number")
-        .values("session__number")[:1]
+        TherapySession.objects.filter(client=OuterRef(OuterRef("pk")), client_form=True)
+        .order_by("-number")
+        .values("number")[:1]
     )
     since_form = TherapySession.objects.completed().filter(
         client=OuterRef("pk"), number__gt=Coalesce(Subquery(last_form_number), Value(0))
@@ -142,10 +150,10 @@ def annotate_alliance(clients: QuerySet[Client], *, now: dt.datetime | None = No
         TherapySession.objects.completed().filter(client=OuterRef("pk")).order_by("-starts_at")
     )
     annotated = clients.annotate(
-        latest_client_total=_latest_total(Rater.CLIENT),
-        previous_client_total=_latest_total(Rater.CLIENT, offset=1),
-        latest_therapist_total=_latest_total(Rater.THERAPIST),
-        previous_therapist_total=_latest_total(Rater.THERAPIST, offset=1),
+        latest_client_total=_latest_client_total(),
+        previous_client_total=_latest_client_total(offset=1),
+        latest_therapist_total=_latest_therapist_total(),
+        previous_therapist_total=_latest_therapist_total(offset=1),
         open_flags=_count(Flag.objects.open().filter(client=OuterRef("pk")), "client"),
         sessions_since_client_form=_sessions_since_client_form(),
         next_session_at=Subquery(next_session.values("starts_at")[:1]),
@@ -238,20 +246,10 @@ def caseload_for(
 
 def _completed_session_total(offset: int) -> Subquery:
     """The client-rated total of a client's completed session ``offset`` places before the
-    last one (0: the last), None when that session has no client form or there is none."""
-    session = (
-        TherapySession.objects.completed()
-        .filter(client=OuterRef(OuterRef("pk")))
-        .order_by("-number")
-        .values("pk")[offset : offset + 1]
-    )
-    return Subquery(
-        ScaleScore.objects.filter(
-            rating__session=Subquery(session), rating__rater=Rater.CLIENT, scale="total"
-        )
-        .order_by("-rating_id")  # two client forms in one session: the last stored, as scores_frame
-        .values("score")[:1]
-    )
+    last one (0: the last), None when that session has no scored client form or there is
+    none."""
+    sessions = TherapySession.objects.completed().filter(client=OuterRef("pk")).order_by("-number")
+    return Subquery(sessions.values("client_total")[offset : offset + 1])
 
 
 @dataclass(frozen=True)
@@ -275,7 +273,7 @@ def queue_ranking(viewer: User, therapist_ids: list[int], *, sessions: int) -> l
         .active()
         .filter(primary_therapist__in=therapist_ids)
         .annotate(
-            latest_client_total=_latest_total(Rater.CLIENT),
+            latest_client_total=_latest_client_total(),
             sessions_since_client_form=_sessions_since_client_form(),
             **recent,
         )
@@ -361,7 +359,6 @@ def therapist_summaries(
     for therapist_id, values in totals.items():
         summaries[therapist_id].mean_client_alliance = sum(values) / len(values)
 
-    has_client_form = Exists(Rating.objects.filter(session=OuterRef("pk"), rater=Rater.CLIENT))
     sessions = (
         TherapySession.objects.completed()
         .filter(
@@ -371,7 +368,7 @@ def therapist_summaries(
             starts_at__lte=now,
         )
         .values("therapist_id")
-        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(has_client_form)))
+        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(client_form=True)))
         .order_by()
     )
     for row in sessions:
@@ -391,7 +388,7 @@ def therapist_summaries(
 
 
 def annotate_latest_client_total(clients: QuerySet[Client]) -> QuerySet[Client]:
-    return clients.annotate(latest_client_total=_latest_total(Rater.CLIENT))
+    return clients.annotate(latest_client_total=_latest_client_total())
 
 
 # --- client page -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from measures.definitions import DefinitionError, InstrumentDefinition, parse_definition
@@ -81,6 +82,20 @@ def _store_answers(
         ScaleScore(rating=rating, scale=scale, score=result.score, n_answered=result.n_answered)
         for scale, result in score_answers(definition, values).items()
     )
+
+
+def sessions_client_form_refresh(*, sessions: QuerySet[TherapySession]) -> int:
+    """Set ``client_form`` and ``client_total`` on these sessions from their client ratings,
+    in one UPDATE; returns how many sessions it touched. If a session holds two client
+    ratings (the clinic changed instruments in between), the one stored last counts, as in
+    the rupture engine's scores frame. rating_record calls it for every client rating (those
+    are never edited). Idempotent: the benchmark's bulk load runs it over a whole clinic."""
+    client_ratings = Rating.objects.filter(session=OuterRef("pk"), rater=Rater.CLIENT)
+    last_rating = Rating.objects.filter(session=OuterRef(OuterRef("pk")), rater=Rater.CLIENT)
+    last_total = ScaleScore.objects.filter(
+        rating=Subquery(last_rating.order_by("-pk").values("pk")[:1]), scale="total"
+    ).values("score")[:1]
+    return sessions.update(client_form=Exists(client_ratings), client_total=Subquery(last_total))
 
 
 def _validated(
@@ -159,6 +174,8 @@ def rating_record(
                 comment=by_role.get("comment") or "",
             )
             _store_answers(rating, values, definition)
+            if rater == Rater.CLIENT:
+                sessions_client_form_refresh(sessions=TherapySession.objects.filter(pk=session.pk))
             if refresh_flags:
                 flags_refresh_for_client(client=session.client)
     except IntegrityError:
@@ -244,6 +261,8 @@ def rating_update(
         old_answers = _stored_answers(current, definition)
         current.answers.all().delete()
         current.scores.all().delete()
+        # Only therapist ratings are corrected (rating_edit_refusal): the session's client
+        # form fields (sessions_client_form_refresh) stay as they are.
         _store_answers(current, values, definition)
         update_fields = ["revision", "updated_at"]
         if questions is not None:

@@ -39,11 +39,29 @@ class TherapySession(models.Model):
     note = models.CharField(max_length=500, blank=True)
     # Incremented on every edit of the date or note: a stale edit is refused, never applied.
     revision = models.PositiveIntegerField(default=1)
+    # The session's client form, kept by measures.services (sessions_client_form_refresh)
+    # whenever a client rating is stored: the dashboards count forms and average totals
+    # over thousands of sessions without joining every rating and scale score.
+    client_form = models.BooleanField(
+        default=False, editable=False, help_text=_("The client filled in a session-end form.")
+    )
+    client_total = models.FloatField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Client-rated total of the form stored last; empty without a form or when too "
+            "few items were answered to score it."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TherapySessionQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+    # The client form's fields are derived from the ratings, which keep their own history.
+    history = HistoricalRecords(
+        excluded_fields=["created_at", "updated_at", "client_form", "client_total"]
+    )
 
     class Meta:
         ordering = ["client", "number"]

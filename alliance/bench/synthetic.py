@@ -3,7 +3,8 @@
 Courses are drawn from a seeded generator, so a scale always gives the same clinic. Answers
 are scored by the real scoring core (measures.scoring) and the flags come from the real
 rupture engine (services.flags_refresh_for_clinic); only the per-row rating service is
-skipped, as it would take minutes at scale M. Sessions, ratings, item answers and scale
+skipped, as it would take minutes at scale M (its sessions' client forms are then set in one
+UPDATE, by the function the service calls). Sessions, ratings, item answers and scale
 scores are written as plain rows, a chunk of clients at a time (COPY on PostgreSQL, see
 alliance/bench/loading.py): scale L has ~7 million item answers.
 """
@@ -26,7 +27,7 @@ from alliance.services import flags_refresh_for_clinic
 from measures.models import ItemAnswer, Rater, Rating, ScaleScore
 from measures.scoring import score_answers
 from measures.selectors import instrument_for
-from measures.services import instrument_definition
+from measures.services import instrument_definition, sessions_client_form_refresh
 from sessions.models import TherapySession
 
 BATCH = 5000
@@ -99,6 +100,8 @@ def build_clinic(scale: Scale, *, refresh_flags: bool = True) -> BenchClinic:
         timings["people, clients, sessions"] = time.perf_counter() - started
         mark = time.perf_counter()
         ratings = _ratings(clinic, sessions, rng)
+        # As the rating service keeps them: each session's client form and total.
+        sessions_client_form_refresh(sessions=TherapySession.objects.filter(client__clinic=clinic))
         timings["ratings"] = time.perf_counter() - mark
     if refresh_flags:
         mark = time.perf_counter()
@@ -226,13 +229,14 @@ def _sessions(clients, scale: Scale, rng) -> list[_Session]:
             "number",
             "starts_at",
             "status",
+            "client_form",
             "created_at",
             "updated_at",
         ],
     )
     for start in range(0, len(sessions), CHUNK * 30):
         table.write(
-            (s.id, s.client_id, s.therapist_id, s.number, s.starts_at, s.status, now, now)
+            (s.id, s.client_id, s.therapist_id, s.number, s.starts_at, s.status, False, now, now)
             for s in sessions[start : start + CHUNK * 30]
         )
     reset_sequences(TherapySession)

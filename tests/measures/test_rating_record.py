@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from measures.models import ItemAnswer, Rating, ScaleScore
-from measures.services import AlreadyRated, rating_record
+from measures.services import AlreadyRated, rating_record, sessions_client_form_refresh
+from sessions.models import TherapySession
 from tests.factories import TherapySessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,50 @@ def test_a_submission_id_of_another_session_is_refused(session, instruments):
             submission_id=submission,
         )
     assert not other.ratings.exists()
+
+
+def _client_form(session) -> tuple[bool, float | None]:
+    session.refresh_from_db(fields=["client_form", "client_total"])
+    return session.client_form, session.client_total
+
+
+def test_a_client_rating_sets_the_sessions_client_form_and_total(session, instruments):
+    assert _client_form(session) == (False, None)
+    rating_record(
+        session=session,
+        instrument=instruments["therapist"],
+        answers=dict.fromkeys(ANSWERS, 4),
+        submitted_by=session.therapist,
+    )
+    assert _client_form(session) == (False, None)  # the therapist's rating is not the client's
+
+    rating, _ = rating_record(session=session, instrument=instruments["client"], answers=ANSWERS)
+    form, total = _client_form(session)
+    assert form is True
+    assert total == pytest.approx(rating.scores.get(scale="total").score)
+
+
+def test_a_client_form_too_sparse_to_score_is_a_form_without_a_total(session, instruments):
+    rating, _ = rating_record(
+        session=session, instrument=instruments["client"], answers={"bond_1": 4}
+    )
+    assert rating.scores.get(scale="total").score is None
+    assert _client_form(session) == (True, None)
+
+
+def test_the_refresh_over_a_clinic_agrees_with_each_rating(session, instruments):
+    """The benchmark's bulk load and the migration set every session at once: the same
+    values the service set one rating at a time, and running it again changes nothing."""
+    other = TherapySessionFactory(client=session.client, number=2)
+    empty = TherapySessionFactory(client=session.client, number=3)
+    rating_record(session=session, instrument=instruments["client"], answers=ANSWERS)
+    rating_record(session=other, instrument=instruments["client"], answers={"goal_1": 2})
+    sessions = TherapySession.objects.filter(client=session.client)
+    stored = list(sessions.values_list("number", "client_form", "client_total").order_by("number"))
+    assert [row[:2] for row in stored] == [(1, True), (2, True), (3, False)]
+
+    sessions.update(client_form=False, client_total=None)
+    assert sessions_client_form_refresh(sessions=sessions) == 3
+    assert list(sessions.values_list("number", "client_form", "client_total")) == stored
+    assert sessions_client_form_refresh(sessions=sessions.filter(pk=empty.pk)) == 1
+    assert list(sessions.values_list("number", "client_form", "client_total")) == stored
