@@ -2,8 +2,10 @@
 form-link tokens kept out of gunicorn's access log as they are out of Django's logs."""
 
 import datetime as dt
+import gc
 import importlib.util
 import multiprocessing
+import sys
 from pathlib import Path
 
 from gunicorn.config import Config
@@ -68,3 +70,17 @@ def test_the_access_log_never_holds_a_form_token(monkeypatch):
     line = conf.access_log_format % logger.atoms_wrapper_class(atoms)
     assert "abcdefghij" not in line
     assert "/f/[redacted]/" in atoms["r"] and "/f/[redacted]/" in atoms["f"]
+
+
+def test_the_master_hides_the_loaded_app_from_the_garbage_collector(monkeypatch):
+    """Workers fork from the master after when_ready: what the app loaded (views included)
+    is frozen, so a worker's full collections walk only what its requests made."""
+    conf = load_conf(monkeypatch)
+    assert conf.preload_app
+    gc.unfreeze()
+    try:
+        conf.when_ready(None)
+        assert gc.get_freeze_count() > 10_000
+        assert "alliance.views" in sys.modules
+    finally:
+        gc.unfreeze()

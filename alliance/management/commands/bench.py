@@ -2,6 +2,7 @@
 form and the rupture engine on a synthetic clinic built in a database of the benchmark's
 own (see alliance/bench)."""
 
+import gc
 import json
 import time
 import warnings
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
+from django.urls import get_resolver
 from django.utils import timezone
 
 from alliance.bench import runner
@@ -80,7 +82,17 @@ class Command(BaseCommand):
                         + f" in {time.perf_counter() - started:.1f} s"
                     )
                     report.setdefault("machine", runner.machine())
-                    found = [runner.measure(bench, s, scale=name, repeat=repeat) for s in scenarios]
+                    # As a server worker starts (gunicorn.conf.py, when_ready): what is
+                    # loaded so far is hidden from the cyclic garbage collector.
+                    get_resolver().url_patterns  # noqa: B018 (imports the views)
+                    gc.collect()
+                    gc.freeze()
+                    try:
+                        found = [
+                            runner.measure(bench, s, scale=name, repeat=repeat) for s in scenarios
+                        ]
+                    finally:
+                        gc.unfreeze()
                     runner.compare_with_trivial(found)
                     results += found
                     report["scales"][name] = {
