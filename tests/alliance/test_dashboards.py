@@ -127,6 +127,33 @@ def test_the_caseload_page_ranks_by_risk_and_shows_why(client, ranked):
     assert [c.code for c in reverse_risk] == ORDER[::-1]
 
 
+def test_the_supervision_queue_rows_show_rank_reason_and_columns(client, supervisor, ranked):
+    """The queue's rows (built by the risk_rows tag): ranked, each with its tier, its reason
+    linked to the flag behind it, the caseload columns, and every name escaped."""
+    ranked.first_name, ranked.last_name = "<b>Ann</b>", "O'Hara & Co"
+    ranked.save(update_fields=["first_name", "last_name"])
+    client.force_login(supervisor)
+    html = client.get(reverse("supervision"), {"queue": "all"}).content.decode()
+    rows = re.findall(r'<tr class="risk-(\w+)">(.*?)</tr>', html, flags=re.S)
+    assert [re.search(r">([A-J]-[a-z]+)</a>", row).group(1) for _css, row in rows] == ORDER
+    assert [css for css, _row in rows][:3] == ["unrepaired", "unrepaired", "pending"]
+    first = rows[0][1]
+    assert '<td class="num rank" data-label="#">1</td>' in first
+    unrepaired = Flag.objects.get(client__code="A-unrepaired")
+    assert (
+        f'<a href="{reverse("flag_detail", args=[unrepaired.pk])}">'
+        "Unrepaired drop at session 4</a>" in first
+    )
+    assert "&lt;b&gt;Ann&lt;/b&gt; O&#x27;Hara &amp; Co" in first
+    assert "<b>Ann</b>" not in html
+    assert '<svg class="sparkline"' in first
+    assert '<td class="num" data-label="Client alliance">2.00</td>' in first
+    by_code = {re.search(r">([A-J]-[a-z]+)</a>", row).group(1): row for _css, row in rows}
+    since_form = '<td class="num warn" data-label="Sessions since client form">3</td>'
+    assert since_form in by_code["F-missing"]
+    assert '<td class="trend" data-label="Trend">—</td>' in by_code["H-new"]
+
+
 def test_a_flag_link_leads_to_the_reason(client, ranked):
     client.force_login(ranked)
     html = client.get(reverse("caseload")).content.decode()
