@@ -5,9 +5,8 @@ reads the numbers and passes translated labels in a ``ChartText``; pages seriali
 figure once and the locally served plotly.js draws it. The figures drawn on every client
 page and supervision dashboard are built as plain dicts (``client_alliance_figure_dict``,
 ``therapists_weekly_figure_dict``) and serialised by ``figure_dict_json`` without plotly.py's
-per-property validation, which costs more than building the numbers; their ``go.Figure``
-versions (``client_alliance_figure``, ``therapists_weekly_figure``) are what the tests
-validate every property of, and must serialise to the same JSON.
+per-property validation, which costs more than building the numbers; the tests wrap them in
+``go.Figure`` to validate every property, and check they serialise to the same JSON.
 
 Readable in greyscale and for colour-blind readers: the Okabe-Ito palette (Okabe & Ito
 2008), and every series also differs by dash style and marker symbol; flag markers differ by
@@ -253,24 +252,6 @@ def _score_axis(scale_range: tuple[float, float], title: str, *, strip: bool = F
 def _date_of(sessions: pd.DataFrame, numbers: Sequence[int]) -> list[str]:
     dates = dict(zip(sessions.get("session", []), sessions.get("date", []), strict=True))
     return [dates.get(n, "") for n in numbers]
-
-
-def client_alliance_figure(
-    scores: pd.DataFrame,
-    sessions: pd.DataFrame,
-    flags: pd.DataFrame,
-    *,
-    scale_range: tuple[float, float],
-    text: ChartText | None = None,
-    height: int = 420,
-    width: int | None = None,
-) -> go.Figure:
-    """``client_alliance_figure_dict`` as a plotly Figure (validated)."""
-    return go.Figure(
-        client_alliance_figure_dict(
-            scores, sessions, flags, scale_range=scale_range, text=text, height=height, width=width
-        )
-    )
 
 
 def client_alliance_figure_dict(
@@ -519,22 +500,6 @@ def _date_line(rows: pd.DataFrame, date_column: str, name: str, style, hover_dat
             "(n = %{customdata[0]})<extra></extra>"
         ),
     }
-
-
-def therapists_weekly_figure(
-    weekly: pd.DataFrame,
-    *,
-    scale_range: tuple[float, float],
-    text: ChartText | None = None,
-    height: int = 360,
-    width: int | None = None,
-) -> go.Figure:
-    """``therapists_weekly_figure_dict`` as a plotly Figure (validated)."""
-    return go.Figure(
-        therapists_weekly_figure_dict(
-            weekly, scale_range=scale_range, text=text, height=height, width=width
-        )
-    )
 
 
 def therapists_weekly_figure_dict(

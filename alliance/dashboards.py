@@ -793,7 +793,7 @@ SUBSCALES = CHART_SCALES[1:]
 
 @dataclass
 class ClientSeries:
-    """What the client chart draws (see charts.client_alliance_figure for the columns)."""
+    """What the client chart draws (see charts.client_alliance_figure_dict for the columns)."""
 
     client: Client
     scores: pd.DataFrame

@@ -6,11 +6,22 @@ import re
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from alliance import charts
 
 SCALE = (1.0, 5.0)
+
+
+def client_alliance_figure(*args, **kwargs) -> go.Figure:
+    """The client chart's dict as a validated plotly Figure: every property is checked."""
+    return go.Figure(charts.client_alliance_figure_dict(*args, **kwargs))
+
+
+def therapists_weekly_figure(*args, **kwargs) -> go.Figure:
+    """The supervision chart's dict as a validated plotly Figure."""
+    return go.Figure(charts.therapists_weekly_figure_dict(*args, **kwargs))
 
 
 def scores_frame(rows):
@@ -78,7 +89,7 @@ def traces_by_name(fig):
 
 def test_totals_are_two_visible_lines_with_gaps_where_no_score(course):
     scores, sessions, flags = course
-    fig = charts.client_alliance_figure(scores, sessions, flags, scale_range=SCALE)
+    fig = client_alliance_figure(scores, sessions, flags, scale_range=SCALE)
     traces = traces_by_name(fig)
     client = traces["Client-rated total"]
     therapist = traces["Therapist-rated total"]
@@ -94,7 +105,7 @@ def test_totals_are_two_visible_lines_with_gaps_where_no_score(course):
 
 
 def test_subscales_are_toggleable_and_every_series_differs_by_dash_and_symbol(course):
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE)
+    fig = client_alliance_figure(*course, scale_range=SCALE)
     traces = traces_by_name(fig)
     for rater in ("Client-rated", "Therapist-rated"):
         for scale in ("bond", "goal", "task"):
@@ -107,7 +118,7 @@ def test_subscales_are_toggleable_and_every_series_differs_by_dash_and_symbol(co
 
 
 def test_the_y_axis_is_the_instruments_range(course):
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE)
+    fig = client_alliance_figure(*course, scale_range=SCALE)
     low, high = fig.layout.yaxis.range
     assert low < 1 <= 5 < high  # a little room below 1 and a strip for signals above 5
     assert list(fig.layout.yaxis.tickvals) == [1.0, 2.0, 3.0, 4.0, 5.0]
@@ -115,7 +126,7 @@ def test_the_y_axis_is_the_instruments_range(course):
 
 
 def test_repaired_unrepaired_and_pending_differ_by_symbol_fill_and_label(course):
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE)
+    fig = client_alliance_figure(*course, scale_range=SCALE)
     traces = traces_by_name(fig)
     unrepaired, repaired, pending = traces["Unrepaired"], traces["Repaired"], traces["Pending"]
     symbols = {unrepaired.marker.symbol, repaired.marker.symbol, pending.marker.symbol}
@@ -136,7 +147,7 @@ def test_repaired_unrepaired_and_pending_differ_by_symbol_fill_and_label(course)
 
 
 def test_signals_sit_on_a_strip_above_the_scale(course):
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE)
+    fig = client_alliance_figure(*course, scale_range=SCALE)
     signal = traces_by_name(fig)["Other signal"]
     assert list(signal.x) == [5, 7]
     assert all(y > SCALE[1] for y in signal.y)
@@ -149,7 +160,7 @@ def test_the_baseline_band_is_mean_and_sd_of_the_first_three_client_totals(cours
     assert sessions == [1, 2, 3]
     assert mean == pytest.approx(13 / 3)
     assert sd == pytest.approx(np.std([4.5, 4.0, 4.5], ddof=1))
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE)
+    fig = client_alliance_figure(*course, scale_range=SCALE)
     band = next(t for t in fig.data if t.fill == "toself")
     assert band.name.startswith("Baseline")
     assert max(band.y) == pytest.approx(mean + sd)
@@ -168,13 +179,13 @@ def test_the_band_skips_missing_forms_and_needs_three_totals():
 
 def test_a_band_is_clipped_to_the_scale():
     scores = scores_frame([("client", "total", n, v) for n, v in [(1, 5.0), (2, 5.0), (3, 3.0)]])
-    fig = charts.client_alliance_figure(scores, sessions_frame([1, 2, 3]), None, scale_range=SCALE)
+    fig = client_alliance_figure(scores, sessions_frame([1, 2, 3]), None, scale_range=SCALE)
     band = next(t for t in fig.data if t.fill == "toself")
     assert max(band.y) == 5.0
 
 
 def test_no_ratings_yet_is_an_empty_chart_that_says_so():
-    fig = charts.client_alliance_figure(
+    fig = client_alliance_figure(
         scores_frame([]), sessions_frame([]), flags_frame([]), scale_range=SCALE
     )
     assert fig.layout.annotations[0].text == "No ratings yet"
@@ -182,7 +193,7 @@ def test_no_ratings_yet_is_an_empty_chart_that_says_so():
 
 
 def test_the_figure_serialises_to_valid_json_without_nan(course):
-    text = charts.client_alliance_figure(*course, scale_range=SCALE).to_json()
+    text = client_alliance_figure(*course, scale_range=SCALE).to_json()
     assert "NaN" not in text
     figure = json.loads(text)
     # No default template: the page carries its data, not plotly's 10 kB of theme.
@@ -195,16 +206,16 @@ def test_words_come_from_chart_text(course):
         scales={"total": "total", "bond": "vínculo", "goal": "metas", "task": "tareas"},
         repair={"unrepaired": "Sin reparar", "repaired": "Reparada", "pending": "Pendiente"},
     )
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE, text=text)
+    fig = client_alliance_figure(*course, scale_range=SCALE, text=text)
     names = {trace.name for trace in fig.data}
     assert {"Cliente total", "Terapeuta vínculo", "Sin reparar", "Reparada"} <= names
 
 
 def test_sizes_for_paper(course):
-    fig = charts.client_alliance_figure(*course, scale_range=SCALE, width=680, height=300)
+    fig = client_alliance_figure(*course, scale_range=SCALE, width=680, height=300)
     assert (fig.layout.width, fig.layout.height) == (680, 300)
     assert fig.layout.legend.orientation == "h"  # below the plot: the plot keeps the width
-    screen = charts.client_alliance_figure(*course, scale_range=SCALE)
+    screen = client_alliance_figure(*course, scale_range=SCALE)
     assert screen.layout.autosize is True and screen.layout.legend.orientation == "v"
 
 
@@ -224,7 +235,7 @@ def test_weekly_figure_has_one_line_per_therapist_with_gaps():
         ],
         columns=["therapist", "therapist_id", "week", "mean", "n"],
     )
-    fig = charts.therapists_weekly_figure(weekly, scale_range=SCALE)
+    fig = therapists_weekly_figure(weekly, scale_range=SCALE)
     # The supervision page serialises the plain dicts; the JSON is the validated figure's.
     plain = charts.therapists_weekly_figure_dict(weekly, scale_range=SCALE)
     assert json.loads(charts.figure_dict_json(plain)) == json.loads(fig.to_json())
@@ -309,7 +320,7 @@ def test_subscale_flags_appear_with_their_subscale_only(course):
             (7, "client", "task", "reliable_drop", "unrepaired"),
         ]
     )
-    fig = charts.client_alliance_figure(scores, sessions, flags, scale_range=SCALE)
+    fig = client_alliance_figure(scores, sessions, flags, scale_range=SCALE)
     markers = [t for t in fig.data if t.mode == "markers+text"]
     assert {t.legendgroup for t in markers} == {"client-goal", "client-task"}
     goal = next(t for t in markers if t.legendgroup == "client-goal")
@@ -327,7 +338,7 @@ def test_one_legend_entry_per_repair_status(course):
             (7, "therapist", "total", "reliable_drop", "unrepaired"),
         ]
     )
-    fig = charts.client_alliance_figure(scores, sessions, flags, scale_range=SCALE)
+    fig = client_alliance_figure(scores, sessions, flags, scale_range=SCALE)
     client, therapist = (t for t in fig.data if t.name == "Unrepaired")
     assert (client.showlegend, therapist.showlegend) == (True, False)
     assert client.legendgroup == therapist.legendgroup
@@ -340,10 +351,10 @@ def test_the_plain_dict_figure_serialises_as_the_validated_figure(course, width)
     figure = charts.client_alliance_figure_dict(*course, scale_range=SCALE, width=width)
     fast = json.loads(charts.figure_dict_json(figure))
     validated = json.loads(
-        charts.client_alliance_figure(*course, scale_range=SCALE, width=width).to_json()
+        client_alliance_figure(*course, scale_range=SCALE, width=width).to_json()
     )
     assert fast == validated
     empty = (scores_frame([]), sessions_frame([]), flags_frame([]))
     assert json.loads(
         charts.figure_dict_json(charts.client_alliance_figure_dict(*empty, scale_range=SCALE))
-    ) == json.loads(charts.client_alliance_figure(*empty, scale_range=SCALE).to_json())
+    ) == json.loads(client_alliance_figure(*empty, scale_range=SCALE).to_json())
