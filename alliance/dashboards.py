@@ -608,26 +608,6 @@ def _client_totals(viewer: User) -> QuerySet[TherapySession]:
     )
 
 
-def completion_by_therapist(
-    viewer: User, therapist_ids: list[int] | None, period: Period
-) -> dict[int, tuple[int, int]]:
-    """Therapist id -> (completed sessions in the period, how many have a client form), by
-    the therapist who held the session. None: every therapist in scope. One query."""
-    sessions = TherapySession.objects.completed().filter(
-        client__in=Client.objects.visible_to(viewer),
-        starts_at__gte=period.start_at,
-        starts_at__lt=period.end_at,
-    )
-    if therapist_ids is not None:
-        sessions = sessions.filter(therapist_id__in=therapist_ids)
-    rows = (
-        sessions.values("therapist_id")
-        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(client_form=True)))
-        .order_by()
-    )
-    return {row["therapist_id"]: (row["total"], row["with_form"]) for row in rows}
-
-
 def therapist_figures(
     viewer: User, therapists: list[User], *, period: Period
 ) -> list[TherapistFigures]:
@@ -648,7 +628,9 @@ def therapist_figures(
     summaries = selectors.therapist_summaries(viewer, therapists, now=end)
     rows = {s.therapist.pk: TherapistFigures(summary=s) for s in summaries}
 
-    for therapist_id, (total, with_form) in completion_by_therapist(viewer, ids, period).items():
+    for therapist_id, (total, with_form) in selectors.completion_by_therapist(
+        viewer, ids, start=period.start_at, end=period.end_at
+    ).items():
         rows[therapist_id].completed, rows[therapist_id].with_client_form = total, with_form
 
     split = end - dt.timedelta(weeks=TREND_WEEKS)
@@ -1398,7 +1380,9 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
         dtype=float,
     )
 
-    completion = completion_by_therapist(admin, None, period)
+    completion = selectors.completion_by_therapist(
+        admin, None, start=period.start_at, end=period.end_at
+    )
     therapists = User.objects.filter(
         Q(pk__in=list(completion)) | Q(clinic_id=admin.clinic_id, is_therapist=True, is_active=True)
     ).order_by("last_name", "first_name", "username")

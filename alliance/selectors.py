@@ -359,21 +359,10 @@ def therapist_summaries(
     for therapist_id, values in totals.items():
         summaries[therapist_id].mean_client_alliance = sum(values) / len(values)
 
-    sessions = (
-        TherapySession.objects.completed()
-        .filter(
-            client__in=visible,
-            therapist__in=ids,
-            starts_at__gte=now - dt.timedelta(days=30),
-            starts_at__lte=now,
-        )
-        .values("therapist_id")
-        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(client_form=True)))
-        .order_by()
-    )
-    for row in sessions:
-        summaries[row["therapist_id"]].completed_30d = row["total"]
-        summaries[row["therapist_id"]].with_client_form_30d = row["with_form"]
+    completion = completion_by_therapist(viewer, ids, start=now - dt.timedelta(days=30), end=now)
+    for therapist_id, (total, with_form) in completion.items():
+        summaries[therapist_id].completed_30d = total
+        summaries[therapist_id].with_client_form_30d = with_form
 
     flags = (
         Flag.objects.open()
@@ -385,6 +374,25 @@ def therapist_summaries(
     for row in flags:
         summaries[row["client__primary_therapist_id"]].open_flags = row["n"]
     return list(summaries.values())
+
+
+def completion_by_therapist(
+    viewer: User, therapist_ids: list[int] | None, *, start: dt.datetime, end: dt.datetime
+) -> dict[int, tuple[int, int]]:
+    """Therapist id -> (completed sessions held in [start, end) with clients the viewer may
+    see, how many have a client form), by the therapist who held the session. None: every
+    therapist. One query."""
+    sessions = TherapySession.objects.completed().filter(
+        client__in=Client.objects.visible_to(viewer), starts_at__gte=start, starts_at__lt=end
+    )
+    if therapist_ids is not None:
+        sessions = sessions.filter(therapist_id__in=therapist_ids)
+    rows = (
+        sessions.values("therapist_id")
+        .annotate(total=Count("pk"), with_form=Count("pk", filter=Q(client_form=True)))
+        .order_by()
+    )
+    return {row["therapist_id"]: (row["total"], row["with_form"]) for row in rows}
 
 
 def annotate_latest_client_total(clients: QuerySet[Client]) -> QuerySet[Client]:
