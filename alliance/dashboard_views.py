@@ -56,7 +56,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("queue") == "all"
 
     queue = dashboards.risk_queue(user, therapists, every_client=show_all, limit=QUEUE_LIMIT)
-    figures = dashboards.therapist_figures(user, therapists, period=period)
+    figures = dashboards.therapist_figures(user, therapists, period=period, queue=queue)
     chart = None
     if therapists:
         chart = dashboards.supervision_chart(

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import pandas as pd
 from django.db.models import (
+    Aggregate,
     Case,
     Count,
     F,
@@ -461,6 +462,10 @@ class RiskQueue:
     total: int  # clients in the queue: those needing a look, or every client
     attention: int  # clients needing a look (risk tier above FINE)
     clients: int  # active primary clients of the therapists
+    # What the ranking read of every client, for the per-therapist figures
+    # (``therapist_figures(..., queue=...)``) to count from instead of reading it again.
+    ranking: list[selectors.RankingRow] = field(default_factory=list)
+    facts: dict[int, list[FlagFact]] = field(default_factory=dict)
 
 
 def risk_queue(
@@ -501,7 +506,14 @@ def risk_queue(
             client.risk, client.recent = risk, sparklines.get(pk, [])
             client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
             rows.append(client)
-    return RiskQueue(rows=rows, total=len(queue), attention=len(attention), clients=len(ranked))
+    return RiskQueue(
+        rows=rows,
+        total=len(queue),
+        attention=len(attention),
+        clients=len(ranked),
+        ranking=ranking,
+        facts=facts,
+    )
 
 
 def sparkline_for(recent: list[tuple[int, float | None]], scale_range) -> SafeString:
@@ -601,81 +613,74 @@ class TherapistFigures:
         return self.mean_recent - self.mean_previous
 
 
-def _client_totals(viewer: User) -> QuerySet[TherapySession]:
-    """Sessions of clients the viewer may see that have a scored client form."""
-    return TherapySession.objects.filter(
-        client__in=Client.objects.visible_to(viewer), client_total__isnull=False
-    )
-
-
 def therapist_figures(
-    viewer: User, therapists: list[User], *, period: Period
+    viewer: User, therapists: list[User], *, period: Period, queue: RiskQueue | None = None
 ) -> list[TherapistFigures]:
-    """Per-therapist figures for the supervision dashboard, in seven aggregate queries.
+    """Per-therapist figures for the supervision dashboard, in six aggregate queries (four
+    when given the dashboard's ``queue`` of these therapists, whose reads they reuse).
 
     From ``selectors.therapist_summaries`` (shared with the API and the clinic page): active
-    clients, mean of their latest client totals, open flags. Here: client-form completion
-    over ``period``; trend = mean client-rated total of the TREND_WEEKS weeks up to the end
-    of the period minus the TREND_WEEKS weeks before, and the weekly means over the period
-    (by the therapist who held the session; one query); clients with an unrepaired or
-    pending rupture; median hours from a flag's creation to its acknowledgement over flags
-    acknowledged in the ACKNOWLEDGE_DAYS days up to the period end.
+    clients, mean of their latest client totals, open flags. Here, from one aggregate over
+    the sessions (by the therapist who held them): client-form completion over ``period``;
+    trend = mean client-rated total of the TREND_WEEKS weeks up to the end of the period
+    minus the TREND_WEEKS weeks before; the weekly means over the period. Then clients with
+    an unrepaired or pending rupture; median hours from a flag's creation to its
+    acknowledgement over flags acknowledged in the ACKNOWLEDGE_DAYS days up to the period
+    end.
     """
     if not therapists:
         return []
     ids = [t.pk for t in therapists]
     end = period.end_at
-    summaries = selectors.therapist_summaries(viewer, therapists, now=end)
+    summaries = selectors.therapist_summaries(
+        viewer, therapists, now=end, ranking=queue.ranking if queue is not None else None
+    )
     rows = {s.therapist.pk: TherapistFigures(summary=s) for s in summaries}
 
-    for therapist_id, (total, with_form) in selectors.completion_by_therapist(
-        viewer, ids, start=period.start_at, end=period.end_at
-    ).items():
-        rows[therapist_id].completed, rows[therapist_id].with_client_form = total, with_form
-
     split = end - dt.timedelta(weeks=TREND_WEEKS)
-    windows = {"recent": (split, end), "previous": (split - dt.timedelta(weeks=TREND_WEEKS), split)}
-    means = _period_means(
-        _client_totals(viewer).filter(therapist_id__in=ids),
+    windows = {
+        PERIOD_SPAN: (period.start_at, end),
+        "recent": (split, end),
+        "previous": (split - dt.timedelta(weeks=TREND_WEEKS), split),
+    }
+    completed = Q(status=TherapySession.Status.COMPLETED)
+    sessions = TherapySession.objects.filter(
+        completed | Q(client_total__isnull=False),
+        client__in=Client.objects.visible_to(viewer),
+        therapist_id__in=ids,
+    )
+    sums = _period_sums(
+        sessions,
         period,
         period.weeks(),
         "therapist_id",
         at="starts_at",
-        score="client_total",
+        sums={
+            "total": Sum("client_total"),
+            "n": Count("client_total"),
+            "completed": Count("pk", filter=completed),
+            "with_form": Count("pk", filter=completed & Q(client_form=True)),
+        },
         windows=windows,
     )
-    for (therapist_id, bucket), (mean, n) in means.items():
+    for (therapist_id, span), found in sums.items():
         figures = rows[therapist_id]
-        if bucket == "recent":
+        mean = found["total"] / found["n"] if found["n"] else None
+        if span == PERIOD_SPAN:
+            figures.completed, figures.with_client_form = found["completed"], found["with_form"]
+        elif span == "recent":
             figures.mean_recent = mean
-        elif bucket == "previous":
+        elif span == "previous":
             figures.mean_previous = mean
-        else:
-            figures.weekly[bucket] = (mean, n)
+        elif mean is not None:
+            figures.weekly[span] = (mean, found["n"])
 
-    rupture = Q(rule__in=RUPTURE_RULES, rater=Rater.CLIENT, scale="total")
-    flags = (
-        Flag.objects.active()
-        .exclude(status=Flag.Status.RESOLVED)
-        .filter(
-            rupture,
-            client__in=Client.objects.visible_to(viewer).active(),
-            client__primary_therapist_id__in=ids,
-        )
-        .values("client__primary_therapist_id")
-        .annotate(
-            unrepaired=Count(
-                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)
-            ),
-            pending=Count(
-                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.PENDING)
-            ),
-        )
-        .order_by()
-    )
-    for row in flags:
-        figures = rows[row["client__primary_therapist_id"]]
-        figures.unrepaired, figures.pending = row["unrepaired"], row["pending"]
+    if queue is not None:
+        ruptures = _rupture_clients_of_queue(queue)
+    else:
+        ruptures = _rupture_clients(viewer, ids)
+    for therapist_id, (unrepaired, pending) in ruptures.items():
+        rows[therapist_id].unrepaired, rows[therapist_id].pending = unrepaired, pending
 
     waits: dict[int, list[float]] = defaultdict(list)
     acknowledged = (
@@ -694,6 +699,53 @@ def therapist_figures(
         rows[therapist_id].acknowledged = len(hours)
         rows[therapist_id].median_acknowledge_hours = statistics.median(hours)
     return [rows[t.pk] for t in therapists]
+
+
+# The period's own span among _period_sums' windows (the others are weeks and trend windows).
+PERIOD_SPAN = "period"
+
+
+def _rupture_clients(viewer: User, therapist_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Therapist id -> (active primary clients with an unrepaired rupture, with a pending
+    one): active, unresolved drop flags on the client-rated total. One query."""
+    rupture = Q(rule__in=RUPTURE_RULES, rater=Rater.CLIENT, scale="total")
+    flags = (
+        Flag.objects.active()
+        .exclude(status=Flag.Status.RESOLVED)
+        .filter(
+            rupture,
+            client__in=Client.objects.visible_to(viewer).active(),
+            client__primary_therapist_id__in=therapist_ids,
+        )
+        .values("client__primary_therapist_id")
+        .annotate(
+            unrepaired=Count(
+                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)
+            ),
+            pending=Count(
+                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.PENDING)
+            ),
+        )
+        .order_by()
+    )
+    return {
+        row["client__primary_therapist_id"]: (row["unrepaired"], row["pending"]) for row in flags
+    }
+
+
+def _rupture_clients_of_queue(queue: RiskQueue) -> dict[int, tuple[int, int]]:
+    """What ``_rupture_clients`` counts, from the flags the queue's ranking read (a superset:
+    every active, unresolved drop flag on the client-rated total of its clients)."""
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for row in queue.ranking:
+        statuses = {
+            f.repair_status
+            for f in queue.facts.get(row.pk, ())
+            if f.rule in RUPTURE_RULES and f.rater == Rater.CLIENT and f.scale == "total"
+        }
+        counts[row.therapist_id][0] += Flag.RepairStatus.UNREPAIRED in statuses
+        counts[row.therapist_id][1] += Flag.RepairStatus.PENDING in statuses
+    return {therapist_id: (u, p) for therapist_id, (u, p) in counts.items()}
 
 
 def weekly_client_totals(figures: list[TherapistFigures], *, period: Period) -> pd.DataFrame:
@@ -718,23 +770,39 @@ def weekly_client_totals(figures: list[TherapistFigures], *, period: Period) -> 
 
 
 def _period_means(
+    rows: QuerySet, period: Period, starts: list[dt.date], by: str, *, at: str, score: str
+) -> dict[tuple, tuple[float, int]]:
+    """(``by`` value, bucket start) -> (mean ``score``, count) over the rows whose session
+    was held (``at``, its start) in the period, bucketed at ``starts`` (Mondays or firsts of
+    the month, in the clinic's timezone). Buckets without scores are left out. One query
+    (``_period_sums``)."""
+    sums = _period_sums(
+        rows, period, starts, by, at=at, sums={"total": Sum(score), "n": Count(score)}
+    )
+    return {
+        key: (found["total"] / found["n"], found["n"]) for key, found in sums.items() if found["n"]
+    }
+
+
+def _period_sums(
     rows: QuerySet,
     period: Period,
     starts: list[dt.date],
     by: str,
     *,
     at: str,
-    score: str,
+    sums: dict[str, Aggregate],
     windows: dict[str, tuple[dt.datetime, dt.datetime]] | None = None,
-) -> dict[tuple, tuple[float, int]]:
-    """(``by`` value, bucket start) -> (mean ``score``, count) over the rows whose session
-    was held (``at``, its start) in the period, bucketed at ``starts`` (Mondays or firsts of
-    the month, in the clinic's timezone); and (``by`` value, name) -> (mean, count) for each
-    of ``windows`` (name -> [from, to)), which may reach outside the period. Buckets without
-    scores are left out.
+) -> dict[tuple, dict[str, float]]:
+    """(``by`` value, bucket start) -> {name: sum of the ``sums`` aggregate} over the rows
+    whose session was held (``at``, its start) in the period, bucketed at ``starts``
+    (Mondays or firsts of the month, in the clinic's timezone); and (``by`` value, name) ->
+    the same for each of ``windows`` (name -> [from, to)), which may reach outside the
+    period. ``sums`` are additive aggregates (Sum, Count without distinct). Only buckets and
+    windows that hold rows are given.
 
     One aggregate query: every edge of every span, in order, cuts time into slices; each
-    row's slice is one CASE on ``at``, and SUM and COUNT are grouped by ``by`` and slice; a
+    row's slice is one CASE on ``at``, and the aggregates are grouped by ``by`` and slice; a
     span adds up its slices here. The edges are computed in Python, so the database compares
     datetimes and truncates none (SQLite would run a Python function per row), and each row
     is compared once, not once per bucket."""
@@ -751,20 +819,18 @@ def _period_means(
         rows.filter(**{f"{at}__gte": cuts[0], f"{at}__lt": cuts[-1]})
         .annotate(slice=slice_of)
         .values(by, "slice")
-        .annotate(total=Sum(score), n=Count(score))
+        .annotate(**sums)
         .order_by()
     )
-    sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0])
+    found: dict[tuple, dict[str, float]] = {}
     for row in sliced:
-        if not row["n"]:
-            continue
         begin, end = cuts[row["slice"]], cuts[row["slice"] + 1]
         for key, (span_begin, span_end) in spans.items():
             if span_begin <= begin and end <= span_end:
-                found = sums[(row[by], key)]
-                found[0] += row["total"]
-                found[1] += row["n"]
-    return {key: (total / n, n) for key, (total, n) in sums.items() if n}
+                added = found.setdefault((row[by], key), dict.fromkeys(sums, 0))
+                for name in sums:
+                    added[name] += row[name] or 0
+    return found
 
 
 # --- one client's series, for the chart ------------------------------------------------------

@@ -253,8 +253,13 @@ def figures_world(clinic, therapist, instruments):
     return period
 
 
-def test_therapist_figures_match_hand_computed_values(supervisor, therapist, figures_world):
-    [row] = dashboards.therapist_figures(supervisor, [therapist], period=figures_world)
+@pytest.mark.parametrize("from_queue", [False, True], ids=["own reads", "the queue's reads"])
+def test_therapist_figures_match_hand_computed_values(
+    supervisor, therapist, figures_world, from_queue
+):
+    # The dashboard passes its queue: the figures count from what the ranking read.
+    queue = dashboards.risk_queue(supervisor, [therapist], limit=1) if from_queue else None
+    [row] = dashboards.therapist_figures(supervisor, [therapist], period=figures_world, queue=queue)
     assert row.summary.active_clients == 2
     assert row.summary.mean_client_alliance == pytest.approx((4 + 2) / 2)
     # Sessions in 1 Jan - 1 Mar: P4 (form), Q1 (no form), Q2 (form).
@@ -267,6 +272,49 @@ def test_therapist_figures_match_hand_computed_values(supervisor, therapist, fig
     assert (row.unrepaired, row.pending) == (1, 1)
     assert row.acknowledged == 3
     assert row.median_acknowledge_hours == pytest.approx(10)
+
+
+def test_rupture_counts_from_the_queue_are_the_counts_of_the_query(
+    supervisor, therapist, clinic, instruments
+):
+    """Clients (not flags) with an unrepaired or a pending drop on the client-rated total,
+    counted from the queue's reads as the query counts them."""
+    other = TherapistFactory(clinic=clinic)
+    SupervisionFactory(supervisor=supervisor, therapist=other)
+
+    def session_of(therapist_, code, **fields):
+        return TherapySessionFactory(
+            client=ClientFactory(primary_therapist=therapist_, code=code, **fields), number=1
+        )
+
+    both = session_of(therapist, "both")
+    flag(both, repair_status="unrepaired")
+    flag(both, "below_baseline", repair_status="unrepaired")  # one client, twice
+    flag(both, "sudden_loss", repair_status="pending")
+    flag(session_of(therapist, "u"), repair_status="unrepaired", status="acknowledged")
+    for code in ("p1", "p2", "p3"):
+        flag(session_of(therapist, code), repair_status="pending")
+    flag(session_of(other, "other"), repair_status="unrepaired")
+    # Not counted: resolved, therapist-rated, a subscale, a signal, a discharged client.
+    flag(session_of(therapist, "r"), repair_status="unrepaired", status="resolved")
+    flag(session_of(therapist, "t"), rater="therapist", repair_status="unrepaired")
+    flag(session_of(therapist, "s"), scale="bond", repair_status="pending")
+    flag(session_of(therapist, "x"), "client_reported_tension")
+    gone = session_of(
+        therapist, "gone", status=Client.Status.DISCHARGED, discharged_at=timezone.now()
+    )
+    flag(gone, repair_status="unrepaired")
+
+    therapists = [therapist, other]
+    period = dashboards.Period.weeks_to(dt.date.today(), 4, dt.UTC)
+
+    def counts(queue=None):
+        figures = dashboards.therapist_figures(supervisor, therapists, period=period, queue=queue)
+        return {f.therapist.pk: (f.unrepaired, f.pending) for f in figures}
+
+    counted = counts()
+    from_queue = counts(dashboards.risk_queue(supervisor, therapists, limit=1))
+    assert counted == from_queue == {therapist.pk: (2, 4), other.pk: (1, 0)}
 
 
 def test_weekly_totals_have_every_week_and_gaps(supervisor, therapist, figures_world):
@@ -476,7 +524,7 @@ def test_the_supervision_dashboard_takes_the_same_queries_at_two_sizes(
         grow(therapist, instruments, 4, f"L{therapist.pk}")
     assert queries_for(client, reverse("supervision")) == small
     assert queries_for(client, reverse("supervision"), {"queue": "all"}) == small
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(14):
         client.get(reverse("supervision"))
 
 
