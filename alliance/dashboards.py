@@ -616,12 +616,13 @@ class TherapistFigures:
 def therapist_figures(
     viewer: User, therapists: list[User], *, period: Period, queue: RiskQueue | None = None
 ) -> list[TherapistFigures]:
-    """Per-therapist figures for the supervision dashboard, in six aggregate queries (four
+    """Per-therapist figures for the supervision dashboard, in five aggregate queries (three
     when given the dashboard's ``queue`` of these therapists, whose reads they reuse).
 
     From ``selectors.therapist_summaries`` (shared with the API and the clinic page): active
-    clients, mean of their latest client totals, open flags. Here, from one aggregate over
-    the sessions (by the therapist who held them): client-form completion over ``period``;
+    clients, mean of their latest client totals, open flags, and its completion counted
+    here. Here, from one aggregate over the sessions (by the therapist who held them):
+    client-form completion over ``period`` and over the summaries' COMPLETION_DAYS;
     trend = mean client-rated total of the TREND_WEEKS weeks up to the end of the period
     minus the TREND_WEEKS weeks before; the weekly means over the period. Then clients with
     an unrepaired or pending rupture; median hours from a flag's creation to its
@@ -632,14 +633,10 @@ def therapist_figures(
         return []
     ids = [t.pk for t in therapists]
     end = period.end_at
-    summaries = selectors.therapist_summaries(
-        viewer, therapists, now=end, ranking=queue.ranking if queue is not None else None
-    )
-    rows = {s.therapist.pk: TherapistFigures(summary=s) for s in summaries}
-
     split = end - dt.timedelta(weeks=TREND_WEEKS)
     windows = {
         PERIOD_SPAN: (period.start_at, end),
+        SUMMARY_SPAN: (end - dt.timedelta(days=selectors.COMPLETION_DAYS), end),
         "recent": (split, end),
         "previous": (split - dt.timedelta(weeks=TREND_WEEKS), split),
     }
@@ -663,9 +660,23 @@ def therapist_figures(
         },
         windows=windows,
     )
+    summaries = selectors.therapist_summaries(
+        viewer,
+        therapists,
+        now=end,
+        ranking=queue.ranking if queue is not None else None,
+        completion={
+            therapist_id: (found["completed"], found["with_form"])
+            for (therapist_id, span), found in sums.items()
+            if span == SUMMARY_SPAN
+        },
+    )
+    rows = {s.therapist.pk: TherapistFigures(summary=s) for s in summaries}
     for (therapist_id, span), found in sums.items():
         figures = rows[therapist_id]
         mean = found["total"] / found["n"] if found["n"] else None
+        if span == SUMMARY_SPAN:
+            continue
         if span == PERIOD_SPAN:
             figures.completed, figures.with_client_form = found["completed"], found["with_form"]
         elif span == "recent":
@@ -701,8 +712,10 @@ def therapist_figures(
     return [rows[t.pk] for t in therapists]
 
 
-# The period's own span among _period_sums' windows (the others are weeks and trend windows).
+# Two of _period_sums' windows besides the weeks and the trend windows: the period itself,
+# and the days of the therapist summaries' completion (selectors.COMPLETION_DAYS).
 PERIOD_SPAN = "period"
+SUMMARY_SPAN = "summary"
 
 
 def _rupture_clients(viewer: User, therapist_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -304,6 +304,10 @@ def queue_ranking(viewer: User, therapist_ids: list[int], *, sessions: int) -> l
 # --- supervision -------------------------------------------------------------------------
 
 
+# A therapist summary's client-form completion covers this many days.
+COMPLETION_DAYS = 30
+
+
 @dataclass
 class TherapistSummary:
     therapist: User
@@ -315,7 +319,8 @@ class TherapistSummary:
 
     @property
     def client_form_rate(self) -> float | None:
-        """Share of the last 30 days' completed sessions that have a client form."""
+        """Share of the last COMPLETION_DAYS days' completed sessions that have a client
+        form."""
         if not self.completed_30d:
             return None
         return self.with_client_form_30d / self.completed_30d
@@ -346,14 +351,16 @@ def therapist_summaries(
     *,
     now: dt.datetime | None = None,
     ranking: list[RankingRow] | None = None,
+    completion: dict[int, tuple[int, int]] | None = None,
 ) -> list[TherapistSummary]:
     """Per-therapist figures over the viewer's scope, in three aggregate queries.
 
     Active clients and the mean of their latest client totals; completed sessions in the
-    last 30 days and how many have a client form; open flags on their primary clients.
-    ``ranking``: these therapists' ``queue_ranking`` rows, when the caller has read them (the
-    supervision dashboard): the active clients and their latest totals come from them, and
-    one query fewer.
+    last COMPLETION_DAYS days and how many have a client form; open flags on their primary
+    clients. What the caller has read already (the supervision dashboard) saves a query
+    each: ``ranking``, these therapists' ``queue_ranking`` rows (the active clients and
+    their latest totals); ``completion``, ``completion_by_therapist`` over the
+    COMPLETION_DAYS days up to ``now``.
     """
     now = now or timezone.now()
     summaries = {t.pk: TherapistSummary(therapist=t) for t in therapists}
@@ -378,7 +385,9 @@ def therapist_summaries(
     for therapist_id, values in totals.items():
         summaries[therapist_id].mean_client_alliance = sum(values) / len(values)
 
-    completion = completion_by_therapist(viewer, ids, start=now - dt.timedelta(days=30), end=now)
+    if completion is None:
+        start = now - dt.timedelta(days=COMPLETION_DAYS)
+        completion = completion_by_therapist(viewer, ids, start=start, end=now)
     for therapist_id, (total, with_form) in completion.items():
         summaries[therapist_id].completed_30d = total
         summaries[therapist_id].with_client_form_30d = with_form
