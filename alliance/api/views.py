@@ -250,7 +250,7 @@ class SupervisionView(ClinicTimeMixin, APIView):
         # The supervision dashboard's queue: clients with a reason to look, most at risk first.
         queue = dashboards.risk_queue(user, therapists, limit=SUPERVISION_ATTENTION_LIMIT)
         body = {
-            "therapists": selectors.therapist_summaries(user, therapists),
+            "therapists": selectors.therapist_summaries(user, therapists, ranking=queue.ranking),
             "attention": queue.rows,
         }
         return Response(SupervisionSerializer(body).data)

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import dashboards
+from alliance import dashboards, selectors
 from alliance.models import Client, Flag
 from measures.services import rating_record
 from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
@@ -340,6 +340,21 @@ def test_the_supervision_page_shows_the_figures(client, supervisor, therapist, f
     assert "67%" in html and "(2/3)" in html
     assert "10 h" in html  # the median time to acknowledge
     assert 'id="chart-therapists-data"' in html
+
+
+def test_the_api_summaries_count_from_the_queue_as_their_own_reads(
+    supervisor, therapist, figures_world
+):
+    """/api/v1/supervision/ passes its queue's ranking to therapist_summaries."""
+    from tests.api.conftest import api_client_for
+
+    [own] = selectors.therapist_summaries(supervisor, [therapist])
+    [served] = api_client_for(supervisor).get("/api/v1/supervision/").json()["therapists"]
+    assert (served["active_clients"], served["mean_client_alliance"]) == (2, pytest.approx(3.0))
+    assert (served["active_clients"], served["mean_client_alliance"]) == (
+        own.active_clients,
+        pytest.approx(own.mean_client_alliance),
+    )
 
 
 # --- the supervision dashboard ---------------------------------------------------------------
