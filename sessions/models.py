@@ -72,6 +72,8 @@ class TherapySession(models.Model):
         ]
         indexes = [
             models.Index(fields=["therapist", "starts_at"], name="session_therapist_start_idx"),
+            # A client's next and last session (the caseload columns): one probe each.
+            models.Index(fields=["client", "starts_at"], name="session_client_start_idx"),
         ]
 
     def __str__(self) -> str:
