@@ -1211,9 +1211,13 @@ def supervision_chart(weekly: pd.DataFrame, *, scale_range, chart_id: str) -> Ch
     fig = charts.therapists_weekly_figure_dict(weekly, scale_range=scale_range, text=text)
     therapists = list(dict.fromkeys(weekly["therapist"]))
     weeks = sorted(set(weekly["week"]))
-    lookup = {
-        (row.therapist, row.week): (row.mean, row.n) for row in weekly.itertuples(index=False)
-    }
+    lookup = {}
+    sums = {name: [0.0, 0] for name in therapists}  # the period's mean, weighted by n
+    for row in weekly.itertuples(index=False):
+        lookup[row.therapist, row.week] = (row.mean, row.n)
+        if row.n:
+            sums[row.therapist][0] += row.mean * row.n
+            sums[row.therapist][1] += row.n
     rows = [
         [formats.date_format(week, "j M Y")]
         + [
@@ -1224,16 +1228,10 @@ def supervision_chart(weekly: pd.DataFrame, *, scale_range, chart_id: str) -> Ch
         ]
         for week in weeks
     ]
-    means = weekly.groupby("therapist", sort=False).apply(
-        lambda rows: (
-            (rows["mean"] * rows["n"]).sum() / rows["n"].sum() if rows["n"].sum() else None
-        ),
-        include_groups=False,
-    )
     summary = " ".join(
         _("%(name)s: mean client-rated total %(mean)s over the period.")
-        % {"name": name, "mean": _score_text(means.get(name))}
-        for name in therapists
+        % {"name": name, "mean": _score_text(total / n if n else None)}
+        for name, (total, n) in sums.items()
     )
     return Chart(
         id=chart_id,

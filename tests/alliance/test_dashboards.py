@@ -330,6 +330,23 @@ def test_weekly_totals_have_every_week_and_gaps(supervisor, therapist, figures_w
     assert weekly["mean"].isna().sum() == len(weekly) - 2
 
 
+def test_the_supervision_chart_summary_weights_weeks_by_their_ratings(
+    supervisor, therapist, figures_world
+):
+    figures = dashboards.therapist_figures(supervisor, [therapist], period=figures_world)
+    # Three forms in one week at 5 and one form in another at 1: (3 x 5 + 1) / 4 = 4.00.
+    weekly = dashboards.weekly_client_totals(figures, period=figures_world)
+    weekly["n"], weekly["mean"] = 0, float("nan")
+    weekly.loc[0, ["mean", "n"]] = [5.0, 3]
+    weekly.loc[2, ["mean", "n"]] = [1.0, 1]
+    chart = dashboards.supervision_chart(weekly, scale_range=(1, 5), chart_id="c")
+    assert chart.summary == f"{therapist}: mean client-rated total 4.00 over the period."
+    assert chart.table_rows[0][1] == "5.00 (n=3)" and chart.table_rows[1][1] == "—"
+    nobody = weekly.assign(n=0, mean=float("nan"))
+    empty = dashboards.supervision_chart(nobody, scale_range=(1, 5), chart_id="c")
+    assert empty.summary == f"{therapist}: mean client-rated total — over the period."
+
+
 def test_the_supervision_page_shows_the_figures(client, supervisor, therapist, figures_world):
     client.force_login(supervisor)
     with_period = {"from": "2026-01-01", "to": "2026-03-01"}
