@@ -91,7 +91,8 @@ def _caseload_page(
     # Most at risk first unless another column is asked for (alliance/dashboards.py).
     sort = values["sort"] = dashboards.caseload_sort(values["sort"])
     clients = dashboards.caseload_rows(request.user, therapist=therapist, **values)
-    columns = _sort_columns(sort, show_therapist=therapist is None)
+    show_therapist = therapist is None  # every client's list: whose client each is
+    columns = _sort_columns(sort, show_therapist=show_therapist)
     # Tells "no clients yet" (a new clinic) from "none match the search" when empty.
     has_any = bool(clients) or (
         selectors.caseload_for(request.user, therapist=therapist, include_discharged=True)
@@ -101,6 +102,7 @@ def _caseload_page(
     context = {
         "title": title,
         "therapist": therapist,
+        "show_therapist": show_therapist,
         "clients": clients,
         "columns": columns,
         "filters": filters,

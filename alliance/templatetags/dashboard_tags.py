@@ -5,7 +5,9 @@ from html import escape  # what django.utils.html.escape does, without its lazy-
 
 from django import template
 from django.urls import reverse
+from django.utils import formats
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -29,10 +31,11 @@ def wait(hours) -> str:
     return _("%(days)s days") % {"days": f"{hours / 24:.1f}"}
 
 
-# --- the risk queue ----------------------------------------------------------------------
-# Built in Python, not in a template: a supervisor's queue shows a hundred clients, and the
-# template's ~40 variable lookups a row cost the supervision dashboard ~60 ms of CPU at
-# scale M where this costs a few (the same markup; every value escaped).
+# --- the risk queue and the caseload table ----------------------------------------------
+# Built in Python, not in a template: a supervisor's queue shows a hundred clients and a
+# list of every client a thousand, and the template's ~40 variable lookups a row cost the
+# supervision dashboard ~60 ms of CPU at scale M where this costs a few (the same markup;
+# every value escaped).
 
 
 @lru_cache(maxsize=16)
@@ -49,9 +52,13 @@ def _labels(language: str) -> dict[str, str]:
             "discharged": _("Discharged"),
             "client_alliance": _("Client alliance"),
             "change": _("Change"),
+            "client_change": _("Change (client)"),
             "therapist_alliance": _("Therapist alliance"),
+            "therapist_change": _("Change (therapist)"),
             "open_flags": _("Open flags"),
             "since_form": _("Sessions since client form"),
+            "last": _("Last session"),
+            "next": _("Next session"),
         }.items()
     }
 
@@ -81,6 +88,43 @@ def _change_class(change) -> str:
     return " down" if change < 0 else " up" if change > 0 else ""
 
 
+def _discharged(client, words) -> str:
+    if client.status == Client.Status.DISCHARGED:
+        return f' <span class="badge">{words["discharged"]}</span>'
+    return ""
+
+
+def _therapist_cell(client, words) -> str:
+    return (
+        f'<td class="nowrap" data-label="{words["therapist"]}">'
+        f"{escape(str(client.primary_therapist))}</td>"
+    )
+
+
+def _alliance_cells(client, words, *, change_label: str) -> str:
+    """Why, trend, the client's alliance and its change, the therapist's alliance."""
+    return (
+        f'<td class="why" data-label="{words["why"]}">{risk_reason(client.risk)}</td>'
+        f'<td class="trend" data-label="{words["trend"]}">{client.sparkline() or DASH}</td>'
+        f'<td class="num" data-label="{words["client_alliance"]}">'
+        f"{score(client.latest_client_total)}</td>"
+        f'<td class="num change{_change_class(client.client_change)}" '
+        f'data-label="{words[change_label]}">{signed(client.client_change)}</td>'
+        f'<td class="num" data-label="{words["therapist_alliance"]}">'
+        f"{score(client.latest_therapist_total)}</td>"
+    )
+
+
+def _open_flags(client) -> str:
+    flags = client.open_flags
+    return f'<span class="badge flag">{flags}</span>' if flags else "0"
+
+
+def _date(value, format: str) -> str:
+    """As the template filter ``date``: in the current timezone, else a dash."""
+    return formats.date_format(template_localtime(value), format) if value else DASH
+
+
 @register.simple_tag
 def risk_rows(clients, show_therapist: bool) -> SafeString:
     """The rows of a risk queue (``dashboards.risk_queue`` or ``caseload_rows`` clients),
@@ -88,35 +132,57 @@ def risk_rows(clients, show_therapist: bool) -> SafeString:
     words = _labels(get_language())
     rows = []
     for rank, client in enumerate(clients, start=1):
-        discharged = ""
-        if client.status == Client.Status.DISCHARGED:
-            discharged = f' <span class="badge">{words["discharged"]}</span>'
-        therapist = ""
-        if show_therapist:
-            therapist = (
-                f'<td class="nowrap" data-label="{words["therapist"]}">'
-                f"{escape(str(client.primary_therapist))}</td>"
-            )
-        flags = client.open_flags
-        flags = f'<span class="badge flag">{flags}</span>' if flags else "0"
+        therapist = _therapist_cell(client, words) if show_therapist else ""
         since = client.sessions_since_client_form
         warn = " warn" if client.risk.tier == RiskTier.MISSING_FORMS else ""
         rows.append(
             f'<tr class="risk-{client.risk.css}">'
             f'<td class="num rank" data-label="#">{rank}</td>'
             f'<th scope="row" data-label="{words["client"]}"><a href="'
-            f'{client.get_absolute_url()}">{escape(client.code)}</a>{discharged}</th>'
+            f'{client.get_absolute_url()}">{escape(client.code)}</a>'
+            f"{_discharged(client, words)}</th>"
             f"{therapist}"
-            f'<td class="why" data-label="{words["why"]}">{risk_reason(client.risk)}</td>'
-            f'<td class="trend" data-label="{words["trend"]}">{client.sparkline() or DASH}</td>'
-            f'<td class="num" data-label="{words["client_alliance"]}">'
-            f"{score(client.latest_client_total)}</td>"
-            f'<td class="num change{_change_class(client.client_change)}" '
-            f'data-label="{words["change"]}">{signed(client.client_change)}</td>'
-            f'<td class="num" data-label="{words["therapist_alliance"]}">'
-            f"{score(client.latest_therapist_total)}</td>"
-            f'<td class="num" data-label="{words["open_flags"]}">{flags}</td>'
+            f"{_alliance_cells(client, words, change_label='change')}"
+            f'<td class="num" data-label="{words["open_flags"]}">{_open_flags(client)}</td>'
             f'<td class="num{warn}" data-label="{words["since_form"]}">{since}</td>'
+            "</tr>"
+        )
+    return mark_safe("\n".join(rows))
+
+
+@register.simple_tag
+def caseload_table_rows(clients, show_therapist: bool) -> SafeString:
+    """The rows of a caseload table (``dashboards.caseload_rows`` clients), in the order
+    given; ``show_therapist`` adds the primary therapist's column (every client's list)."""
+    words = _labels(get_language())
+    rows = []
+    for client in clients:
+        name = ""
+        if client.display_name:
+            name = f' <span class="muted">({escape(client.display_name)})</span>'
+        therapist = ""
+        if show_therapist:
+            therapist = (
+                f'<td data-label="{words["therapist"]}">'
+                f"{escape(str(client.primary_therapist))}</td>"
+            )
+        since = client.sessions_since_client_form
+        warn = " warn" if since >= 3 else ""
+        rows.append(
+            "<tr>"
+            f'<th scope="row" data-label="{words["client"]}"><a href="'
+            f'{client.get_absolute_url()}">{escape(client.code)}</a>{name}'
+            f"{_discharged(client, words)}</th>"
+            f"{therapist}"
+            f"{_alliance_cells(client, words, change_label='client_change')}"
+            f'<td class="num change{_change_class(client.therapist_change)}" '
+            f'data-label="{words["therapist_change"]}">{signed(client.therapist_change)}</td>'
+            f'<td class="num" data-label="{words["open_flags"]}">{_open_flags(client)}</td>'
+            f'<td class="num{warn}" data-label="{words["since_form"]}">{since}</td>'
+            f'<td class="num" data-label="{words["last"]}">'
+            f"{_date(client.last_session_at, 'j M Y')}</td>"
+            f'<td class="num" data-label="{words["next"]}">'
+            f"{_date(client.next_session_at, 'D j M, H:i')}</td>"
             "</tr>"
         )
     return mark_safe("\n".join(rows))

@@ -357,3 +357,49 @@ def test_a_covering_therapist_finds_the_covered_client_under_all_clients(
     assert found == covered
     html = client.get(reverse("caseload")).content.decode()
     assert f'href="{reverse("client_list")}"' in html  # in the navigation
+
+
+def test_caseload_rows_show_each_column_escaped_in_the_clinics_time(
+    client, clinic, supervisor, therapist, instruments
+):
+    """The rows are built by a template tag (caseload_table_rows): names escaped, dates in
+    the clinic's timezone (New York), the therapist's column on the list of every client
+    (the supervisor fixture supervises the therapist)."""
+    named = ClientFactory(primary_therapist=therapist, code="C<1>", display_name='J & "K"')
+    last = dt.datetime(2026, 3, 2, 3, 30, tzinfo=dt.UTC)  # 1 Mar, 22:30 in New York
+    rated_course(named, instruments, [4, 3], [3, 4], start=last - dt.timedelta(days=7))
+    TherapySessionFactory(
+        client=named,
+        number=3,
+        status="scheduled",
+        starts_at=timezone.now() + dt.timedelta(days=30),
+    )
+    quiet = ClientFactory(
+        primary_therapist=therapist,
+        code="Q",
+        status=Client.Status.DISCHARGED,
+        discharged_at=timezone.now(),
+    )
+    for number in (1, 2, 3):
+        TherapySessionFactory(client=quiet, number=number)  # three sessions, no form
+
+    client.force_login(therapist)
+    html = client.get(reverse("caseload"), {"discharged": "1", "sort": "code"}).content.decode()
+    row = html[html.index("C&lt;1&gt;") - 100 : html.index("</tr>", html.index("C&lt;1&gt;"))]
+    assert '<span class="muted">(J &amp; &quot;K&quot;)</span>' in row
+    assert 'data-label="Change (client)">\N{MINUS SIGN}1.00</td>' in row and "change down" in row
+    assert 'class="num change up" data-label="Change (therapist)">+1.00</td>' in row
+    assert 'data-label="Last session">1 Mar 2026</td>' in row
+    next_at = timezone.localtime(named.sessions.get(number=3).starts_at, clinic.tzinfo).strftime(
+        "%a %-d %b, %H:%M"
+    )
+    assert f'data-label="Next session">{next_at}</td>' in row
+    assert 'data-label="Therapist"' not in row  # their own caseload
+    gone = html[html.index(">Q</a>") : html.index("</tr>", html.index(">Q</a>"))]
+    assert '<span class="badge">Discharged</span>' in gone
+    assert 'class="num warn" data-label="Sessions since client form">3</td>' in gone
+    assert 'data-label="Next session">—</td>' in gone
+
+    client.force_login(supervisor)
+    every = client.get(reverse("client_list"), {"discharged": "1"}).content.decode()
+    assert f'<td data-label="Therapist">{therapist}</td>' in every
