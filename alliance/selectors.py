@@ -32,8 +32,8 @@ from django.utils import timezone
 from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
 from alliance.analytics.config import TENSION_SCALE
 from alliance.models import Client, Clinic, Flag, FlagComment, Supervision, User
-from measures.models import Instrument, Rater, ScaleScore
-from measures.selectors import instrument_for
+from measures.models import Rater, ScaleScore
+from measures.selectors import instruments_for
 from sessions.models import TherapySession
 
 logger = logging.getLogger(__name__)
@@ -614,13 +614,9 @@ def instrument_rule_data(clinic: Clinic) -> dict:
     from measures.services import instrument_definition  # measures.services imports us lazily
 
     data: dict[str, dict] = {"norms": {}, "scale_range": {}, "cutoffs": {}}
-    for rater in (Rater.CLIENT, Rater.THERAPIST):
-        try:
-            instrument = instrument_for(clinic=clinic, rater=rater)
-        except Instrument.DoesNotExist:
-            continue
+    for rater, instrument in instruments_for(clinic=clinic).items():
         definition = instrument_definition(instrument)
-        data["norms"][rater.value] = {
+        data["norms"][rater] = {
             scale: {
                 "sd": norm.sd,
                 "reliability": norm.reliability,
@@ -630,8 +626,8 @@ def instrument_rule_data(clinic: Clinic) -> dict:
         }
         keys = [scale.key for scale in definition.scales]
         low, high = definition.scale_range("total" if "total" in keys else keys[0])
-        data["scale_range"][rater.value] = {"min": float(low), "max": float(high)}
-        data["cutoffs"][rater.value] = {
+        data["scale_range"][rater] = {"min": float(low), "max": float(high)}
+        data["cutoffs"][rater] = {
             scale: cutoff.below for scale, cutoff in definition.cutoffs.items()
         }
     return data
@@ -738,14 +734,10 @@ def clinic_rule_scales(clinic: Clinic) -> dict[str, list[str]]:
     """The scale keys of the clinic's client and therapist instruments, by rater."""
     from measures.services import instrument_definition  # measures.services imports us lazily
 
-    scales = {}
-    for rater in (Rater.CLIENT, Rater.THERAPIST):
-        try:
-            instrument = instrument_for(clinic=clinic, rater=rater)
-        except Instrument.DoesNotExist:
-            continue
-        scales[rater.value] = [scale.key for scale in instrument_definition(instrument).scales]
-    return scales
+    return {
+        rater: [scale.key for scale in instrument_definition(instrument).scales]
+        for rater, instrument in instruments_for(clinic=clinic).items()
+    }
 
 
 def clinic_rule_settings(clinic: Clinic) -> dict:

@@ -183,6 +183,7 @@ def _form_page(
                 try:
                     formlinks.formlink_submit(
                         link=link,
+                        instrument=instrument,
                         answers=form.answers(),
                         questions=form.questions(),
                         submission_id=submission_id,
