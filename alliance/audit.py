@@ -238,12 +238,18 @@ def _client_of(kind: str, pk: int) -> int | None:
 
 
 def _form_link(request: HttpRequest, rule: Audited, kwargs: dict) -> tuple[int | None, ...]:
-    """(link id, client id, clinic id) of the client form being opened, without the token."""
+    """(link id, client id, clinic id) of the client form being opened, without the token:
+    from the link the view resolved (``request.form_link``, sessions.client_views) when it is
+    this request's link, else in one query."""
     if rule.kind == "token":
-        links = FormLink.objects.filter(token_hash=hash_token(str(kwargs.get("token", ""))))
+        field, value = "token_hash", hash_token(str(kwargs.get("token", "")))
     else:
         state = kiosk_state(request.session) if hasattr(request, "session") else None
-        links = FormLink.objects.filter(pk=_int((state or {}).get("link")))
+        field, value = "pk", _int((state or {}).get("link"))
+    resolved = getattr(request, "form_link", None)
+    if resolved is not None and getattr(resolved, field) == value:
+        return resolved.pk, resolved.session.client_id, resolved.session.client.clinic_id
+    links = FormLink.objects.filter(**{field: value})
     row = links.values_list("pk", "session__client_id", "session__client__clinic_id").first()
     return row or (None, None, None)
 

@@ -40,8 +40,8 @@ from django.utils.translation import gettext_noop, ngettext
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
 from alliance.models import Client, Clinic, Flag, User
-from measures.models import Instrument, Rater, ScaleScore
-from measures.selectors import BUILTIN_KEYS
+from measures.models import Rater, ScaleScore
+from measures.selectors import instruments_for
 from sessions.models import TherapySession
 
 # Drop-type rules: the ones with a repair window (reliable_drop, below_baseline, sudden_loss).
@@ -66,31 +66,13 @@ DEFAULT_SCALE_RANGE = (1.0, 5.0)
 
 def scale_range_for(clinic: Clinic) -> tuple[float, float]:
     """The range of the total score on the clinic's instruments (both raters: the widest),
-    for the charts' fixed y axis; the shipped forms: 1-5. One query: the instruments are
-    chosen as ``measures.selectors.instrument_for`` chooses them, and their stored (validated)
-    definitions are read directly."""
-    chosen = {
-        Rater.CLIENT: clinic.client_instrument_id,
-        Rater.THERAPIST: clinic.therapist_instrument_id,
-    }
-    candidates = Instrument.objects.filter(
-        Q(pk__in=[pk for pk in chosen.values() if pk])
-        | Q(key__in=list(BUILTIN_KEYS.values()), is_active=True)
-    ).only("pk", "key", "version", "definition")
-    by_pk = {instrument.pk: instrument for instrument in candidates}
-    lows, highs = [], []
-    for rater, pk in chosen.items():
-        instrument = by_pk.get(pk) if pk else None
-        if instrument is None:
-            builtin = [i for i in by_pk.values() if i.key == BUILTIN_KEYS[rater]]
-            instrument = max(builtin, key=lambda i: i.version, default=None)
-        if instrument is not None:
-            low, high = total_range(instrument.definition)
-            lows.append(low)
-            highs.append(high)
-    if not lows:
+    for the charts' fixed y axis; the shipped forms: 1-5. One query
+    (``measures.selectors.instruments_for``); their stored (validated) definitions are read
+    directly."""
+    ranges = [total_range(i.definition) for i in instruments_for(clinic=clinic).values()]
+    if not ranges:
         return DEFAULT_SCALE_RANGE
-    return min(lows), max(highs)
+    return min(low for low, _high in ranges), max(high for _low, high in ranges)
 
 
 def total_range(definition: dict) -> tuple[float, float]:

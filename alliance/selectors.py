@@ -32,8 +32,8 @@ from django.utils import timezone
 from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
 from alliance.analytics.config import TENSION_SCALE
 from alliance.models import Client, Clinic, Flag, FlagComment, Supervision, User
-from measures.models import Instrument, Rater, ScaleScore
-from measures.selectors import instrument_for
+from measures.models import Rater, ScaleScore
+from measures.selectors import instruments_for
 from sessions.models import TherapySession
 
 logger = logging.getLogger(__name__)
@@ -506,90 +506,81 @@ def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
     rows = (
         TherapySession.objects.filter(client__in=clients)
         .exclude(status__in=NOT_HELD)
-        .values_list(
-            "client_id",
-            "number",
-            "pk",
-            "status",
-            "ratings__pk",
-            "ratings__rater",
-            "ratings__tension",
-            "ratings__scores__scale",
-            "ratings__scores__score",
-        )
+        .values_list(*SCORES_QUERY_FIELDS)
         .order_by()
     )
-    raw = pd.DataFrame.from_records(
-        list(rows),
-        columns=[
-            "client",
-            "session",
-            "session_id",
-            "status",
-            "rating",
-            "rater",
-            "tension",
-            "scale",
-            "score",
-        ],
-    )
-    session_ids = dict(
-        zip(
-            zip(raw["client"].tolist(), raw["session"].tolist(), strict=True),
-            raw["session_id"].tolist(),
-            strict=True,
-        )
-    )
-    rated = raw[raw["rating"].notna()]
-    # One rating per session and rater: the last stored (the highest id).
-    latest = (
-        rated.drop_duplicates("rating")
-        .sort_values("rating", kind="stable")
-        .drop_duplicates(["session_id", "rater"], keep="last")
-    )
-    rated = rated[rated["rating"].isin(latest["rating"])]
-    scored = rated[rated["scale"].notna()]
-    tension = latest[(latest["rater"] == Rater.CLIENT) & latest["tension"].notna()]
-    with_client_form = set(latest.loc[latest["rater"] == Rater.CLIENT, "session_id"])
-    completed = raw[raw["status"] == TherapySession.Status.COMPLETED].drop_duplicates("session_id")
-    no_client_form = completed[~completed["session_id"].isin(with_client_form)]
-    parts = [
-        pd.DataFrame(
-            {
-                "client": scored["client"],
-                "rater": scored["rater"],
-                "scale": scored["scale"],
-                "session": scored["session"],
-                "score": scored["score"],
-            }
-        ),
-        pd.DataFrame(
-            {
-                "client": tension["client"],
-                "rater": Rater.CLIENT.value,
-                "scale": TENSION_SCALE,
-                "session": tension["session"],
-                "score": tension["tension"].astype(float),
-            }
-        ),
-        pd.DataFrame(
-            {
-                "client": no_client_form["client"],
-                "rater": Rater.CLIENT.value,
-                "scale": "total",
-                "session": no_client_form["session"],
-                "score": np.nan,
-            }
-        ),
-    ]
-    parts = [part for part in parts if len(part)]
-    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SCORES_COLUMNS)
-    scores["score"] = pd.to_numeric(scores["score"], errors="coerce").astype(float)
-    scores["session"] = scores["session"].astype("int64")
-    scores = scores[SCORES_COLUMNS].reset_index(drop=True)
+    return scores_frame_from_rows(list(rows))
+
+
+# One row per held session, rating and scale score (None where there is none), as
+# scores_frame reads them.
+SCORES_QUERY_FIELDS = (
+    "client_id",
+    "number",
+    "pk",
+    "status",
+    "ratings__pk",
+    "ratings__rater",
+    "ratings__tension",
+    "ratings__scores__scale",
+    "ratings__scores__score",
+)
+
+
+def scores_frame_from_rows(rows: list[tuple]) -> ScoresFrame:
+    """The scores frame (as ``scores_frame`` describes it) from the query's rows, each
+    ``(client id, session number, session id, status, rating id, rater, tension, scale,
+    score)`` in SCORES_QUERY_FIELDS order, the rating fields None for a session without one.
+
+    Built in plain Python and made a DataFrame once at the end: for one client (a form
+    saved, a client's chart) pandas' per-call overhead cost more than the work itself.
+    Rows come in the query's order: scale scores, then tension by rating id, then the
+    missing client forms; the engine sorts what it needs.
+    """
+    session_ids: dict[tuple[int, int], int] = {}
+    completed: dict[int, tuple[int, int]] = {}  # session id -> (client, number)
+    ratings: dict[int, tuple] = {}  # rating id -> (client, number, rater, tension)
+    latest: dict[tuple[int, str], int] = {}  # (session id, rater) -> rating id
+    for client, number, session_id, status, rating, rater, tension, _scale, _score in rows:
+        session_ids[(client, number)] = session_id
+        if status == TherapySession.Status.COMPLETED:
+            completed.setdefault(session_id, (client, number))
+        if rating is not None:
+            ratings.setdefault(rating, (client, number, rater, tension))
+            # One rating per session and rater: the last stored (the highest id).
+            if latest.setdefault((session_id, rater), rating) < rating:
+                latest[(session_id, rater)] = rating
+    kept = set(latest.values())
+    columns: tuple[list, ...] = ([], [], [], [], [])  # SCORES_COLUMNS
+
+    def add(*row) -> None:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+
+    for client, number, _session_id, _status, rating, rater, _tension, scale, score in rows:
+        if rating in kept and scale is not None:
+            add(client, rater, scale, number, np.nan if score is None else score)
+    for rating in sorted(kept):
+        client, number, rater, tension = ratings[rating]
+        if rater == Rater.CLIENT and tension is not None:
+            add(client, Rater.CLIENT.value, TENSION_SCALE, number, float(tension))
+    with_client_form = {session_id for session_id, rater in latest if rater == Rater.CLIENT}
+    for session_id, (client, number) in completed.items():
+        if session_id not in with_client_form:
+            add(client, Rater.CLIENT.value, "total", number, np.nan)
+    clients, raters, scales, numbers, values = columns
     # A few labels repeated on every row: as categories they take a sixth of the memory and
     # the engine groups them faster (the same flags; docs/deployment.md has the figures).
-    scores = scores.astype({"rater": "category", "scale": "category"})
+    scores = pd.DataFrame(
+        {
+            # No rows: an object column, as pandas gives an empty frame's columns.
+            "client": np.array(clients, dtype="int64" if clients else object),
+            "rater": pd.Categorical(raters),
+            "scale": pd.Categorical(scales),
+            "session": np.array(numbers, dtype="int64"),
+            "score": np.array(values, dtype="float64"),
+        }
+    )
     return ScoresFrame(scores=scores, session_ids=session_ids)
 
 
@@ -651,13 +642,9 @@ def instrument_rule_data(clinic: Clinic) -> dict:
     from measures.services import instrument_definition  # measures.services imports us lazily
 
     data: dict[str, dict] = {"norms": {}, "scale_range": {}, "cutoffs": {}}
-    for rater in (Rater.CLIENT, Rater.THERAPIST):
-        try:
-            instrument = instrument_for(clinic=clinic, rater=rater)
-        except Instrument.DoesNotExist:
-            continue
+    for rater, instrument in instruments_for(clinic=clinic).items():
         definition = instrument_definition(instrument)
-        data["norms"][rater.value] = {
+        data["norms"][rater] = {
             scale: {
                 "sd": norm.sd,
                 "reliability": norm.reliability,
@@ -667,8 +654,8 @@ def instrument_rule_data(clinic: Clinic) -> dict:
         }
         keys = [scale.key for scale in definition.scales]
         low, high = definition.scale_range("total" if "total" in keys else keys[0])
-        data["scale_range"][rater.value] = {"min": float(low), "max": float(high)}
-        data["cutoffs"][rater.value] = {
+        data["scale_range"][rater] = {"min": float(low), "max": float(high)}
+        data["cutoffs"][rater] = {
             scale: cutoff.below for scale, cutoff in definition.cutoffs.items()
         }
     return data
@@ -775,14 +762,10 @@ def clinic_rule_scales(clinic: Clinic) -> dict[str, list[str]]:
     """The scale keys of the clinic's client and therapist instruments, by rater."""
     from measures.services import instrument_definition  # measures.services imports us lazily
 
-    scales = {}
-    for rater in (Rater.CLIENT, Rater.THERAPIST):
-        try:
-            instrument = instrument_for(clinic=clinic, rater=rater)
-        except Instrument.DoesNotExist:
-            continue
-        scales[rater.value] = [scale.key for scale in instrument_definition(instrument).scales]
-    return scales
+    return {
+        rater: [scale.key for scale in instrument_definition(instrument).scales]
+        for rater, instrument in instruments_for(clinic=clinic).items()
+    }
 
 
 def clinic_rule_settings(clinic: Clinic) -> dict:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,6 +29,34 @@ def instrument_for(*, clinic, rater: str) -> Instrument:
             f"No {rater} instrument is loaded: run `manage.py load_instruments`."
         )
     return instrument
+
+
+def instruments_for(*, clinic) -> dict[str, Instrument]:
+    """The instruments a clinic uses, by rater (client first), chosen as ``instrument_for``
+    chooses them but in one query; a rater without one (no shipped form loaded) is left out."""
+    chosen = {
+        Rater.CLIENT.value: clinic.client_instrument_id,
+        Rater.THERAPIST.value: clinic.therapist_instrument_id,
+    }
+    builtin_keys = [BUILTIN_KEYS[rater] for rater, pk in chosen.items() if pk is None]
+    candidates = Instrument.objects.filter(
+        Q(pk__in=[pk for pk in chosen.values() if pk is not None])
+        | Q(key__in=builtin_keys, is_active=True)
+    )
+    by_pk = {instrument.pk: instrument for instrument in candidates}
+    found = {}
+    for rater, pk in chosen.items():
+        if pk is not None:
+            found[rater] = by_pk[pk]
+            continue
+        builtin = [
+            instrument
+            for instrument in by_pk.values()
+            if instrument.key == BUILTIN_KEYS[rater] and instrument.is_active
+        ]
+        if builtin:
+            found[rater] = max(builtin, key=lambda instrument: instrument.version)
+    return found
 
 
 def rating_edit_refusal(*, rating, user, now=None) -> str | None:

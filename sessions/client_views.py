@@ -183,6 +183,7 @@ def _form_page(
                 try:
                     formlinks.formlink_submit(
                         link=link,
+                        instrument=instrument,
                         answers=form.answers(),
                         questions=form.questions(),
                         submission_id=submission_id,
@@ -227,9 +228,11 @@ def _form_page(
 @rate_limited
 @require_http_methods(["GET", "POST"])
 def client_form(request: HttpRequest, token: str) -> HttpResponse:
+    # The link is kept on the request: the audit log reads its ids without fetching it again.
     try:
-        link = formlinks.formlink_resolve(token)
+        link = request.form_link = formlinks.formlink_resolve(token)
     except FormLinkError as exc:
+        request.form_link = exc.link
         # The same form sent again after it was saved (refresh, back button, second tab).
         submission_id = _submission_id(request.POST) if request.method == "POST" else None
         if (
@@ -273,11 +276,13 @@ def kiosk_form(request: HttpRequest) -> HttpResponse:
     state = kiosk_state(request.session)
     if state is None:
         raise Http404("This device is not handed over.")
+    # Kept on the request for the audit log, as in client_form.
     try:
-        link = formlinks.formlink_resolve_kiosk(state["link"])
-    except FormLinkUsed:
-        return redirect("kiosk_done")
+        link = request.form_link = formlinks.formlink_resolve_kiosk(state["link"])
     except FormLinkError as exc:
+        request.form_link = exc.link
+        if isinstance(exc, FormLinkUsed):
+            return redirect("kiosk_done")
         return _gone(request, exc, kiosk=True)
     return _form_page(request, link, done_url=reverse("kiosk_done"), kiosk=True)
 

@@ -17,8 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from measures.models import Rater, Rating
-from measures.selectors import instrument_for
+from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, rating_record
 from sessions.models import FormLink, TherapySession, hash_token, new_token
 from sessions.services import session_complete_if_scheduled
@@ -174,12 +173,16 @@ def formlink_submission(*, link: FormLink, submission_id: uuid.UUID) -> Rating |
 def formlink_submit(
     *,
     link: FormLink,
+    instrument: Instrument,
     answers: dict[str, Any],
     questions: dict[str, Any],
     submission_id: uuid.UUID,
     language: str,
 ) -> tuple[Rating, bool]:
     """Consume the link and record the client's rating in one transaction.
+
+    ``instrument`` is the clinic's client instrument the form was shown with
+    (``instrument_for(clinic=..., rater=Rater.CLIENT)``): the answers are scored with it.
 
     Returns (rating, created). A resubmission of a submission that was already stored
     (double tap, refresh, two tabs) returns that rating with created=False. Raises
@@ -191,7 +194,6 @@ def formlink_submit(
     if stored is not None:
         return stored, False
     session = link.session
-    instrument = instrument_for(clinic=session.client.clinic, rater=Rater.CLIENT)
     with transaction.atomic():
         now = timezone.now()
         # The single-use guarantee: only one transaction can turn this row from live to used.

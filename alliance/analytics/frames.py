@@ -305,6 +305,12 @@ def scale_table(grid: Grid, lookup: dict[str, dict[str, float]]) -> np.ndarray:
     return table
 
 
+# One rule's flags as columns of internal codes (FLAG_COLUMNS order), equal lengths. Plain
+# arrays, not a DataFrame: a small series has eight rules' parts and pandas' per-frame cost
+# was a third of detect's time for one client.
+FlagsPart = dict[str, np.ndarray]
+
+
 def flags_part(
     rule: str,
     *,
@@ -316,7 +322,7 @@ def flags_part(
     explanation: np.ndarray,
     repair_status: np.ndarray | None = None,
     repaired_session: np.ndarray | None = None,
-) -> pd.DataFrame:
+) -> FlagsPart:
     """One rule's flags with internal codes (client code, rater code, scale code).
 
     ``repaired_session`` uses -1 for "none"; both repair columns default to "does not apply".
@@ -326,20 +332,17 @@ def flags_part(
         repair_status = np.full(n, None, dtype=object)
     if repaired_session is None:
         repaired_session = np.full(n, -1, dtype=np.int64)
-    return pd.DataFrame(
-        {
-            "client": np.asarray(client, dtype=np.int64),
-            "rater": np.asarray(rater, dtype=np.int64),
-            "scale": np.asarray(scale, dtype=np.int64),
-            "session": np.asarray(session, dtype=np.int64),
-            "rule": np.full(n, _RULE_ORDER.index(rule), dtype=np.int64),
-            "magnitude": np.asarray(magnitude, dtype=float),
-            # Explicit object dtype: pandas 3 would turn the text into str and None into NaN.
-            "explanation": pd.Series(explanation, dtype=object),
-            "repair_status": pd.Series(repair_status, dtype=object),
-            "repaired_session": np.asarray(repaired_session, dtype=np.int64),
-        }
-    )
+    return {
+        "client": np.asarray(client, dtype=np.int64),
+        "rater": np.asarray(rater, dtype=np.int64),
+        "scale": np.asarray(scale, dtype=np.int64),
+        "session": np.asarray(session, dtype=np.int64),
+        "rule": np.full(n, _RULE_ORDER.index(rule), dtype=np.int64),
+        "magnitude": np.asarray(magnitude, dtype=float),
+        "explanation": np.asarray(explanation, dtype=object),
+        "repair_status": np.asarray(repair_status, dtype=object),
+        "repaired_session": np.asarray(repaired_session, dtype=np.int64),
+    }
 
 
 def empty_flags() -> pd.DataFrame:
@@ -349,17 +352,16 @@ def empty_flags() -> pd.DataFrame:
     )
 
 
-def assemble(parts: list[pd.DataFrame], grid: Grid) -> pd.DataFrame:
+def assemble(parts: list[FlagsPart], grid: Grid) -> pd.DataFrame:
     """Concatenate the rules' flags, sort them and translate codes back to names and ids.
 
     Sort key: client (sorted ids, or first appearance when ids do not compare), rater
     (client before therapist), scale (alphabetical), session, rule (alphabetical).
     """
-    parts = [part for part in parts if len(part)]
+    parts = [part for part in parts if len(part["client"])]
     if not parts:
         return empty_flags()
-    combined = pd.concat(parts, ignore_index=True)
-    codes = {column: combined[column].to_numpy() for column in combined.columns}
+    codes = {column: np.concatenate([part[column] for part in parts]) for column in parts[0]}
     order = np.lexsort(
         (codes["rule"], codes["session"], codes["scale"], codes["rater"], codes["client"])
     )

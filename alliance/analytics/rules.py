@@ -1,8 +1,9 @@
 """The rupture and signal rules, one function per rule, each returning that rule's flags.
 
 Every function takes the shared ``RuleContext`` and the rule's validated parameters and
-returns a frame from ``frames.flags_part`` (internal codes; ``frames.assemble`` translates).
-All work is array-wise over the session grid of every series at once.
+returns that rule's flags as ``frames.flags_part`` columns (internal codes;
+``frames.assemble`` translates). All work is array-wise over the session grid of every
+series at once.
 """
 
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pandas as pd
 
 from alliance.analytics import text
 from alliance.analytics.config import RATERS, TENSION_SCALE
-from alliance.analytics.frames import TOTAL_SCALE, Grid, flags_part, scale_table
+from alliance.analytics.frames import TOTAL_SCALE, FlagsPart, Grid, flags_part, scale_table
 from alliance.analytics.repair import classify_repair
 from alliance.analytics.stats import EPS, reliable_change, t_critical
 
@@ -95,7 +96,7 @@ def _window_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return count, mean, np.sqrt(squares / np.maximum(count - 1, 1))
 
 
-def reliable_drop(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def reliable_drop(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Reliable drop: x(n) - x(n+1) >= RC between adjacent session numbers (flag at n+1).
 
     RC = 1.96 * sqrt(2) * SD * sqrt(1 - r) from the series' norms (Jacobson & Truax 1991);
@@ -135,7 +136,7 @@ def reliable_drop(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def below_baseline(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def below_baseline(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Below baseline: x(t) < mean(prior) - k * s (Stiles et al. 2004; Strauss et al. 2006;
     Gumz et al. 2012; k = 2 strict, 1 lenient).
 
@@ -210,7 +211,7 @@ def below_baseline(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame
     )
 
 
-def sudden_loss(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def sudden_loss(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Sudden loss between sessions n and n+1 (Tang & DeRubeis 1999; Lutz et al. 2013).
 
     All of: (1) x(n) - x(n+1) >= cutoff (default: the series' reliable-change threshold, as in
@@ -286,7 +287,7 @@ def sudden_loss(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def low_alliance(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def low_alliance(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Low alliance: score below the instrument's or clinic's cutoff for that rater and scale.
 
     Cutoffs come from the config's ``cutoffs``, overridden per (rater, scale) by the rule's
@@ -320,7 +321,7 @@ def low_alliance(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def rater_discrepancy(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def rater_discrepancy(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Rater discrepancy at one session: d = (therapist - client) / SD (Tryon et al. 2007).
 
     SD = mean of the client's and the therapist's norm SD for the scale (skipped without
@@ -377,7 +378,7 @@ def rater_discrepancy(context: RuleContext, params: dict[str, Any]) -> pd.DataFr
     )
 
 
-def client_reported_tension(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def client_reported_tension(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """The client answered yes (score >= 1) to the tension item (Muran et al. 2009).
 
     Only client-rated "tension" scores count. Magnitude: 1.0.
@@ -402,7 +403,7 @@ def client_reported_tension(context: RuleContext, params: dict[str, Any]) -> pd.
     )
 
 
-def ceiling(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def ceiling(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Client total at the scale maximum at every one of sessions 1..N (flag at N, per client).
 
     Routine-outcome-monitoring practice: uniformly perfect early ratings often mean the client
@@ -438,7 +439,7 @@ def ceiling(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def missing_forms(context: RuleContext, params: dict[str, Any]) -> pd.DataFrame:
+def missing_forms(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """No present client total at N consecutive known sessions of a client.
 
     Known sessions are the session numbers that appear in any row for the client (the Django
@@ -495,7 +496,7 @@ def _no_flags() -> dict[str, np.ndarray]:
     }
 
 
-RULES: dict[str, Callable[[RuleContext, dict[str, Any]], pd.DataFrame]] = {
+RULES: dict[str, Callable[[RuleContext, dict[str, Any]], FlagsPart]] = {
     "reliable_drop": reliable_drop,
     "below_baseline": below_baseline,
     "sudden_loss": sudden_loss,

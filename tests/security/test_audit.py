@@ -267,10 +267,29 @@ class TestClientForm:
         assert (read.object_id, read.client_id) == (world.own.link.pk, world.own.client.pk)
         assert read.clinic_id == world.own.client.clinic_id
         assert (sent.action, sent.status_code) == ("create", 302)
+        assert (sent.object_id, sent.client_id, sent.clinic_id) == (
+            world.own.link.pk,
+            world.own.client.pk,
+            world.own.client.clinic_id,
+        )
         for event in (read, sent):
             values = " ".join(str(getattr(event, f.attname)) for f in AccessEvent._meta.fields)
             assert world.own.token not in values
             assert secret not in values
+
+    def test_a_used_link_opened_again_is_recorded_by_link(self, world):
+        url = reverse("client_form", args=[world.own.token])
+        browser = BrowserClient()
+        assert browser.post(url, {**CLIENT_ANSWERS, "submission_id": ""}).status_code == 302
+        start = high_water()
+        assert browser.get(url, **BROWSER).status_code == 410
+        [event] = events_since(start)
+        assert (event.action, event.object_id, event.client_id, event.clinic_id) == (
+            "read",
+            world.own.link.pk,
+            world.own.client.pk,
+            world.own.client.clinic_id,
+        )
 
     def test_an_unknown_token_is_a_denial_without_the_token(self, world):
         start = high_water()

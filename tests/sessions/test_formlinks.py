@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from measures.models import Rating
+from measures.models import Rater, Rating
+from measures.selectors import instrument_for
 from sessions.formlinks import (
     FormLinkExpired,
     FormLinkNotFound,
@@ -35,6 +36,7 @@ NO_QUESTIONS = {"tension": None, "tension_addressed": None, "comment": None}
 def submit(link, submission_id=None, answers=ANSWERS):
     return formlink_submit(
         link=link,
+        instrument=instrument_for(clinic=link.session.client.clinic, rater=Rater.CLIENT),
         answers=answers,
         questions=NO_QUESTIONS,
         submission_id=submission_id or uuid.uuid4(),

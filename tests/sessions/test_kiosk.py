@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from alliance.models import AccessEvent
 from measures.models import Rating
 from sessions.kiosk import KIOSK_SESSION_KEY, MAX_WRONG_PASSWORDS
 from sessions.models import FormLink
@@ -158,3 +159,19 @@ def test_kiosk_pages_without_a_hand_over(client, therapist):
 def test_clinician_pages_are_not_cached_by_the_browser(client, therapist):
     client.force_login(therapist)
     assert "no-store" in client.get("/caseload/")["Cache-Control"]
+
+
+def test_the_kiosk_form_is_audited_by_its_link(handed_over, therapy_session):
+    link = FormLink.objects.get()
+    start = AccessEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    handed_over.get(reverse("kiosk_form"))
+    handed_over.post(reverse("kiosk_form"), form_post(uuid.uuid4()))
+    handed_over.get(reverse("kiosk_form"))  # used: on to kiosk_done
+    events = AccessEvent.objects.filter(pk__gt=start, url_name="kiosk_form").order_by("pk")
+    assert [(e.action, e.roles) for e in events] == [
+        ("read", "kiosk"),
+        ("create", "kiosk"),
+        ("read", "kiosk"),
+    ]
+    client = therapy_session.client
+    assert {(e.object_id, e.client_id) for e in events} == {(link.pk, client.pk)}

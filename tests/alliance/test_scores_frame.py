@@ -1,0 +1,257 @@
+"""The scores frame built in plain Python gives the frame the pandas version gave: the same
+rows, order, columns and dtypes, and the same session ids, on awkward data (two ratings by
+one rater in a session, ratings without scores, sessions without forms, cancelled and
+no-show sessions, tension yes/no/unanswered, several clients)."""
+
+import datetime as dt
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alliance import selectors
+from alliance.analytics.config import TENSION_SCALE
+from alliance.models import Client
+from measures.models import Instrument, Rater, Rating, ScaleScore
+from sessions.models import TherapySession
+from tests.alliance.flag_helpers import answers_for
+from tests.factories import ClientFactory, TherapySessionFactory, rating_of
+
+Status = TherapySession.Status
+
+
+def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
+    """The pandas implementation scores_frame had before it was built in plain Python."""
+    raw = pd.DataFrame.from_records(
+        rows,
+        columns=[
+            "client",
+            "session",
+            "session_id",
+            "status",
+            "rating",
+            "rater",
+            "tension",
+            "scale",
+            "score",
+        ],
+    )
+    session_ids = dict(
+        zip(
+            zip(raw["client"].tolist(), raw["session"].tolist(), strict=True),
+            raw["session_id"].tolist(),
+            strict=True,
+        )
+    )
+    rated = raw[raw["rating"].notna()]
+    latest = (
+        rated.drop_duplicates("rating")
+        .sort_values("rating", kind="stable")
+        .drop_duplicates(["session_id", "rater"], keep="last")
+    )
+    rated = rated[rated["rating"].isin(latest["rating"])]
+    scored = rated[rated["scale"].notna()]
+    tension = latest[(latest["rater"] == Rater.CLIENT) & latest["tension"].notna()]
+    with_client_form = set(latest.loc[latest["rater"] == Rater.CLIENT, "session_id"])
+    completed = raw[raw["status"] == Status.COMPLETED].drop_duplicates("session_id")
+    no_client_form = completed[~completed["session_id"].isin(with_client_form)]
+    parts = [
+        pd.DataFrame(
+            {
+                "client": scored["client"],
+                "rater": scored["rater"],
+                "scale": scored["scale"],
+                "session": scored["session"],
+                "score": scored["score"],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "client": tension["client"],
+                "rater": Rater.CLIENT.value,
+                "scale": TENSION_SCALE,
+                "session": tension["session"],
+                "score": tension["tension"].astype(float),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "client": no_client_form["client"],
+                "rater": Rater.CLIENT.value,
+                "scale": "total",
+                "session": no_client_form["session"],
+                "score": np.nan,
+            }
+        ),
+    ]
+    parts = [part for part in parts if len(part)]
+    columns = selectors.SCORES_COLUMNS
+    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    scores["score"] = pd.to_numeric(scores["score"], errors="coerce").astype(float)
+    scores["session"] = scores["session"].astype("int64")
+    scores = scores[columns].reset_index(drop=True)
+    scores = scores.astype({"rater": "category", "scale": "category"})
+    return selectors.ScoresFrame(scores=scores, session_ids=session_ids)
+
+
+def assert_same_frame(rows: list[tuple]) -> selectors.ScoresFrame:
+    built = selectors.scores_frame_from_rows(rows)
+    expected = reference_scores_frame(rows)
+    pd.testing.assert_frame_equal(built.scores, expected.scores, check_exact=True)
+    assert list(built.session_ids.items()) == list(expected.session_ids.items())
+    return built
+
+
+# --- any rows the query can give -----------------------------------------------------------
+
+
+@st.composite
+def query_rows(draw: st.DrawFn) -> list[tuple]:
+    """Rows as the scores query gives them, in any order, rating ids in any order."""
+    rows = []
+    rating_ids = iter(draw(st.permutations(range(1, 40))))
+    session_id = 0
+    for client in range(1, draw(st.integers(1, 3)) + 1):
+        for number in range(1, draw(st.integers(0, 5)) + 1):
+            session_id += 1
+            status = draw(st.sampled_from(Status.values))
+            session = (client, number, session_id, status)
+            ratings = draw(st.lists(st.sampled_from(Rater.values), max_size=3))
+            if not ratings:
+                rows.append((*session, None, None, None, None, None))
+            for rater in ratings:
+                rating = (next(rating_ids), rater, draw(st.sampled_from([True, False, None])))
+                scales = draw(st.lists(st.sampled_from(["bond", "goal", "total"]), unique=True))
+                if not scales:
+                    rows.append((*session, *rating, None, None))
+                for scale in scales:
+                    score = draw(st.one_of(st.none(), st.sampled_from([1.0, 2.5, 4.0, 5.0])))
+                    rows.append((*session, *rating, scale, score))
+    return draw(st.permutations(rows))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=query_rows())
+def test_the_frame_is_the_pandas_versions_on_any_rows(rows):
+    assert_same_frame(rows)
+
+
+def test_no_rows_give_the_empty_frame_with_the_engine_columns():
+    built = assert_same_frame([])
+    assert built.scores.empty
+    assert list(built.scores.columns) == selectors.SCORES_COLUMNS
+    assert built.session_ids == {}
+
+
+# --- from the database ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_frame_is_the_pandas_versions_on_awkward_courses(therapist, instruments):
+    shipped = instruments[Rater.CLIENT]
+    other = Instrument.objects.create(
+        key="clinic-own-form",
+        version=1,
+        name="The clinic's own form",
+        rater=Rater.CLIENT,
+        definition=shipped.definition,
+    )
+    start = timezone.now() - dt.timedelta(weeks=10)
+    statuses = [
+        Status.COMPLETED,
+        Status.COMPLETED,
+        Status.CANCELLED,
+        Status.COMPLETED,
+        Status.NO_SHOW,
+        Status.COMPLETED,
+        Status.SCHEDULED,
+    ]
+    first, second = (ClientFactory(primary_therapist=therapist) for _ in range(2))
+    sessions = {
+        (person.pk, number): TherapySessionFactory(
+            client=person,
+            therapist=therapist,
+            number=number,
+            starts_at=start + dt.timedelta(weeks=number),
+            status=status,
+        )
+        for person in (first, second)
+        for number, status in enumerate(statuses, start=1)
+    }
+
+    def client_form(person, number, total, tension, instrument=shipped):
+        questions = {} if tension is None else {"tension": tension}
+        session = sessions[(person.pk, number)]
+        return rating_of(
+            session, instrument, answers_for(total), questions=questions, refresh_flags=False
+        )
+
+    # First client: two client forms in session 1 (the later one counts, tension "no"
+    # overriding "yes"), tension unanswered at 2, no client form at 4, a therapist rating
+    # without scores at 4 and a scale left unscored at 6.
+    client_form(first, 1, 4.5, "yes")
+    client_form(first, 1, 3.0, "no", instrument=other)
+    client_form(first, 2, 4.0, None)
+    rating_of(sessions[(first.pk, 1)], instruments[Rater.THERAPIST], refresh_flags=False)
+    Rating.objects.create(
+        session=sessions[(first.pk, 4)],
+        instrument=instruments[Rater.THERAPIST],
+        rater=Rater.THERAPIST,
+        submitted_by=therapist,
+        submitted_at=timezone.now(),
+        submission_id=uuid.uuid4(),
+    )
+    unscored = client_form(first, 6, 2.5, "yes")
+    ScaleScore.objects.filter(rating=unscored, scale="bond").update(score=None)
+    # Second client: the later stored form of session 2 has the lower id's instrument.
+    client_form(second, 2, 2.0, "yes", instrument=other)
+    client_form(second, 2, 5.0, None)
+    client_form(second, 6, 3.5, "no")
+
+    clients = Client.objects.filter(pk__in=[first.pk, second.pk])
+    rows = list(
+        TherapySession.objects.filter(client__in=clients)
+        .exclude(status__in=selectors.NOT_HELD)
+        .values_list(*selectors.SCORES_QUERY_FIELDS)
+        .order_by()
+    )
+    assert_same_frame(rows)
+    frame = selectors.scores_frame(clients)
+    pd.testing.assert_frame_equal(frame.scores, reference_scores_frame(rows).scores)
+
+    scores = frame.scores
+    totals = scores[(scores["rater"] == Rater.CLIENT) & (scores["scale"] == "total")]
+    assert sorted(
+        (person, number, None if np.isnan(score) else round(score, 2))
+        for person, number, score in zip(
+            totals["client"], totals["session"], totals["score"], strict=True
+        )
+    ) == sorted(
+        [
+            (first.pk, 1, 3.0),
+            (first.pk, 2, 4.0),
+            (first.pk, 4, None),
+            (first.pk, 6, 2.5),
+            (second.pk, 1, None),
+            (second.pk, 2, 5.0),
+            (second.pk, 4, None),
+            (second.pk, 6, 3.5),
+        ]
+    )
+    tension = scores[scores["scale"] == TENSION_SCALE]
+    assert sorted(
+        zip(tension["client"], tension["session"], tension["score"], strict=True)
+    ) == sorted([(first.pk, 1, 0.0), (first.pk, 6, 1.0), (second.pk, 6, 0.0)])
+    assert scores["rater"].dtype == "category"
+    assert scores["scale"].dtype == "category"
+    # Cancelled and no-show sessions have no session id: the engine never sees them.
+    assert set(frame.session_ids) == {
+        (person.pk, number)
+        for person in (first, second)
+        for number, status in enumerate(statuses, start=1)
+        if status not in selectors.NOT_HELD
+    }
