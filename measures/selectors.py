@@ -15,15 +15,9 @@ BUILTIN_KEYS = {Rater.CLIENT: "alliance-client", Rater.THERAPIST: "alliance-ther
 
 
 def instrument_for(*, clinic, rater: str) -> Instrument:
-    """The instrument a clinic uses for one rater: its own choice, else the shipped form."""
-    chosen = clinic.client_instrument if rater == Rater.CLIENT else clinic.therapist_instrument
-    if chosen is not None:
-        return chosen
-    instrument = (
-        Instrument.objects.filter(key=BUILTIN_KEYS[rater], is_active=True)
-        .order_by("-version")
-        .first()
-    )
+    """The instrument a clinic uses for one rater: its own choice, else the newest active
+    shipped form (``instruments_for``, one query)."""
+    instrument = instruments_for(clinic=clinic).get(rater)
     if instrument is None:
         raise Instrument.DoesNotExist(
             f"No {rater} instrument is loaded: run `manage.py load_instruments`."
@@ -32,8 +26,9 @@ def instrument_for(*, clinic, rater: str) -> Instrument:
 
 
 def instruments_for(*, clinic) -> dict[str, Instrument]:
-    """The instruments a clinic uses, by rater (client first), chosen as ``instrument_for``
-    chooses them but in one query; a rater without one (no shipped form loaded) is left out."""
+    """The instruments a clinic uses, by rater (client first), in one query: the clinic's own
+    choice, else the newest active shipped form (BUILTIN_KEYS); a rater without one (no
+    shipped form loaded) is left out. The one place that decides which form a clinic uses."""
     chosen = {
         Rater.CLIENT.value: clinic.client_instrument_id,
         Rater.THERAPIST.value: clinic.therapist_instrument_id,
