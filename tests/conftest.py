@@ -3,7 +3,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from measures.models import Instrument
+from measures.models import Instrument, Rater
 from tests.factories import (
     ClientFactory,
     ClinicAdminFactory,
@@ -55,6 +55,19 @@ def instruments(db):
     """The shipped client and therapist instruments, loaded as `make run` loads them."""
     call_command("load_instruments", stdout=io.StringIO())
     return {instrument.rater: instrument for instrument in Instrument.objects.all()}
+
+
+@pytest.fixture
+def second_client_form(instruments):
+    """A clinic's own client instrument beside the shipped one (the shipped items), so that
+    one session can hold two client ratings."""
+    return Instrument.objects.create(
+        key="clinic-own-form",
+        version=1,
+        name="The clinic's own form",
+        rater=Rater.CLIENT,
+        definition=instruments[Rater.CLIENT].definition,
+    )
 
 
 @pytest.fixture

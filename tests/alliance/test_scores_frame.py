@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from alliance import selectors
 from alliance.analytics.config import TENSION_SCALE
 from alliance.models import Client
-from measures.models import Instrument, Rater, Rating, ScaleScore
+from measures.models import Rater, Rating, ScaleScore
 from sessions.models import TherapySession
 from tests.alliance.flag_helpers import answers_for
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
@@ -151,15 +151,11 @@ def test_no_rows_give_the_empty_frame_with_the_engine_columns():
 
 
 @pytest.mark.django_db
-def test_the_frame_is_the_pandas_versions_on_awkward_courses(therapist, instruments):
+def test_the_frame_is_the_pandas_versions_on_awkward_courses(
+    therapist, instruments, second_client_form
+):
     shipped = instruments[Rater.CLIENT]
-    other = Instrument.objects.create(
-        key="clinic-own-form",
-        version=1,
-        name="The clinic's own form",
-        rater=Rater.CLIENT,
-        definition=shipped.definition,
-    )
+    other = second_client_form
     start = timezone.now() - dt.timedelta(weeks=10)
     statuses = [
         Status.COMPLETED,

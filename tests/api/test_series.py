@@ -5,7 +5,7 @@ import pytest
 
 from alliance import dashboards, selectors
 from alliance.models import Client
-from measures.models import Instrument, Rater
+from measures.models import Rater
 from tests.api.conftest import api_client_for
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 
@@ -16,18 +16,14 @@ def _answers(instrument, value):
     return {item["key"]: value for item in instrument.definition["items"]}
 
 
-def test_two_client_forms_in_one_session_count_the_last_stored(therapist, instruments):
+def test_two_client_forms_in_one_session_count_the_last_stored(
+    therapist, instruments, second_client_form
+):
     """A clinic that adds a second client instrument may have both filled in one session:
     the API's series, the caseload, the supervision ranking, the sparkline, the client page
     and the scores frame all take the rating stored last."""
     shipped = instruments[Rater.CLIENT]
-    other = Instrument.objects.create(
-        key="clinic-own-form",
-        version=1,
-        name="The clinic's own form",
-        rater=Rater.CLIENT,
-        definition=shipped.definition,
-    )
+    other = second_client_form
     client = ClientFactory(primary_therapist=therapist)
     session = TherapySessionFactory(client=client, number=1, therapist=therapist)
     first = rating_of(session, shipped, _answers(shipped, 5))
