@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from measures.definitions import format_number
-from measures.models import Instrument, Rater
+from measures.models import Instrument, ItemAnswer, Rater, Rating, ScaleScore
 
 # The project's own forms, used when a clinic has not chosen another instrument.
 BUILTIN_KEYS = {Rater.CLIENT: "alliance-client", Rater.THERAPIST: "alliance-therapist"}
@@ -74,18 +74,41 @@ def rating_edit_refusal(*, rating, user, now=None) -> str | None:
     return None
 
 
+def ratings_load_values(ratings: list[Rating]) -> list[Rating]:
+    """Give each rating ``answer_values`` ({item: value}) and ``score_values`` ({scale:
+    score, None when too few items were answered}), in two queries whatever their number.
+
+    Read as plain values, not model instances: a long course has several hundred answers,
+    and building an instance for each cost the client page more than its SQL did.
+    """
+    by_pk = {rating.pk: rating for rating in ratings}
+    for rating in ratings:
+        rating.answer_values, rating.score_values = {}, {}
+    answers = ItemAnswer.objects.filter(rating_id__in=by_pk).values_list(
+        "rating_id", "item", "value"
+    )
+    for rating_id, item, value in answers:
+        by_pk[rating_id].answer_values[item] = value
+    scores = ScaleScore.objects.filter(rating_id__in=by_pk).values_list(
+        "rating_id", "scale", "score"
+    )
+    for rating_id, scale, score in scores:
+        by_pk[rating_id].score_values[scale] = score
+    return ratings
+
+
 def rating_answer_rows(rating, language: str) -> list[dict]:
     """The rating's answers in form order, each with the item text and the answer's label.
 
-    Uses the prefetched ``rating.answers`` and the cached instrument definition: no query
-    per rating once answers are prefetched.
+    Uses ``rating.answer_values`` (``ratings_load_values``) and the cached instrument
+    definition: no query per rating.
     """
     # measures.services imports this module (rating_update uses rating_edit_refusal).
     from measures.services import instrument_definition
 
     definition = instrument_definition(rating.instrument)
     language = definition.language_for(language)
-    values = {answer.item: answer.value for answer in rating.answers.all()}
+    values = rating.answer_values
     rows = []
     for position, (item, text) in enumerate(definition.items_for(language), start=1):
         value = values.get(item.key)
@@ -109,13 +132,13 @@ def rating_answer_rows(rating, language: str) -> list[dict]:
 def rating_scores(rating, language: str) -> list[dict]:
     """The rating's scale scores in the instrument's order, with the scale names.
 
-    Uses the prefetched ``rating.scores``.
+    Uses ``rating.score_values`` (``ratings_load_values``).
     """
     from measures.services import instrument_definition  # see rating_answer_rows
 
     definition = instrument_definition(rating.instrument)
     language = definition.language_for(language)
-    scores = {score.scale: score.score for score in rating.scores.all()}
+    scores = rating.score_values
     return [
         {"key": scale.key, "name": scale.name[language], "score": scores.get(scale.key)}
         for scale in definition.scales

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from alliance.models import User
 from measures.models import Rater, Rating
-from measures.selectors import rating_answer_rows, rating_scores
+from measures.selectors import rating_answer_rows, rating_scores, ratings_load_values
 from sessions.models import TherapySession
 
 # Sessions that took place, or may have: a rating makes a scheduled one completed.
@@ -53,38 +53,37 @@ def session_get_for_change(user: User, session_id: int) -> TherapySession:
     return session
 
 
-def _ratings_with_answers(*, changes: bool = True) -> Prefetch:
-    # The instrument by prefetch, not by a join: a join decodes its definition (a large
-    # JSON document) once per rating; a client's ratings share one or two instruments.
-    lookups = ["instrument", "answers", "scores", *(["changes"] if changes else [])]
-    return Prefetch(
-        "ratings",
-        queryset=Rating.objects.select_related("submitted_by").prefetch_related(*lookups),
-    )
+def _load_ratings(sessions: list[TherapySession]) -> list[TherapySession]:
+    """Give each session ``rating_list`` (its ratings, with instrument and submitter) and
+    each rating its answer and score values (``ratings_load_values``): 4 queries.
+
+    The instrument by prefetch, not by a join: a join decodes its definition (a large JSON
+    document) once per rating; a client's ratings share one or two instruments. The list is
+    a plain attribute (``to_attr``): a related manager per session costs more than its rows.
+    """
+    ratings = Rating.objects.select_related("submitted_by").prefetch_related("instrument")
+    prefetch_related_objects(sessions, Prefetch("ratings", queryset=ratings, to_attr="rating_list"))
+    ratings_load_values([rating for session in sessions for rating in session.rating_list])
+    return sessions
 
 
 def session_with_ratings(session: TherapySession) -> TherapySession:
-    """The session with its ratings, instruments, answers, scores and change log loaded
-    (5 queries)."""
-    prefetch_related_objects([session], _ratings_with_answers())
+    """The session with its ratings, instruments, answers and scores loaded (4 queries)."""
+    [session] = _load_ratings([session])
     return session
 
 
 def sessions_of_client(client) -> list[TherapySession]:
     """A client's sessions in course order with their ratings, answers and scores loaded
-    (not the ratings' change logs: the session page shows those)."""
-    return list(
-        client.sessions.select_related("therapist")
-        .prefetch_related(_ratings_with_answers(changes=False))
-        .order_by("number")
-    )
+    (5 queries)."""
+    return _load_ratings(list(client.sessions.select_related("therapist").order_by("number")))
 
 
 def _rating_of(session: TherapySession, rater: str) -> Rating | None:
-    """The session's rating by ``rater`` from the loaded ratings (no query when prefetched);
-    of two (the clinic changed instruments within the session), the last stored, as the
-    rupture engine's scores frame counts it (alliance.selectors.scores_frame)."""
-    ratings = [r for r in session.ratings.all() if r.rater == rater]
+    """The session's rating by ``rater`` from its loaded ``rating_list``; of two (the clinic
+    changed instruments within the session), the last stored, as the rupture engine's
+    scores frame counts it (alliance.selectors.scores_frame)."""
+    ratings = [r for r in session.rating_list if r.rater == rater]
     return max(ratings, key=attrgetter("pk"), default=None)
 
 

@@ -100,7 +100,7 @@ def client_series(client: Client) -> dict:
     """Per session number, 1 to the last: date, status and each rater's scale scores.
 
     A number without a session, or a session without a rater's rating, is present with
-    nulls, so a chart or an analysis sees the gaps (built on sessions_of_client: 4 queries).
+    nulls, so a chart or an analysis sees the gaps (built on sessions_of_client: 5 queries).
     """
     sessions = {session.number: session for session in sessions_of_client(client)}
     scales: set[str] = set()
@@ -115,10 +115,9 @@ def client_series(client: Client) -> dict:
             point["status"] = session.status
             # Two ratings by one rater in a session: the last stored counts, as in the
             # rupture engine's scores frame (selectors.scores_frame).
-            for rating in sorted(session.ratings.all(), key=lambda rating: rating.pk):
-                scores = {score.scale: score.score for score in rating.scores.all()}
-                scales.update(scores)
-                point[rating.rater] = scores
+            for rating in sorted(session.rating_list, key=lambda rating: rating.pk):
+                scales.update(rating.score_values)
+                point[rating.rater] = rating.score_values
         points.append(point)
     order = sorted(scales, key=lambda s: (SCALE_ORDER.index(s) if s in SCALE_ORDER else 99, s))
     return {"client": client.pk, "client_code": client.code, "scales": order, "sessions": points}
