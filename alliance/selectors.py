@@ -435,9 +435,16 @@ def client_flags(user: User, client: Client) -> QuerySet[Flag]:
     newest first (the total before the subscales), then the resolved ones."""
     resolved_last = Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0))
     total_first = Case(When(scale="total", then=Value(0)), default=Value(1))
-    return _flags_with_details(
-        Flag.objects.visible_to(user).active().filter(client=client)
-    ).order_by(resolved_last, "-session__number", total_first, "rater", "scale", "rule")
+    # From the client's own related manager: each flag's client is the one given, not a
+    # join. Only the joins the flag list shows: each one more cost the client page about
+    # half a millisecond of PostgreSQL planning.
+    return (
+        client.flags.visible_to(user)
+        .active()
+        .select_related("session", "action_session", "acknowledged_by", "resolved_by")
+        .prefetch_related(_comments_with_authors())
+        .order_by(resolved_last, "-session__number", total_first, "rater", "scale", "rule")
+    )
 
 
 def client_transfers(client: Client):
@@ -715,7 +722,11 @@ def _flags_with_details(flags: QuerySet[Flag]) -> QuerySet[Flag]:
         "action_session",
         "acknowledged_by",
         "resolved_by",
-    ).prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("author")))
+    ).prefetch_related(_comments_with_authors())
+
+
+def _comments_with_authors() -> Prefetch:
+    return Prefetch("comments", queryset=FlagComment.objects.select_related("author"))
 
 
 def flag_get(user: User, flag_id: int) -> Flag:
