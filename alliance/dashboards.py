@@ -34,8 +34,8 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_noop, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext
 
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
@@ -831,6 +831,7 @@ def _period_sums(
 # --- one client's series, for the chart ------------------------------------------------------
 
 CHART_SCALES = ("total", "bond", "goal", "task")
+CHART_SCORE_COLUMNS = ["rater", "scale", "session", "score"]
 SUBSCALES = CHART_SCALES[1:]
 
 
@@ -858,7 +859,15 @@ FLAG_COLUMNS = [
 
 
 def _date_label(value: dt.datetime, tz) -> str:
-    return formats.date_format(timezone.localtime(value, tz), "D j M Y")
+    return _day_label(timezone.localtime(value, tz).date(), get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_label(day: dt.date, language: str) -> str:
+    """A day as the charts label it, in ``language`` (the active one): formatted once per
+    day and language, not once per session (a packet labels thousands of sessions held on
+    a few hundred days)."""
+    return formats.date_format(day, "D j M Y")
 
 
 def _sessions_frame(sessions, tz) -> pd.DataFrame:
@@ -897,7 +906,7 @@ def _flags_frame(flags) -> pd.DataFrame:
 
 
 def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    return scores[scores["scale"].isin(CHART_SCALES)][["rater", "scale", "session", "score"]]
+    return scores[scores["scale"].isin(CHART_SCALES)][CHART_SCORE_COLUMNS]
 
 
 def client_series(client: Client, *, sessions=None, flags=None) -> ClientSeries:
@@ -925,7 +934,9 @@ def clients_series(clients: list[Client], *, tz: dt.tzinfo) -> dict[int, ClientS
         return {}
     ids = [c.pk for c in clients]
     scores = selectors.scores_frame(Client.objects.filter(pk__in=ids)).scores
-    by_client_scores = dict(list(scores.groupby("client")))
+    # Filtered once, not once per client: a packet has a hundred.
+    charted = scores[scores["scale"].isin(CHART_SCALES)]
+    by_client_scores = dict(list(charted.groupby("client")[CHART_SCORE_COLUMNS]))
     sessions = defaultdict(list)
     for session in TherapySession.objects.filter(client_id__in=ids).order_by("client_id", "number"):
         sessions[session.client_id].append(session)
@@ -934,12 +945,12 @@ def clients_series(clients: list[Client], *, tz: dt.tzinfo) -> dict[int, ClientS
         Flag.objects.active().filter(client_id__in=ids).select_related("session").order_by("pk")
     ):
         flags[flag.client_id].append(flag)
-    empty = pd.DataFrame(columns=["client", "rater", "scale", "session", "score"])
+    empty = pd.DataFrame(columns=CHART_SCORE_COLUMNS)
     result = {}
     for client in clients:
         result[client.pk] = ClientSeries(
             client=client,
-            scores=_chart_scores(by_client_scores.get(client.pk, empty)),
+            scores=by_client_scores.get(client.pk, empty),
             sessions=_sessions_frame(sessions[client.pk], tz),
             flags=_flags_frame(flags[client.pk]),
         )

@@ -6,7 +6,7 @@ from html import escape  # what django.utils.html.escape does, without its lazy-
 from django import template
 from django.urls import reverse
 from django.utils import formats
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -186,3 +186,28 @@ def caseload_table_rows(clients, show_therapist: bool) -> SafeString:
             "</tr>"
         )
     return mark_safe("\n".join(rows))
+
+
+# --- a chart's table ----------------------------------------------------------------------
+
+
+def _chart_cell(value) -> str:
+    """As the template writes ``{{ value }}``: localized, escaped unless marked safe."""
+    if isinstance(value, SafeData):
+        return str(value)
+    return escape(value if isinstance(value, str) else str(formats.localize(value)))
+
+
+@register.simple_tag
+def chart_table_rows(rows) -> SafeString:
+    """The body of a chart's table (``dashboards.Chart.table_rows``), each row's first cell
+    its heading. Built in Python: a supervision packet's hundred charts have three thousand
+    rows, which the template's loops took ~100 ms to write at scale M."""
+    lines = []
+    for head, *cells in rows:
+        lines.append(
+            f'<tr><th scope="row">{_chart_cell(head)}</th>'
+            + "".join(f"<td>{_chart_cell(cell)}</td>" for cell in cells)
+            + "</tr>"
+        )
+    return mark_safe("\n".join(lines))
