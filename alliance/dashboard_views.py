@@ -126,7 +126,9 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
     for client in packet.clients:
         series = packet.series[client.pk]
         unresolved = [
-            row for row in series.flags.to_dict("records") if row["status"] != Flag.Status.RESOLVED
+            row
+            for row in charts.frame_records(series.flags)
+            if row["status"] != Flag.Status.RESOLVED
         ]
         flags = sorted(
             (row for row in unresolved if row["scale"] not in dashboards.SUBSCALES),

@@ -358,3 +358,24 @@ def test_the_plain_dict_figure_serialises_as_the_validated_figure(course, width)
     assert json.loads(
         charts.figure_dict_json(charts.client_alliance_figure_dict(*empty, scale_range=SCALE))
     ) == json.loads(client_alliance_figure(*empty, scale_range=SCALE).to_json())
+
+
+def test_frame_records_are_to_dicts_records():
+    """frame_records reads a column at a time what to_dict("records") gives: native values,
+    NaN kept, categories as their values; no rows, no records."""
+    frame = pd.DataFrame(
+        {
+            "session": np.array([3, 1], dtype="int64"),
+            "rater": pd.Categorical(["client", "therapist"]),
+            "score": [np.nan, 2.5],
+            "label": ["Reliable drop", ""],
+        }
+    )
+    records = charts.frame_records(frame)
+    expected = frame.to_dict("records")
+    assert [list(r) for r in records] == [list(r) for r in expected]
+    assert [r["session"] for r in records] == [3, 1] and type(records[0]["session"]) is int
+    assert [r["rater"] for r in records] == ["client", "therapist"]
+    assert np.isnan(records[0]["score"]) and records[1]["score"] == 2.5
+    assert records[1]["label"] == "" and records[0]["label"] == "Reliable drop"
+    assert charts.frame_records(frame.iloc[0:0]) == []
