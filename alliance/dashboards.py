@@ -870,36 +870,37 @@ def _day_label(day: dt.date, language: str) -> str:
     return formats.date_format(day, "D j M Y")
 
 
-def _sessions_frame(sessions, tz) -> pd.DataFrame:
-    return pd.DataFrame.from_records(
-        [
-            (
-                s.number,
-                _date_label(s.starts_at, tz),
-                s.status,
-                timezone.localtime(s.starts_at, tz).date().isoformat(),
-            )
-            for s in sessions
-        ],
-        columns=SESSION_COLUMNS,
-    )
+# What the charts read of a session and of a flag, as plain values: a packet reads a hundred
+# clients' thousands of rows without building a model instance for each.
+SESSION_FIELDS = ("number", "starts_at", "status")
+FLAG_FIELDS = (
+    "session__number",
+    "rater",
+    "scale",
+    "rule",
+    "repair_status",
+    "status",
+    "explanation",
+)
 
 
-def _flags_frame(flags) -> pd.DataFrame:
+def _sessions_frame(sessions: list[tuple], tz) -> pd.DataFrame:
+    """``sessions``: (number, starts_at, status) in SESSION_FIELDS order."""
+    language = get_language()
+    rows = []
+    for number, starts_at, status in sessions:
+        day = timezone.localtime(starts_at, tz).date()
+        rows.append((number, _day_label(day, language), status, day.isoformat()))
+    return pd.DataFrame.from_records(rows, columns=SESSION_COLUMNS)
+
+
+def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
+    """``flags``: active flags in FLAG_FIELDS order; each labelled with its rule's name."""
+    names = dict(Flag.Rule.choices)
     return pd.DataFrame.from_records(
         [
-            (
-                f.session.number,
-                f.rater,
-                f.scale,
-                f.rule,
-                f.get_rule_display(),
-                f.repair_status or "",
-                f.status,
-                f.explanation,
-            )
-            for f in flags
-            if f.retired_at is None
+            (number, rater, scale, rule, str(names.get(rule, rule)), repair or "", status, text)
+            for number, rater, scale, rule, repair, status, text in flags
         ],
         columns=FLAG_COLUMNS,
     )
@@ -915,15 +916,30 @@ def client_series(client: Client, *, sessions=None, flags=None) -> ClientSeries:
     and flags unless the page has loaded them already."""
     scores = selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
     if sessions is None:
-        sessions = list(client.sessions.order_by("number"))
+        sessions = client.sessions.order_by("number")
     if flags is None:
-        flags = list(Flag.objects.active().filter(client=client).select_related("session"))
-    tz = client.clinic.tzinfo
+        flags = Flag.objects.active().filter(client=client).select_related("session")
     return ClientSeries(
         client=client,
         scores=_chart_scores(scores),
-        sessions=_sessions_frame(sessions, tz),
-        flags=_flags_frame(flags),
+        sessions=_sessions_frame(
+            [(s.number, s.starts_at, s.status) for s in sessions], client.clinic.tzinfo
+        ),
+        flags=_flags_frame(
+            [
+                (
+                    f.session.number,
+                    f.rater,
+                    f.scale,
+                    f.rule,
+                    f.repair_status,
+                    f.status,
+                    f.explanation,
+                )
+                for f in flags
+                if f.retired_at is None
+            ]
+        ),
     )
 
 
@@ -938,13 +954,20 @@ def clients_series(clients: list[Client], *, tz: dt.tzinfo) -> dict[int, ClientS
     charted = scores[scores["scale"].isin(CHART_SCALES)]
     by_client_scores = dict(list(charted.groupby("client")[CHART_SCORE_COLUMNS]))
     sessions = defaultdict(list)
-    for session in TherapySession.objects.filter(client_id__in=ids).order_by("client_id", "number"):
-        sessions[session.client_id].append(session)
-    flags = defaultdict(list)
-    for flag in (
-        Flag.objects.active().filter(client_id__in=ids).select_related("session").order_by("pk")
+    for client_id, *session in (
+        TherapySession.objects.filter(client_id__in=ids)
+        .order_by("client_id", "number")
+        .values_list("client_id", *SESSION_FIELDS)
     ):
-        flags[flag.client_id].append(flag)
+        sessions[client_id].append(session)
+    flags = defaultdict(list)
+    for client_id, *flag in (
+        Flag.objects.active()
+        .filter(client_id__in=ids)
+        .order_by("pk")
+        .values_list("client_id", *FLAG_FIELDS)
+    ):
+        flags[client_id].append(flag)
     empty = pd.DataFrame(columns=CHART_SCORE_COLUMNS)
     result = {}
     for client in clients:
