@@ -1,0 +1,50 @@
+"""sessions_of_client: a client's course with every rating's answers and scores loaded as
+plain values, in the same five queries for a short course and a long one."""
+
+import pytest
+
+from sessions.selectors import client_rating_of, sessions_of_client, therapist_rating_of
+from tests.factories import ClientFactory, TherapySessionFactory, rating_of
+
+pytestmark = pytest.mark.django_db
+
+
+def _course(therapist, instruments, sessions: int):
+    client = ClientFactory(primary_therapist=therapist)
+    for number in range(1, sessions + 1):
+        session = TherapySessionFactory(client=client, number=number, therapist=therapist)
+        rating_of(session, instruments["therapist"], refresh_flags=False)
+        if number % 2:
+            # Three of six items: each subscale scored, the total not (it needs four).
+            answers = {"bond_1": 4, "goal_1": 3, "task_1": 5}
+            rating_of(session, instruments["client"], answers=answers, refresh_flags=False)
+    return client
+
+
+def test_answers_and_scores_are_loaded_as_values(therapist, instruments):
+    client = _course(therapist, instruments, 2)
+    first, second = sessions_of_client(client)
+    rated = client_rating_of(first)
+    assert rated.answer_values == {"bond_1": 4, "goal_1": 3, "task_1": 5}
+    assert rated.score_values == {"bond": 4, "goal": 3, "task": 5, "total": None}
+    assert client_rating_of(second) is None
+    own = therapist_rating_of(second)
+    assert set(own.answer_values) == {
+        item["key"] for item in instruments["therapist"].definition["items"]
+    }
+    assert own.score_values["total"] == instruments["therapist"].definition["response"]["max"]
+
+
+def test_the_same_queries_for_a_short_and_a_long_course(
+    therapist, instruments, django_assert_num_queries
+):
+    short = _course(therapist, instruments, 2)
+    long = _course(therapist, instruments, 12)
+    for client in (short, long):
+        with django_assert_num_queries(5):
+            sessions = sessions_of_client(client)
+        with django_assert_num_queries(0):
+            for session in sessions:
+                for rating in session.rating_list:
+                    assert rating.instrument.rater == rating.rater
+                    assert rating.answer_values and rating.score_values
