@@ -858,10 +858,6 @@ FLAG_COLUMNS = [
 ]
 
 
-def _date_label(value: dt.datetime, tz) -> str:
-    return _day_label(timezone.localtime(value, tz).date(), get_language())
-
-
 @functools.lru_cache(maxsize=4096)
 def _day_label(day: dt.date, language: str) -> str:
     """A day as the charts label it, in ``language`` (the active one): formatted once per
