@@ -85,10 +85,10 @@ def total_range(definition: dict) -> tuple[float, float]:
     return float(response["min"]), float(response["max"])
 
 
-def missing_forms_after(clinic: Clinic) -> int:
+def missing_forms_after(clinic: Clinic | None) -> int:
     """The clinic's missing_forms rule setting: this many completed sessions without a
-    client form mark a client as unmonitored (default 3)."""
-    given = (clinic.rule_settings or {}).get("missing_forms", {})
+    client form mark a client as unmonitored (default 3, also without a clinic)."""
+    given = ((clinic.rule_settings if clinic else None) or {}).get("missing_forms", {})
     try:
         return int(validate_config({"missing_forms": given})["missing_forms"]["sessions"])
     except (ValueError, TypeError):

@@ -103,6 +103,7 @@ def _caseload_page(
         "title": title,
         "therapist": therapist,
         "show_therapist": show_therapist,
+        "missing_forms_after": dashboards.missing_forms_after(request.user.clinic),
         "clients": clients,
         "columns": columns,
         "filters": filters,

@@ -151,9 +151,11 @@ def risk_rows(clients, show_therapist: bool) -> SafeString:
 
 
 @register.simple_tag
-def caseload_table_rows(clients, show_therapist: bool) -> SafeString:
+def caseload_table_rows(clients, show_therapist: bool, missing_forms_after: int) -> SafeString:
     """The rows of a caseload table (``dashboards.caseload_rows`` clients), in the order
-    given; ``show_therapist`` adds the primary therapist's column (every client's list)."""
+    given; ``show_therapist`` adds the primary therapist's column (every client's list).
+    Sessions since the last client form are marked from the clinic's missing_forms setting
+    (``dashboards.missing_forms_after``), as the risk ranking counts them."""
     words = _labels(get_language())
     rows = []
     for client in clients:
@@ -167,7 +169,7 @@ def caseload_table_rows(clients, show_therapist: bool) -> SafeString:
                 f"{escape(str(client.primary_therapist))}</td>"
             )
         since = client.sessions_since_client_form
-        warn = " warn" if since >= 3 else ""
+        warn = " warn" if since >= missing_forms_after else ""
         rows.append(
             "<tr>"
             f'<th scope="row" data-label="{words["client"]}"><a href="'

@@ -403,3 +403,25 @@ def test_caseload_rows_show_each_column_escaped_in_the_clinics_time(
     client.force_login(supervisor)
     every = client.get(reverse("client_list"), {"discharged": "1"}).content.decode()
     assert f'<td data-label="Therapist">{therapist}</td>' in every
+
+
+def test_the_since_client_form_warning_follows_the_clinics_missing_forms_setting(
+    client, clinic, therapist
+):
+    """The caseload marks sessions since the last client form from the clinic's setting,
+    as the risk ranking does: at 5, three sessions without a form are not yet marked."""
+    clinic.rule_settings = {"missing_forms": {"sessions": 5}}
+    clinic.save(update_fields=["rule_settings"])
+    for code, sessions in (("THREE", 3), ("FIVE", 5)):
+        patient = ClientFactory(primary_therapist=therapist, code=code)
+        for number in range(1, sessions + 1):
+            TherapySessionFactory(client=patient, number=number)
+    client.force_login(therapist)
+    html = client.get(reverse("caseload")).content.decode()
+
+    def cell(code):
+        row = html[html.index(f">{code}</a>") : html.index("</tr>", html.index(f">{code}</a>"))]
+        return row[row.index('data-label="Sessions since client form"') - 20 :]
+
+    assert 'class="num" data-label="Sessions since client form">3</td>' in cell("THREE")
+    assert 'class="num warn" data-label="Sessions since client form">5</td>' in cell("FIVE")
