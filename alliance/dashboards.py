@@ -32,7 +32,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import RowNumber
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext_noop, ngettext
 from django.utils.translation import gettext as _
@@ -860,14 +860,16 @@ FLAG_COLUMNS = [
 
 @functools.lru_cache(maxsize=4096)
 def _day_label(day: dt.date, language: str) -> str:
-    """A day as the charts label it, in ``language`` (the active one): formatted once per
-    day and language, not once per session (a packet labels thousands of sessions held on
-    a few hundred days)."""
-    return formats.date_format(day, "D j M Y")
+    """A day as the charts label it, in ``language``: formatted once per day and language,
+    not once per session (a packet labels thousands of sessions held on a few hundred
+    days)."""
+    with translation.override(language):
+        return formats.date_format(day, "D j M Y")
 
 
 # What the charts read of a session and of a flag, as plain values: a packet reads a hundred
-# clients' thousands of rows without building a model instance for each.
+# clients' thousands of rows without building a model instance for each. A page that has
+# the instances already gives their values in the same order (_session_values, _flag_values).
 SESSION_FIELDS = ("number", "starts_at", "status")
 FLAG_FIELDS = (
     "session__number",
@@ -878,6 +880,22 @@ FLAG_FIELDS = (
     "status",
     "explanation",
 )
+
+
+def _session_values(session: TherapySession) -> tuple:
+    return (session.number, session.starts_at, session.status)
+
+
+def _flag_values(flag: Flag) -> tuple:
+    return (
+        flag.session.number,
+        flag.rater,
+        flag.scale,
+        flag.rule,
+        flag.repair_status,
+        flag.status,
+        flag.explanation,
+    )
 
 
 def _sessions_frame(sessions: list[tuple], tz) -> pd.DataFrame:
@@ -909,7 +927,7 @@ def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
 def client_series(client: Client, *, sessions=None, flags=None) -> ClientSeries:
     """One client's series from ``selectors.scores_frame`` (the rupture engine's own input,
     so markers sit where the engine saw the scores): one query, plus one each for sessions
-    and flags unless the page has loaded them already."""
+    and active flags unless the page has loaded them already."""
     scores = selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
     if sessions is None:
         sessions = client.sessions.order_by("number")
@@ -918,24 +936,8 @@ def client_series(client: Client, *, sessions=None, flags=None) -> ClientSeries:
     return ClientSeries(
         client=client,
         scores=_chart_scores(scores),
-        sessions=_sessions_frame(
-            [(s.number, s.starts_at, s.status) for s in sessions], client.clinic.tzinfo
-        ),
-        flags=_flags_frame(
-            [
-                (
-                    f.session.number,
-                    f.rater,
-                    f.scale,
-                    f.rule,
-                    f.repair_status,
-                    f.status,
-                    f.explanation,
-                )
-                for f in flags
-                if f.retired_at is None
-            ]
-        ),
+        sessions=_sessions_frame([_session_values(s) for s in sessions], client.clinic.tzinfo),
+        flags=_flags_frame([_flag_values(f) for f in flags]),
     )
 
 
@@ -997,28 +999,29 @@ def chart_text() -> charts.ChartText:
 @functools.lru_cache(maxsize=16)
 def _chart_text(language: str) -> charts.ChartText:
     """Once per language, not once per chart: a packet draws a hundred."""
-    return charts.ChartText(
-        session=_("Session"),
-        score=_("Score"),
-        week=_("Week"),
-        month=_("Month"),
-        clients=_("Clients"),
-        flags=_("Flags"),
-        mean=_("Mean total"),
-        raters={"client": _("Client-rated"), "therapist": _("Therapist-rated")},
-        scales={"total": _("total"), "bond": _("bond"), "goal": _("goal"), "task": _("task")},
-        repair={
-            "unrepaired": _("Unrepaired"),
-            "repaired": _("Repaired"),
-            "pending": _("Pending"),
-        },
-        signal=_("Other signal"),
-        baseline=_("Baseline (first 3 client totals)"),
-        no_data=_("No ratings yet"),
-        latest_client_total=_("Latest client-rated total"),
-        client_total_mean=_("Client-rated total, mean"),
-        therapist_total_mean=_("Therapist-rated total, mean"),
-    )
+    with translation.override(language):
+        return charts.ChartText(
+            session=_("Session"),
+            score=_("Score"),
+            week=_("Week"),
+            month=_("Month"),
+            clients=_("Clients"),
+            flags=_("Flags"),
+            mean=_("Mean total"),
+            raters={"client": _("Client-rated"), "therapist": _("Therapist-rated")},
+            scales={"total": _("total"), "bond": _("bond"), "goal": _("goal"), "task": _("task")},
+            repair={
+                "unrepaired": _("Unrepaired"),
+                "repaired": _("Repaired"),
+                "pending": _("Pending"),
+            },
+            signal=_("Other signal"),
+            baseline=_("Baseline (first 3 client totals)"),
+            no_data=_("No ratings yet"),
+            latest_client_total=_("Latest client-rated total"),
+            client_total_mean=_("Client-rated total, mean"),
+            therapist_total_mean=_("Therapist-rated total, mean"),
+        )
 
 
 @dataclass

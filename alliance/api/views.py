@@ -117,7 +117,7 @@ def client_series(client: Client) -> dict:
             # rupture engine's scores frame (selectors.scores_frame).
             for rating in sorted(session.rating_list, key=lambda rating: rating.pk):
                 scales.update(rating.score_values)
-                point[rating.rater] = rating.score_values
+                point[rating.rater] = dict(rating.score_values)
         points.append(point)
     order = sorted(scales, key=lambda s: (SCALE_ORDER.index(s) if s in SCALE_ORDER else 99, s))
     return {"client": client.pk, "client_code": client.code, "scales": order, "sessions": points}

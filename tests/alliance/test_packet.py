@@ -174,3 +174,25 @@ def test_bad_period_on_a_packet_is_ignored(client, supervisor, caseload):
         assert "ignored" in response.content.decode()
         download = reverse("therapist_packet_xlsx", args=[therapist.pk])
         assert client.get(download, params).status_code == 200
+
+
+def test_a_packets_series_is_the_client_pages_series(therapist, caseload):
+    """The packet reads sessions and flags as values (clients_series), the client page gives
+    the model instances it has loaded (client_series): the same frames either way."""
+    from alliance import selectors
+    from sessions.selectors import sessions_of_client
+
+    clients = list(caseload.values())
+    packet = dashboards.clients_series(clients, tz=therapist.clinic.tzinfo)
+    for client in clients:
+        page = dashboards.client_series(
+            client,
+            sessions=sessions_of_client(client),
+            flags=list(selectors.client_flags(therapist, client).order_by("pk")),
+        )
+        for part in ("scores", "sessions", "flags"):
+            mine, theirs = getattr(page, part), getattr(packet[client.pk], part)
+            pd.testing.assert_frame_equal(
+                mine.reset_index(drop=True), theirs.reset_index(drop=True), check_dtype=False
+            )
+        assert len(page.flags) == client.flags.active().count()
