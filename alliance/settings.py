@@ -228,6 +228,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # signing in, whatever the activity (alliance.security.middleware.SessionLifetimeMiddleware).
 ALLIANCE_IDLE_MINUTES = env.int("ALLIANCE_IDLE_MINUTES", default=30)
 ALLIANCE_SESSION_HOURS = env.int("ALLIANCE_SESSION_HOURS", default=12)
+# An API token works for ALLIANCE_API_TOKEN_DAYS after it is issued (0: until revoked);
+# asking for a token after that issues a new one (docs/api.md).
+ALLIANCE_API_TOKEN_DAYS = env.int("ALLIANCE_API_TOKEN_DAYS", default=90)
 SESSION_COOKIE_AGE = ALLIANCE_SESSION_HOURS * 60 * 60
 # Shared clinic computers: closing the browser ends the login.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -185,6 +185,11 @@ class AuthTokenSerializer(serializers.Serializer):
     token = serializers.CharField(
         read_only=True, help_text="Send as `Authorization: Token <token>`."
     )
+    expires_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the token stops working (null: until revoked); then ask again.",
+    )
 
 
 class ClientCreateSerializer(serializers.Serializer):

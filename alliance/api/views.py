@@ -15,6 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from alliance import dashboards, exports, fhir, selectors, services
+from alliance.api.authentication import token_expired, token_expires_at
 from alliance.api.base import ClinicTimeMixin, ScopedViewSet
 from alliance.api.filters import ClientFilter, FlagFilter
 from alliance.api.permissions import IsSupervisor
@@ -87,8 +88,14 @@ class AuthTokenView(ClinicTimeMixin, APIView):
     def post(self, request):
         serializer = AuthTokenCredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        if token_expired(token):  # the same token until it expires, then a new one
+            Token.objects.filter(pk=token.pk).delete()
+            token, _ = Token.objects.get_or_create(user=user)
+        return Response(
+            AuthTokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data
+        )
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke your API token")
     def delete(self, request):

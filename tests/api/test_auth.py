@@ -1,6 +1,9 @@
 """Token authentication: get a token with a username and password, use it, revoke it."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.contrib import admin
 from rest_framework.authtoken.models import Token
 
@@ -93,3 +96,42 @@ def test_password_guessing_is_throttled(client, therapist, other_therapist):
         HTTP_X_FORWARDED_FOR="203.0.113.9",
     )
     assert forged.status_code == 429
+
+
+def test_a_token_expires_after_the_clinics_token_lifetime_and_asking_again_renews_it(
+    client, therapist, client_of_therapist, settings
+):
+    """A token works for ALLIANCE_API_TOKEN_DAYS after it is issued; after that it answers
+    401 saying it expired, and asking with the password gives a new one."""
+    settings.ALLIANCE_API_TOKEN_DAYS = 30
+    credentials = {"username": "therapist", "password": "correct horse battery"}
+    issued = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(issued, tick=False):
+        first = client.post(URL, credentials).json()
+    assert dt.datetime.fromisoformat(first["expires_at"]) == issued + dt.timedelta(days=30)
+    auth = {"HTTP_AUTHORIZATION": f"Token {first['token']}"}
+    with time_machine.travel(issued + dt.timedelta(days=29, hours=23), tick=False):
+        assert client.get("/api/v1/clients/", **auth).status_code == 200
+        assert client.post(URL, credentials).json()["token"] == first["token"]
+    with time_machine.travel(issued + dt.timedelta(days=30), tick=False):
+        expired = client.get("/api/v1/clients/", **auth)
+        assert expired.status_code == 401
+        assert expired.json()["error"]["message"].startswith("Token expired")
+        renewed = client.post(URL, credentials).json()
+        assert renewed["token"] != first["token"]
+        listed = client.get("/api/v1/clients/", HTTP_AUTHORIZATION=f"Token {renewed['token']}")
+        assert listed.status_code == 200
+    assert list(Token.objects.filter(user=therapist).values_list("key", flat=True)) == [
+        renewed["token"]
+    ]
+
+
+def test_a_lifetime_of_zero_days_keeps_tokens_until_revoked(client, therapist, settings):
+    settings.ALLIANCE_API_TOKEN_DAYS = 0
+    token = Token.objects.create(user=therapist)
+    Token.objects.filter(pk=token.pk).update(created=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert (
+        client.get("/api/v1/clients/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    )
+    answer = client.post(URL, {"username": "therapist", "password": "correct horse battery"})
+    assert answer.json() == {"token": token.key, "expires_at": None}
