@@ -1,11 +1,10 @@
 """Display filters and tags for the dashboards."""
 
-from functools import lru_cache
 from html import escape  # what django.utils.html.escape does, without its lazy-string wrapper
 
 from django import template
 from django.urls import reverse
-from django.utils import formats, translation
+from django.utils import formats
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
@@ -13,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from alliance.dashboards import RiskTier
 from alliance.models import Client
-from alliance.templatetags.alliance_tags import DASH, score, signed
+from alliance.templatetags.alliance_tags import DASH, escaped_words, score, signed
 
 register = template.Library()
 
@@ -38,30 +37,25 @@ def wait(hours) -> str:
 # every value escaped).
 
 
-@lru_cache(maxsize=16)
-def _labels(language: str) -> dict[str, str]:
-    """The queue's column labels in ``language``, escaped: once per language, not once per
-    row."""
-    with translation.override(language):
-        return {
-            key: escape(text)
-            for key, text in {
-                "client": _("Client"),
-                "therapist": _("Therapist"),
-                "why": _("Why"),
-                "trend": _("Trend"),
-                "discharged": _("Discharged"),
-                "client_alliance": _("Client alliance"),
-                "change": _("Change"),
-                "client_change": _("Change (client)"),
-                "therapist_alliance": _("Therapist alliance"),
-                "therapist_change": _("Change (therapist)"),
-                "open_flags": _("Open flags"),
-                "since_form": _("Sessions since client form"),
-                "last": _("Last session"),
-                "next": _("Next session"),
-            }.items()
-        }
+@escaped_words
+def _labels() -> dict[str, str]:
+    """The queue's and the caseload's column labels."""
+    return {
+        "client": _("Client"),
+        "therapist": _("Therapist"),
+        "why": _("Why"),
+        "trend": _("Trend"),
+        "discharged": _("Discharged"),
+        "client_alliance": _("Client alliance"),
+        "change": _("Change"),
+        "client_change": _("Change (client)"),
+        "therapist_alliance": _("Therapist alliance"),
+        "therapist_change": _("Change (therapist)"),
+        "open_flags": _("Open flags"),
+        "since_form": _("Sessions since client form"),
+        "last": _("Last session"),
+        "next": _("Next session"),
+    }
 
 
 @register.simple_tag

@@ -5,32 +5,28 @@ ratings and six hundred answers for a long course), and a template loop cost it 
 per page where this costs ~1 ms. The client page and the session page both use it.
 """
 
-from functools import lru_cache
 from html import escape  # what django.utils.html.escape does, without its lazy-string wrapper
 
 from django import template
-from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
-from alliance.templatetags.alliance_tags import score
+from alliance.templatetags.alliance_tags import escaped_words, score
 
 register = template.Library()
 
 
-@lru_cache(maxsize=16)
-def _words(language: str) -> dict[str, str]:
-    """The block's fixed words in ``language``, escaped: once per language, not once per
-    rating."""
-    with translation.override(language):
-        return {
-            "not_answered": escape(_("not answered")),
-            "tension": escape(_("Tension or misunderstanding today")),
-            "yes": escape(_("yes")),
-            "no": escape(_("no")),
-            "addressed": escape(_("how well addressed")),
-        }
+@escaped_words
+def _words() -> dict[str, str]:
+    """The answers block's fixed words (one set per language, not per rating)."""
+    return {
+        "not_answered": _("not answered"),
+        "tension": _("Tension or misunderstanding today"),
+        "yes": _("yes"),
+        "no": _("no"),
+        "addressed": _("how well addressed"),
+    }
 
 
 @register.simple_tag
