@@ -924,15 +924,11 @@ def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[scores["scale"].isin(CHART_SCALES)][CHART_SCORE_COLUMNS]
 
 
-def client_series(client: Client, *, sessions=None, flags=None) -> ClientSeries:
-    """One client's series from ``selectors.scores_frame`` (the rupture engine's own input,
-    so markers sit where the engine saw the scores): one query, plus one each for sessions
-    and active flags unless the page has loaded them already."""
+def client_series(client: Client, *, sessions, flags) -> ClientSeries:
+    """One client's series from the page's ``sessions`` (in course order) and active
+    ``flags`` (their sessions loaded), and ``selectors.scores_frame`` (the rupture engine's
+    own input, so markers sit where the engine saw the scores): one query."""
     scores = selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
-    if sessions is None:
-        sessions = client.sessions.order_by("number")
-    if flags is None:
-        flags = Flag.objects.active().filter(client=client).select_related("session")
     return ClientSeries(
         client=client,
         scores=_chart_scores(scores),
