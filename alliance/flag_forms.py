@@ -13,7 +13,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from alliance.analytics import DEFAULTS, validate_config
+from alliance.analytics import BOUNDS, DEFAULTS, validate_config
 from alliance.models import Flag
 from alliance.services import COMMENT_MAX_LENGTH
 
@@ -200,9 +200,16 @@ class RuleSettingsForm(forms.Form):
         if isinstance(default, bool):
             return forms.BooleanField(label=label, help_text=help_text, required=False)
         if isinstance(default, int):
-            return forms.IntegerField(label=label, help_text=help_text)
+            return forms.IntegerField(
+                label=label, help_text=help_text, widget=_range_input(parameter)
+            )
         if default is None or isinstance(default, float):
-            return forms.FloatField(label=label, help_text=help_text, required=default is not None)
+            return forms.FloatField(
+                label=label,
+                help_text=help_text,
+                required=default is not None,
+                widget=_range_input(parameter, step="any"),
+            )
         return forms.CharField(label=label, help_text=help_text)
 
     def _add_cutoffs(self, rule: str, value: dict) -> list[str]:
@@ -214,6 +221,7 @@ class RuleSettingsForm(forms.Form):
                     label=_("%(rater)s %(scale)s below")
                     % {"rater": RATER_LABELS.get(rater, rater), "scale": scale},
                     required=False,
+                    widget=_range_input("cutoffs", step="any"),
                     help_text=_("Empty: no cutoff. Default: empty."),
                 )
                 self.initial[name] = value.get(rater, {}).get(scale)
@@ -277,6 +285,13 @@ class RuleSettingsForm(forms.Form):
                 if value is not None:
                     cutoffs.setdefault(rater, {})[scale] = value
         return cutoffs
+
+
+def _range_input(parameter: str, **attrs) -> forms.NumberInput:
+    """A number input carrying the parameter's range (min, max); validate_config checks it,
+    so the error message is the same whatever the browser lets through."""
+    bound = BOUNDS[parameter]
+    return forms.NumberInput(attrs={"min": f"{bound.low:g}", "max": f"{bound.high:g}", **attrs})
 
 
 def _rule_label(rule: str) -> str:

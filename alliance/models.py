@@ -395,6 +395,25 @@ class FlagComment(models.Model):
         return f"Comment by {self.author} on {self.flag}"
 
 
+class PendingFlagRefresh(models.Model):
+    """A client whose flags could not be recomputed after their scores changed.
+
+    The scores are stored all the same; ``alliance.services.flags_refresh_pending`` retries
+    (``manage.py refresh_flags --pending``) and removes the row once a refresh succeeds.
+    """
+
+    client = models.OneToOneField(
+        Client, on_delete=models.CASCADE, related_name="pending_flag_refresh"
+    )
+    failed_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+    # The exception's class only: its message may quote data.
+    error = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"Flags of {self.client} to refresh (failed {self.attempts}x)"
+
+
 class AccessEventQuerySet(models.QuerySet):
     """The audit log is append-only: no bulk update or delete through the ORM."""
 

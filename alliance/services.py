@@ -1,5 +1,6 @@
 """Writes with rules for the core domain. Keyword-only, atomic."""
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -19,9 +21,20 @@ from rest_framework.authtoken.models import Token
 
 from alliance import selectors
 from alliance.analytics import DEFAULTS, detect, validate_config
-from alliance.models import Client, ClientTransfer, Clinic, Flag, FlagComment, Supervision, User
+from alliance.models import (
+    Client,
+    ClientTransfer,
+    Clinic,
+    Flag,
+    FlagComment,
+    PendingFlagRefresh,
+    Supervision,
+    User,
+)
 from alliance.selectors import client_code_suggest
 from sessions.models import TherapySession
+
+logger = logging.getLogger(__name__)
 
 # --- flags -------------------------------------------------------------------------------
 # The rupture engine (alliance.analytics) finds flags; these services store them and carry
@@ -72,6 +85,50 @@ def flags_refresh_for_client(*, client: Client) -> FlagRefresh:
     return flags_refresh(
         clinic=clinic, client_ids=[client.pk], config=selectors.flag_config_for_clinic(clinic)
     )
+
+
+def flags_refresh_or_defer(*, client: Client) -> FlagRefresh | None:
+    """Refresh a client's flags after their scores changed, never failing the caller.
+
+    Scoring and storing a rating must not depend on the rupture engine: if the refresh fails
+    (any error), it is rolled back on its own, logged, and the client is left in
+    ``PendingFlagRefresh`` for ``flags_refresh_pending`` to retry. Returns None then.
+    """
+    try:
+        with transaction.atomic():
+            return flags_refresh_for_client(client=client)
+    except Exception as exc:
+        logger.exception("Flag refresh failed for client %s; left for a retry", client.pk)
+        _pending_flag_refresh_record(client_id=client.pk, error=type(exc).__name__)
+        return None
+
+
+def _pending_flag_refresh_record(*, client_id: int, error: str) -> None:
+    pending, created = PendingFlagRefresh.objects.get_or_create(
+        client_id=client_id, defaults={"failed_at": timezone.now(), "error": error}
+    )
+    if not created:
+        PendingFlagRefresh.objects.filter(pk=pending.pk).update(
+            failed_at=timezone.now(), error=error, attempts=F("attempts") + 1
+        )
+
+
+def flags_refresh_pending() -> tuple[int, int]:
+    """Retry the refreshes that failed (``flags_refresh_or_defer``), oldest first.
+
+    A client whose refresh now succeeds leaves the list; one that fails again stays with
+    its attempts counted. Returns (refreshed, still failing).
+    """
+    refreshed = failing = 0
+    for pending in PendingFlagRefresh.objects.select_related("client__clinic").order_by(
+        "failed_at"
+    ):
+        if flags_refresh_or_defer(client=pending.client) is None:
+            failing += 1
+        else:
+            PendingFlagRefresh.objects.filter(pk=pending.pk).delete()
+            refreshed += 1
+    return refreshed, failing
 
 
 def flags_refresh_for_clinic(
@@ -341,7 +398,8 @@ def clinic_rule_settings_update(
     *, clinic: Clinic, user: User, rule_settings: dict
 ) -> tuple[Clinic, FlagRefresh]:
     """A clinic admin changes the clinic's rupture-rule settings (rules keyed by name, as in
-    ``alliance.analytics.DEFAULTS``); then every flag of the clinic is recomputed with them.
+    ``alliance.analytics.DEFAULTS``) and every flag of the clinic is recomputed with them,
+    all or nothing: if the recomputation fails, the old settings and flags stay.
 
     ValidationError when the settings do not validate (the message names the key).
     """
@@ -356,9 +414,21 @@ def clinic_rule_settings_update(
         merged = validate_config(rule_settings)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    clinic.rule_settings = rule_settings_overrides(merged)
-    clinic.save(update_fields=["rule_settings", "updated_at"])
-    return clinic, flags_refresh_for_clinic(clinic=clinic)
+    previous = clinic.rule_settings
+    try:
+        with transaction.atomic():
+            clinic.rule_settings = rule_settings_overrides(merged)
+            clinic.save(update_fields=["rule_settings", "updated_at"])
+            return clinic, flags_refresh_for_clinic(clinic=clinic)
+    except Exception:
+        logger.exception("Recomputing the flags of clinic %s failed; settings kept", clinic.pk)
+        clinic.rule_settings = previous
+        raise ValidationError(
+            _(
+                "The flags could not be recomputed with these settings, so nothing was "
+                "changed. Please try again; if it keeps failing, tell your administrator."
+            )
+        ) from None
 
 
 # --- clients -----------------------------------------------------------------------------

@@ -465,7 +465,7 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
     refreshing flags, and each affected client's flags are refreshed once at the end.
     Raises ImportRejected (nothing written) when any row has a problem.
     """
-    from alliance.services import flags_refresh_for_client
+    from alliance.services import flags_refresh_or_defer
     from sessions.models import TherapySession
     from sessions.services import session_complete_if_scheduled
 
@@ -507,6 +507,6 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
         if report.problems:
             raise ImportRejected(report)
         for client in {planned.client.pk: planned.client for planned in report.planned}.values():
-            flags_refresh_for_client(client=client)
+            flags_refresh_or_defer(client=client)
         report.applied = True
     return report

@@ -136,13 +136,16 @@ def rating_record(
 ) -> tuple[Rating, bool]:
     """Validate, score and store one rating atomically, then refresh the client's flags.
 
+    The rating is stored whatever the flag refresh does: a failed refresh is logged and
+    retried later (``alliance.services.flags_refresh_or_defer``).
+
     Returns (rating, created). Resubmitting the same submission_id (double tap, refresh,
     two tabs) returns the stored rating with created=False. A second, different rating
     for the same session and rater raises AlreadyRated. Invalid answers raise
     ValidationError keyed by item or question. Bulk loaders (demo data, imports) pass
     refresh_flags=False and refresh each client once at the end.
     """
-    from alliance.services import flags_refresh_for_client
+    from alliance.services import flags_refresh_or_defer
 
     rater = instrument.rater
     if rater == Rater.THERAPIST and submitted_by is None:
@@ -176,8 +179,6 @@ def rating_record(
             _store_answers(rating, values, definition)
             if rater == Rater.CLIENT:
                 sessions_client_form_refresh(sessions=TherapySession.objects.filter(pk=session.pk))
-            if refresh_flags:
-                flags_refresh_for_client(client=session.client)
     except IntegrityError:
         # A concurrent submit won the race: the same submission is not an error.
         existing = Rating.objects.filter(
@@ -188,6 +189,8 @@ def rating_record(
         raise AlreadyRated(
             "This session already has a %(rater)s rating.", params={"rater": rater}
         ) from None
+    if refresh_flags:
+        flags_refresh_or_defer(client=session.client)
     return rating, True
 
 
@@ -233,9 +236,10 @@ def rating_update(
     ``expected_revision`` is the revision the form was opened at: if the rating has changed
     since (another tab, a double submit), StaleRating is raised and nothing is written.
     RatingNotEditable when the user is not the rating's therapist or the window has passed;
-    ValidationError keyed by item for invalid answers. Refreshes the client's flags.
+    ValidationError keyed by item for invalid answers. Then refreshes the client's flags
+    (a failed refresh is retried later; the correction stays).
     """
-    from alliance.services import flags_refresh_for_client
+    from alliance.services import flags_refresh_or_defer
 
     definition = instrument_definition(rating.instrument)
     with transaction.atomic():
@@ -283,5 +287,5 @@ def rating_update(
         )
         change.full_clean()
         change.save()
-        flags_refresh_for_client(client=current.session.client)
+    flags_refresh_or_defer(client=current.session.client)
     return current

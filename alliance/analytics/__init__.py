@@ -4,9 +4,17 @@ No Django imports: the Django layer builds the scores frame and the config (rule
 plus norms, scale ranges and cutoffs) and stores the returned flags. See docs/ruptures.md.
 """
 
-from alliance.analytics.config import DEFAULTS, RULE_NAMES, validate_config
+from alliance.analytics.config import BOUNDS, DEFAULTS, RULE_NAMES, validate_config
 from alliance.analytics.engine import detect
 from alliance.analytics.frames import FLAG_COLUMNS
 from alliance.analytics.norms import clinic_norms
 
-__all__ = ["DEFAULTS", "FLAG_COLUMNS", "RULE_NAMES", "clinic_norms", "detect", "validate_config"]
+__all__ = [
+    "BOUNDS",
+    "DEFAULTS",
+    "FLAG_COLUMNS",
+    "RULE_NAMES",
+    "clinic_norms",
+    "detect",
+    "validate_config",
+]

@@ -2,6 +2,7 @@
 
 import copy
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -9,9 +10,6 @@ RATERS = ("client", "therapist")
 
 # The client form's yes/no "tension or misunderstanding today?" item (1 = yes, 0 = no).
 TENSION_SCALE = "tension"
-
-# Largest alpha accepted for the sudden-loss t test: beyond .20 it stops being a significance test.
-MAX_ALPHA = 0.2
 
 # Every rule is on by default ("enabled"): a clinic switches off what it does not want.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -81,6 +79,36 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 RULE_NAMES = tuple(DEFAULTS)
 
+
+@dataclass(frozen=True)
+class Bound:
+    """The clinically sensible range of a parameter: low (exclusive when ``low_open``) to high."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    whole: bool = False  # a count of sessions
+
+
+# Every parameter's range, by name (a name means the same thing in every rule that has it).
+# Windows count held sessions: a drop not back within 20 sessions is no longer "repaired",
+# and 20 sessions at the maximum or without a form is long past the point of flagging.
+BOUNDS: dict[str, Bound] = {
+    "repair_window": Bound(1, 20, whole=True),
+    "min_prior": Bound(2, 20, whole=True),
+    "sessions": Bound(1, 20, whole=True),
+    # Stiles et al. use k = 1 (lenient) or 2 (strict); beyond 5 SD nothing is ever flagged.
+    "k": Bound(0.0, 5.0, low_open=True),
+    # Points on an instrument's scale: no alliance instrument spans more than 100 points.
+    "cutoff": Bound(0.0, 100.0, low_open=True),
+    "pct": Bound(0.0, 1.0),
+    "alpha": Bound(0.0, 0.2, low_open=True),
+    # Standard deviations of the scale.
+    "threshold": Bound(0.0, 5.0, low_open=True),
+    # A low-alliance cutoff is a score, on the same scales as "cutoff".
+    "cutoffs": Bound(-100.0, 100.0),
+}
+
 # Keys the Django layer adds next to the rules: data about the instruments, not rule settings.
 DATA_KEYS = ("norms", "scale_range", "cutoffs")
 
@@ -134,27 +162,16 @@ def _check_rule(rule: str, params: dict[str, Any]) -> None:
         raise ValueError(f"{rule}.enabled must be true or false, got {params['enabled']!r}")
     if "scales" in params:
         _scales(params, rule)
-    if "repair_window" in params:
-        _integer(params, rule, "repair_window", minimum=1)
-    if rule == "below_baseline":
-        _number(params, rule, "k", low=0.0, low_open=True)
-        _integer(params, rule, "min_prior", minimum=2)
-    elif rule == "sudden_loss":
-        if params["cutoff"] is not None:
-            _number(params, rule, "cutoff", low=0.0, low_open=True)
-        _number(params, rule, "pct", low=0.0, high=1.0)
-        _number(params, rule, "alpha", low=0.0, low_open=True, high=MAX_ALPHA)
-    elif rule == "low_alliance":
+    for key in params:
+        if key in BOUNDS and key != "cutoffs" and not (key == "cutoff" and params[key] is None):
+            _bounded(params, rule, key)
+    if rule == "low_alliance":
         params["cutoffs"] = _check_cutoffs(params["cutoffs"], "low_alliance.cutoffs")
-    elif rule == "rater_discrepancy":
-        _number(params, rule, "threshold", low=0.0, low_open=True)
-        if params["direction"] not in _DIRECTIONS:
-            raise ValueError(
-                f"rater_discrepancy.direction must be one of {', '.join(_DIRECTIONS)}, "
-                f"got {params['direction']!r}"
-            )
-    elif rule in ("ceiling", "missing_forms"):
-        _integer(params, rule, "sessions", minimum=1)
+    elif rule == "rater_discrepancy" and params["direction"] not in _DIRECTIONS:
+        raise ValueError(
+            f"rater_discrepancy.direction must be one of {', '.join(_DIRECTIONS)}, "
+            f"got {params['direction']!r}"
+        )
 
 
 def _scales(params: dict[str, Any], rule: str) -> None:
@@ -170,28 +187,27 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _number(
-    params: dict[str, Any],
-    rule: str,
-    key: str,
-    *,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-) -> None:
-    value = params[key]
-    ok = _is_number(value) and (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = f"{'>' if low_open else '≥'} {low}" + (f" and ≤ {high}" if high < math.inf else "")
-        raise ValueError(f"{rule}.{key} must be a number {bound}, got {value!r}")
-    params[key] = float(value)
+def _bounded(params: dict[str, Any], rule: str, key: str) -> None:
+    """Check ``params[key]`` against its ``BOUNDS`` entry; store it as an int or a float."""
+    bound, value = BOUNDS[key], params[key]
+    if bound.whole:
+        ok = isinstance(value, Integral) and not isinstance(value, bool)
+        kind = "a whole number"
+    else:
+        ok = _is_number(value)
+        kind = "a number"
+    ok = ok and (value > bound.low if bound.low_open else value >= bound.low)
+    if not (ok and value <= bound.high):
+        raise ValueError(f"{rule}.{key} must be {kind} {_range(bound)}, got {value!r}")
+    params[key] = int(value) if bound.whole else float(value)
 
 
-def _integer(params: dict[str, Any], rule: str, key: str, *, minimum: int) -> None:
-    value = params[key]
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{rule}.{key} must be a whole number ≥ {minimum}, got {value!r}")
-    params[key] = int(value)
+def _range(bound: Bound) -> str:
+    """ "from 1 to 20", "above 0 and at most 5": the range as the error message says it."""
+    show = (lambda x: str(int(x))) if bound.whole else (lambda x: f"{x:g}")
+    if bound.low_open:
+        return f"above {show(bound.low)} and at most {show(bound.high)}"
+    return f"from {show(bound.low)} to {show(bound.high)}"
 
 
 def _check_rater(rater: Any, where: str) -> None:
@@ -257,7 +273,10 @@ def _check_cutoffs(cutoffs: Any, where: str) -> dict[str, dict[str, float]]:
             raise ValueError(f"{where}[{rater!r}] must be a dict keyed by scale")
         checked[rater] = {}
         for scale, value in scales.items():
-            if not _is_number(value):
-                raise ValueError(f"{where}[{rater!r}][{scale!r}] must be a number, got {value!r}")
+            bound = BOUNDS["cutoffs"]
+            if not (_is_number(value) and bound.low <= value <= bound.high):
+                raise ValueError(
+                    f"{where}[{rater!r}][{scale!r}] must be a number {_range(bound)}, got {value!r}"
+                )
             checked[rater][scale] = float(value)
     return checked

@@ -140,8 +140,8 @@ def test_errors_show_next_to_their_fields_with_every_value_kept(admin_client, cl
         "missing_forms-sessions",
         "rater_discrepancy-threshold",
     }
-    assert errors["below_baseline-k"] == ["Must be a number > 0.0, got -1.0"]
-    assert "≥ 2" in errors["below_baseline-min_prior"][0]
+    assert errors["below_baseline-k"] == ["Must be a number above 0 and at most 5, got -1.0"]
+    assert "from 2 to 20" in errors["below_baseline-min_prior"][0]
     html = response.content.decode()
     for name, value in [
         ("below_baseline-k", "-1"),
@@ -186,3 +186,45 @@ def test_the_service_checks_who_and_what(clinic, clinic_admin, therapist, instru
             clinic=clinic, user=clinic_admin, rule_settings={"below_baseline": {"k": 0}}
         )
     assert Clinic.objects.get(pk=clinic.pk).rule_settings == {}
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["reliable_drop-repair_window", "below_baseline-repair_window", "sudden_loss-repair_window"],
+)
+def test_a_huge_window_is_a_form_error_and_changes_nothing(admin_client, clinic, field):
+    """D1: 2**31 used to be saved, then broke every later rating of the clinic (500)."""
+    response = admin_client.post(URL, post_data(clinic, **{field: str(2**31)}))
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert errors[field] == ["Must be a whole number from 1 to 20, got 2147483648"]
+    assert f'name="{field}" value="2147483648"' in response.content.decode()
+    clinic.refresh_from_db()
+    assert clinic.rule_settings == {}
+
+
+def test_the_number_inputs_carry_the_bounds(admin_client):
+    html = admin_client.get(URL).content.decode()
+    assert 'name="reliable_drop-repair_window" value="3" min="1" max="20"' in html
+    assert 'name="below_baseline-k" value="2.0" min="0" max="5" step="any"' in html
+    assert 'name="sudden_loss-alpha" value="0.05" min="0" max="0.2" step="any"' in html
+
+
+def test_settings_stay_as_they_were_when_recomputing_fails(
+    admin_client, clinic, client_of_therapist, instruments, monkeypatch
+):
+    """All or nothing: a refresh that fails leaves the old settings and flags, with a message."""
+    course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
+    flags_before = set(Flag.objects.values_list("pk", "retired_at"))
+
+    def fail(*, clinic, **kwargs):
+        Flag.objects.filter(client__clinic=clinic).update(retired_at="2026-01-01T00:00Z")
+        raise OverflowError("the engine broke")
+
+    monkeypatch.setattr(services, "flags_refresh_for_clinic", fail)
+    response = admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": None}))
+    assert response.status_code == 400
+    assert "could not be recomputed with these settings" in response.content.decode()
+    clinic.refresh_from_db()
+    assert clinic.rule_settings == {}
+    assert set(Flag.objects.values_list("pk", "retired_at")) == flags_before

@@ -3,13 +3,19 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from alliance.models import Clinic
-from alliance.services import REFRESH_BATCH_SIZE, FlagRefresh, flags_refresh_for_clinic
+from alliance.services import (
+    REFRESH_BATCH_SIZE,
+    FlagRefresh,
+    flags_refresh_for_clinic,
+    flags_refresh_pending,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Recompute all flags (after changing rule settings or instruments, or after an import): "
-        "manage.py refresh_flags [--clinic ID] [--batch-size N]"
+        "manage.py refresh_flags [--clinic ID] [--batch-size N]; "
+        "manage.py refresh_flags --pending retries the clients whose refresh failed"
     )
 
     def add_arguments(self, parser):
@@ -20,8 +26,19 @@ class Command(BaseCommand):
             default=REFRESH_BATCH_SIZE,
             help=f"Clients per detect call and per transaction (default {REFRESH_BATCH_SIZE}).",
         )
+        parser.add_argument(
+            "--pending",
+            action="store_true",
+            help="Only retry the clients whose refresh failed after a rating (run it often).",
+        )
 
-    def handle(self, *args, clinic: int | None, batch_size: int, **options):
+    def handle(self, *args, clinic: int | None, batch_size: int, pending: bool, **options):
+        if pending:
+            refreshed, failing = flags_refresh_pending()
+            self.stdout.write(f"Pending refreshes: {refreshed} done, {failing} still failing")
+            if failing:
+                raise CommandError(f"{failing} clients' flags still fail to refresh: see the log.")
+            return
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         clinics = Clinic.objects.order_by("pk")
