@@ -4,29 +4,39 @@ One AccessEvent per request to a client-data URL, written by AuditMiddleware fro
 AUDITED (URL name -> what the URL is about, where its id is, the action per method), and
 explicit audit_record() calls for logins (auth signals), the second factor and exports made
 outside a request. A 403 or 404 on a client-data URL is recorded as "denied" with the id that
-was asked for. Every URL name is either in AUDITED or in NOT_AUDITED (with the reason):
-tests/security/test_permission_matrix.py fails on a URL that is in neither.
+was asked for and nothing else: no lookup, so the event confirms nothing about an object
+outside the user's scope. A write and its event commit together. Every URL name is either
+in AUDITED or in NOT_AUDITED (with the reason): tests/security/test_permission_matrix.py
+fails on a URL that is in neither.
 
 Nothing clinical is stored: ids, the kind of object, the address and the browser. A form
 link's token is a credential and is never stored either (its link's id is).
 Overhead: at most one query to find the client of a session, rating or flag, and the insert.
 """
 
+import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import DatabaseError, transaction
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
 
+from alliance.api.errors import error_body
 from alliance.models import AccessEvent, Client, Flag, User
 from measures.models import Rating
 from sessions.kiosk import kiosk_state
 from sessions.models import FormLink, TherapySession, hash_token
 from sessions.ratelimit import client_ip
 
+logger = logging.getLogger(__name__)
+
 Action = AccessEvent.Action
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 USER_AGENT_LENGTH = AccessEvent._meta.get_field("user_agent").max_length
 
 READ = {"GET": Action.READ, "HEAD": Action.READ}
@@ -303,16 +313,19 @@ def record_request(request: HttpRequest, response: HttpResponse) -> AccessEvent 
         roles = "client-link" if rule.kind == "token" else "kiosk"
         if not signed_in:
             user = None
+    elif denied:
+        # Outside the user's scope: the requested id (it is in the path), nothing looked up,
+        # so the event confirms nothing about another clinic's objects.
+        if rule.kind == rule.object_type:
+            object_id = _requested_id(request, rule, match.kwargs)
     else:
         requested = _requested_id(request, rule, match.kwargs)
         if requested is not None:
-            if rule.kind == "client" and not denied:
-                client_id = requested  # the view found it in the user's scope
-            else:
-                client_id = _client_of(rule.kind, requested)
+            # The view found it in the user's scope.
+            client_id = requested if rule.kind == "client" else _client_of(rule.kind, requested)
             if rule.kind == rule.object_type:
                 object_id = requested
-        if action == Action.CREATE and not denied and 200 <= response.status_code < 400:
+        if action == Action.CREATE and 200 <= response.status_code < 400:
             created = _created_id(rule, response)
             if created is not None:
                 object_id = created
@@ -336,17 +349,56 @@ class AuditMiddleware:
     """Record one AccessEvent per request to a client-data URL (see AUDITED).
 
     After the view, so the user an API token authenticated is known and the answer's status
-    tells a read from a denial. If the event cannot be written the request fails: no client
-    data leaves unrecorded.
+    tells a read from a denial. A change and its event commit together: a write to a
+    client-data URL runs in one transaction with its event, rolled back if either fails (so a
+    retry never makes a duplicate). If the event cannot be written, the answer is a 503 that
+    carries no client data and says nothing was saved.
     """
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        if request.method in SAFE_METHODS or not _audited_path(request):
+            return _recorded(request, self.get_response(request))
+        with transaction.atomic():
+            response = self.get_response(request)
+            recorded = _recorded(request, response)
+            if recorded is not response or response.status_code >= 500:
+                transaction.set_rollback(True)
+        return recorded
+
+
+def _recorded(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """The response once its event is written, else the "not recorded" answer."""
+    try:
         record_request(request, response)
-        return response
+    except DatabaseError:
+        logger.exception("Audit event not written for %s %s", request.method, _url_name(request))
+        return _not_recorded(request)
+    return response
+
+
+def _audited_path(request: HttpRequest) -> bool:
+    try:
+        return resolve(request.path_info).url_name in AUDITED
+    except Resolver404:
+        return False
+
+
+def _url_name(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return match.url_name if match is not None else "?"
+
+
+def _not_recorded(request: HttpRequest) -> HttpResponse:
+    message = _(
+        "This request could not be recorded in the audit log, so nothing was saved and "
+        "nothing is shown. Please try again in a minute."
+    )
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(error_body(503, "audit_unavailable", str(message)), status=503)
+    return render(request, "503.html", {"message": message}, status=503)
 
 
 # --- logins ------------------------------------------------------------------------------

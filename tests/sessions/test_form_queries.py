@@ -68,5 +68,6 @@ def test_the_client_form_takes_the_same_queries_for_a_short_and_a_long_course(
     opened, _reads_sent, sent = large
     assert opened <= 5
     # Link, instrument, submission check, consume, rating, answers, scores, flags (lock,
-    # scores, existing flags, writes), the session completed, audit: a fixed budget.
-    assert max(small[2], sent) <= 29
+    # scores, existing flags, writes, in a savepoint of its own so that a failure cannot
+    # lose the rating), the session completed, audit: a fixed budget.
+    assert max(small[2], sent) <= 30
