@@ -65,3 +65,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("alliance.api_urls")),
 ]
+
+# A server error under /api/ answers the API's JSON error shape, elsewhere templates/500.html.
+handler500 = "alliance.api.errors.server_error"

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -88,3 +89,18 @@ def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         error_body(status.HTTP_404_NOT_FOUND, "not_found", "No such API endpoint."),
         status=status.HTTP_404_NOT_FOUND,
     )
+
+
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The 500 answer (``handler500``): the API's error shape under /api/, else the page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            error_body(
+                status.HTTP_500_INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The server could not finish this request. Try again in a minute; if it "
+                "keeps failing, tell your clinic's administrator.",
+            ),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return defaults.server_error(request)

@@ -136,3 +136,16 @@ def test_huge_numbers_in_bodies_are_400_not_500(api, world):
         response = api.post(url, body, format="json")
         assert 400 <= response.status_code < 500, (url, response.content)
         _assert_error(response, response.status_code)
+
+
+def test_a_server_error_in_the_api_answers_the_error_shape(api, world, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("alliance.api.views.ClientViewSet.list", fail)
+    api.raise_request_exception = False
+    response = api.get("/api/v1/clients/")
+    error = _assert_error(response, 500)
+    assert error["code"] == "server_error"
+    assert "a bug" not in response.content.decode()
+
