@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance.models import AccessEvent, Client
-from tests.factories import UserFactory
 from tests.security.conftest import PASSWORD, api_for, browser_for
 from tests.sessions.conftest import CLIENT_ANSWERS
 
@@ -392,10 +391,8 @@ class TestAppendOnly:
                 cursor.execute(sql, [event.pk])
         assert AccessEvent.objects.filter(pk=event.pk, action="read").exists()
 
-    def test_the_django_admin_shows_events_read_only(self, world, event):
-        admin = UserFactory(username="root", clinic=None, is_staff=True, is_superuser=True)
-        browser = BrowserClient()
-        browser.force_login(admin)
+    def test_the_django_admin_shows_events_read_only(self, world, event, staff_browser):
+        browser = staff_browser
         change = reverse("admin:alliance_accessevent_change", args=[event.pk])
         page = browser.get(change)
         assert page.status_code == 200

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from alliance import services
 from alliance.models import AccessEvent
+from alliance.security import services as services_security
 from tests.factories import UserFactory
 from tests.security.conftest import PASSWORD
 
@@ -199,6 +200,86 @@ class TestTwoFactor:
         assert response.status_code == 302
         assert not TOTPDevice.objects.filter(user=therapist).exists()
         assert phone.get(reverse("caseload")).status_code == 302  # logged out
+
+
+class TestApiTokensAndTwoFactor:
+    """A token issued without a second factor stops working once two-factor sign-in applies
+    to its user; asking again with a code issues a new token (issue 16, D4)."""
+
+    TOKEN_URL = "/api/v1/auth/token/"
+    CREDENTIALS = {"username": "therapist", "password": PASSWORD}
+
+    def _api(self, key: str) -> APIClient:
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return api
+
+    def _old_token(self) -> str:
+        response = APIClient().post(self.TOKEN_URL, self.CREDENTIALS, format="json")
+        assert response.status_code == 200
+        key = response.json()["token"]
+        assert self._api(key).get("/api/v1/clients/").status_code == 200
+        return key
+
+    def _refused(self, key: str) -> None:
+        response = self._api(key).get("/api/v1/clients/")
+        assert response.status_code == 401
+        error = response.json()["error"]
+        assert (error["status"], error["code"]) == (401, "authentication_failed")
+        assert "second factor" in error["message"]
+
+    def test_setting_up_an_app_revokes_older_tokens(self, therapist):
+        key = self._old_token()
+        device = services_security.two_factor_device_pending(user=therapist)
+        assert services_security.two_factor_confirm(device=device, token=code_for(device))
+        assert not Token.objects.filter(key=key).exists()
+        assert self._api(key).get("/api/v1/clients/").status_code == 401
+
+    def test_an_older_token_is_refused_once_the_user_has_an_app(self, therapist):
+        key = self._old_token()
+        TOTPDevice.objects.create(user=therapist, name="phone", confirmed=True)  # not revoked
+        self._refused(key)
+
+    def test_requiring_it_in_the_clinic_revokes_tokens_issued_without_it(self, therapist):
+        key = self._old_token()
+        services_security.clinic_security_update(
+            clinic=therapist.clinic, require_two_factor=True, retention_days=3650
+        )
+        assert not Token.objects.filter(key=key).exists()
+
+    def test_an_older_token_is_refused_once_the_clinic_requires_it(self, therapist):
+        key = self._old_token()
+        therapist.clinic.require_two_factor = True
+        therapist.clinic.save()  # not through the service: the authentication still refuses
+        self._refused(key)
+
+    def test_site_staff_tokens_need_the_second_factor(self, therapist):
+        key = self._old_token()
+        therapist.is_staff = True
+        therapist.save()
+        self._refused(key)
+
+    def test_asking_with_a_code_issues_a_new_token_that_keeps_working(self, therapist):
+        key = self._old_token()
+        TOTPDevice.objects.create(user=therapist, name="phone", confirmed=True)
+        device = TOTPDevice.objects.get(user=therapist)
+        api = APIClient()
+        response = api.post(
+            self.TOKEN_URL, {**self.CREDENTIALS, "otp_token": code_for(device)}, format="json"
+        )
+        assert response.status_code == 200
+        new = response.json()["token"]
+        assert new != key
+        assert not Token.objects.filter(key=key).exists()
+        assert self._api(new).get("/api/v1/clients/").status_code == 200
+        therapist.clinic.require_two_factor = True
+        therapist.clinic.save()
+        assert self._api(new).get("/api/v1/clients/").status_code == 200
+        with time_machine.travel(dt.timedelta(seconds=31)):  # the next code; the same token
+            again = api.post(
+                self.TOKEN_URL, {**self.CREDENTIALS, "otp_token": code_for(device)}, format="json"
+            )
+        assert again.json()["token"] == new
 
 
 class TestSessionLifetime:
