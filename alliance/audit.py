@@ -185,6 +185,7 @@ NOT_AUDITED: dict[str, str] = {
     "kiosk_done": "a thank-you page, no answers",
     "kiosk_hand_back": "the therapist's password; the session page it leads to is recorded",
     "two_factor_setup": "the user's own second factor",
+    "two_factor_enrol": "the user's own second factor (the link a clinic admin made)",
     "two_factor_verify": "the user's own second factor (failures are recorded)",
     "two_factor_disable": "the user's own second factor",
     "set_language": "a language choice",

@@ -104,12 +104,20 @@ def site_staff(db):
     return user
 
 
+def browser_past_second_factor(user) -> BrowserClient:
+    """A browser signed in as the user with their authenticator app (one is made if needed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    browser = BrowserClient()
+    browser.force_login(user)
+    session = browser.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return browser
+
+
 @pytest.fixture
 def staff_browser(site_staff):
     """A browser signed in as site staff, past the second factor (the admin site needs it)."""
-    browser = BrowserClient()
-    browser.force_login(site_staff)
-    session = browser.session
-    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=site_staff).persistent_id
-    session.save()
-    return browser
+    return browser_past_second_factor(site_staff)

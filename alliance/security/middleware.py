@@ -91,6 +91,7 @@ class SessionLifetimeMiddleware:
 # the client's own form pages (they need no login at all).
 TWO_FACTOR_OPEN = {
     "two_factor_setup",
+    "two_factor_enrol",
     "two_factor_verify",
     "logout",
     "set_language",

@@ -5,9 +5,13 @@ Keyword-only, atomic."""
 import datetime as dt
 from collections import Counter
 
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
@@ -31,6 +35,38 @@ from sessions.models import FormLink, TherapySession
 DEVICE_NAME = "Authenticator app"
 
 # --- two-factor --------------------------------------------------------------------------
+
+
+class EnrolmentTokenGenerator(PasswordResetTokenGenerator):
+    """One-time tokens for a two-factor enrolment link (a salt of their own, so a
+    set-password token is never one). A token names the user's devices as they were: it stops
+    working once an app is confirmed, or removed, and after PASSWORD_RESET_TIMEOUT."""
+
+    key_salt = "alliance.security.two_factor_enrolment"
+
+    def _make_hash_value(self, user, timestamp) -> str:
+        devices = TOTPDevice.objects.filter(user=user).order_by("pk")
+        state = ",".join(
+            f"{pk}:{confirmed}" for pk, confirmed in devices.values_list("pk", "confirmed")
+        )
+        return f"{user.pk}{user.is_active}{state}{timestamp}"
+
+
+enrolment_tokens = EnrolmentTokenGenerator()
+
+
+def two_factor_enrolment_link(*, user: User) -> str:
+    """The path of a one-time link where the user sets up their authenticator app, for a
+    clinic admin (or, for site staff, `manage.py two_factor_link`) to hand over: where a
+    second factor is required, knowing the password is not enough to choose the app."""
+    two_factor_device_pending(user=user)  # the link is for this app: the token names it
+    return reverse(
+        "two_factor_enrol",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": enrolment_tokens.make_token(user),
+        },
+    )
 
 
 def two_factor_device_pending(*, user: User) -> TOTPDevice:

@@ -185,6 +185,14 @@ CASES: dict[str, list[Case]] = {
     ],
     "set_language": [Case("post", page("set_language"), everyone(302), ONE)],
     "two_factor_setup": [Case("get", page("two_factor_setup"), everyone(200, LOGIN), ONE)],
+    "two_factor_enrol": [
+        Case(
+            "get",
+            lambda world, kind: reverse("two_factor_enrol", args=["MQ", "not-a-token"]),
+            everyone(400, LOGIN),
+            ONE,
+        )
+    ],
     "two_factor_verify": [Case("get", page("two_factor_verify"), everyone(302, LOGIN), ONE)],
     "two_factor_disable": [Case("post", page("two_factor_disable"), everyone(302, LOGIN), ONE)],
     # --- caseloads and clients -----------------------------------------------------------
