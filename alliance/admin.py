@@ -1,5 +1,18 @@
+"""The Django admin site, for site staff (no clinic; `createsuperuser`).
+
+Clinical records (clients, sessions, form links, ratings with their answers and scores, flags
+with their comments, transfers) are read only here, with no exception: they change only
+through the app's services, which scope them to a clinic, keep their rules (a rating's
+scores match its answers, a flag's lifecycle, a session's rateability), refresh the flags and
+record the change in the history. Site staff are not clinicians; a correction is made by the
+clinic in the app, a purge by `manage.py purge_expired`. Every admin page of a clinical
+model is recorded in the audit log (alliance.audit.AUDITED, "admin:..."), and staff reach the
+admin only past a second factor (alliance.security.two_factor). See docs/security.md.
+"""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from alliance.models import (
@@ -12,6 +25,35 @@ from alliance.models import (
     Supervision,
     User,
 )
+
+
+def is_autocomplete(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.view_name == "admin:autocomplete"
+
+
+class ClinicalRecordAdmin:
+    """Read only: no add, change or delete, and no revert from django-simple-history's past
+    versions (its form view would save a POST with view permission alone). Never offered in
+    the admin's autocomplete, which would list records outside the audit log (Django serves
+    it for any foreign key to a model whose admin has search_fields)."""
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return not is_autocomplete(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(Clinic)
@@ -47,36 +89,29 @@ class SupervisionAdmin(admin.ModelAdmin):
     autocomplete_fields = ["supervisor", "therapist"]
 
 
-class ClientTransferInline(admin.TabularInline):
+class ClientTransferInline(ClinicalRecordAdmin, admin.TabularInline):
     model = ClientTransfer
     fk_name = "client"
     extra = 0
-    can_delete = False
-    readonly_fields = ["from_therapist", "to_therapist", "transferred_by", "note", "created_at"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
+# No autocomplete_fields on clinical admins: nothing is edited here.
 @admin.register(Client)
-class ClientAdmin(SimpleHistoryAdmin):
+class ClientAdmin(ClinicalRecordAdmin, SimpleHistoryAdmin):
     list_display = ["code", "clinic", "primary_therapist", "status", "language"]
     list_filter = ["clinic", "status", "language"]
     list_select_related = ["clinic", "primary_therapist"]
     search_fields = ["code", "display_name"]
-    autocomplete_fields = ["primary_therapist"]
     inlines = [ClientTransferInline]
 
 
-class FlagCommentInline(admin.TabularInline):
+class FlagCommentInline(ClinicalRecordAdmin, admin.TabularInline):
     model = FlagComment
     extra = 0
-    readonly_fields = ["created_at"]
-    autocomplete_fields = ["author"]
 
 
 @admin.register(Flag)
-class FlagAdmin(SimpleHistoryAdmin):
+class FlagAdmin(ClinicalRecordAdmin, SimpleHistoryAdmin):
     list_display = [
         "client",
         "session",
@@ -90,19 +125,6 @@ class FlagAdmin(SimpleHistoryAdmin):
     list_filter = ["rule", "status", "repair_status", "rater"]
     list_select_related = ["client", "session"]
     search_fields = ["client__code"]
-    # Detection fields are written by the analytics engine only.
-    readonly_fields = [
-        "client",
-        "session",
-        "rater",
-        "scale",
-        "rule",
-        "magnitude",
-        "explanation",
-        "repair_status",
-        "repaired_session",
-        "retired_at",
-    ]
     inlines = [FlagCommentInline]
 
 

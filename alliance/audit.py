@@ -4,10 +4,12 @@ One AccessEvent per request to a client-data URL, written by AuditMiddleware fro
 AUDITED (URL name -> what the URL is about, where its id is, the action per method), and
 explicit audit_record() calls for logins (auth signals), the second factor and exports made
 outside a request. A 403 or 404 on a client-data URL is recorded as "denied" with the id that
-was asked for and nothing else: no lookup, so the event confirms nothing about an object
-outside the user's scope. A write and its event commit together. Every URL name is either
-in AUDITED or in NOT_AUDITED (with the reason): tests/security/test_permission_matrix.py
-fails on a URL that is in neither.
+was asked for, and its client only where the user may see that client: the event confirms
+nothing about an object outside the user's scope. A write and its event commit together.
+URLs are named as Django resolves them (ResolverMatch.view_name): the Django admin site's
+pages are "admin:<app>_<model>_<page>". Every URL name, the admin's included, is either in
+AUDITED or in NOT_AUDITED (with the reason): tests/security/test_permission_matrix.py fails
+on a URL that is in neither.
 
 Nothing clinical is stored: ids, the kind of object, the address and the browser. A form
 link's token is a credential and is never stored either (its link's id is).
@@ -141,6 +143,33 @@ AUDITED: dict[str, Audited] = {
     "api-flag-comments": Audited("flag", "pk", actions={"POST": Action.CREATE}),
 }
 
+
+def _admin_pages(model: str, object_type: str, *, history: bool = False) -> dict[str, Audited]:
+    """The Django admin site's pages of a clinical model ("<app>_<model>"): all read only
+    (alliance.admin), so a POST answers 403 and is recorded as denied."""
+    name = f"admin:{model}"
+    pages = {
+        # A POST to a list changes nothing here (no actions, no editable columns).
+        f"{name}_changelist": Audited(object_type, actions={**READ, "POST": Action.READ}),
+        f"{name}_add": Audited(object_type, actions={**READ, "POST": Action.CREATE}),
+        f"{name}_change": Audited(object_type, "object_id", actions=EDIT),
+        f"{name}_delete": Audited(object_type, "object_id", actions={**READ, "POST": "delete"}),
+        f"{name}_history": Audited(object_type, "object_id"),
+    }
+    if history:  # django-simple-history's page of one past version
+        pages[f"{name}_simple_history"] = Audited(object_type, "object_id", actions=EDIT)
+    return pages
+
+
+# Site staff reading clinical records in the admin site.
+AUDITED |= {
+    **_admin_pages("alliance_client", "client", history=True),
+    **_admin_pages("alliance_flag", "flag", history=True),
+    **_admin_pages("therapy_sessions_therapysession", "session", history=True),
+    **_admin_pages("therapy_sessions_formlink", "form_link"),
+    **_admin_pages("measures_rating", "rating"),
+}
+
 # URL names that read or change no client data, and why.
 NOT_AUDITED: dict[str, str] = {
     "home": "redirects to the role's page",
@@ -166,6 +195,7 @@ NOT_AUDITED: dict[str, str] = {
     "kiosk_done": "a thank-you page, no answers",
     "kiosk_hand_back": "the therapist's password; the session page it leads to is recorded",
     "two_factor_setup": "the user's own second factor",
+    "two_factor_enrol": "the user's own second factor (the link a clinic admin made)",
     "two_factor_verify": "the user's own second factor (failures are recorded)",
     "two_factor_disable": "the user's own second factor",
     "set_language": "a language choice",
@@ -173,6 +203,38 @@ NOT_AUDITED: dict[str, str] = {
     "api-docs": "the API's description",
     "api-instrument-list": "questionnaires, no client",
     "api-instrument-detail": "questionnaires, no client",
+    # The Django admin site, apart from its clinical models (above).
+    "admin:index": "the list of models",
+    "admin:app_list": "the list of an app's models",
+    "admin:login": "logins are recorded by the user_logged_in / user_login_failed signals",
+    "admin:logout": "recorded by the user_logged_out signal",
+    "admin:password_change": "the user's own password",
+    "admin:password_change_done": "the user's own password",
+    "admin:jsi18n": "translations for the admin's scripts",
+    "admin:autocomplete": "people only: no admin offers clients in an autocomplete",
+    "admin:view_on_site": "a redirect to the app's page, which is recorded",
+    "admin:auth_user_password_change": "a person's password, no client",
+    "admin:otp_totp_totpdevice_config": "a person's authenticator app, no client",
+    "admin:otp_totp_totpdevice_qrcode": "a person's authenticator app, no client",
+}
+
+_ADMIN_NO_CLIENT = {
+    "alliance_user": "people, no client",
+    "alliance_clinic": "clinic settings, no client",
+    "alliance_supervision": "supervision links, no client",
+    "alliance_accessevent": "the audit log itself (ids only)",
+    "auth_group": "permission groups, no client",
+    "authtoken_tokenproxy": "people's API tokens, no client",
+    "otp_totp_totpdevice": "people's authenticator apps, no client",
+    "axes_accessattempt": "login attempts, no client",
+    "axes_accessfailurelog": "login attempts, no client",
+    "axes_accesslog": "logins, no client",
+    "measures_instrument": "questionnaires, no client",
+}
+NOT_AUDITED |= {
+    f"admin:{model}_{page}": reason
+    for model, reason in _ADMIN_NO_CLIENT.items()
+    for page in ("changelist", "add", "change", "delete", "history")
 }
 
 
@@ -242,9 +304,21 @@ def _client_of(kind: str, pk: int) -> int | None:
         rows = Rating.objects.filter(pk=pk).values_list("session__client_id", flat=True)
     elif kind == "flag":
         rows = Flag.objects.filter(pk=pk).values_list("client_id", flat=True)
+    elif kind == "form_link":
+        rows = FormLink.objects.filter(pk=pk).values_list("session__client_id", flat=True)
     else:
         return None
     return rows.first()
+
+
+def _client_in_scope(kind: str, pk: int, user: User, view_name: str) -> int | None:
+    """The client of a refused object if the user may see that client, else None."""
+    client_id = _client_of(kind, pk)
+    if client_id is None:
+        return None
+    if view_name.startswith("admin:") and user.is_staff:
+        return client_id  # the admin site shows site staff every clinic
+    return client_id if Client.objects.visible_to(user).filter(pk=client_id).exists() else None
 
 
 def _form_link(request: HttpRequest, rule: Audited, kwargs: dict) -> tuple[int | None, ...]:
@@ -276,7 +350,7 @@ def _created_id(rule: Audited, response: HttpResponse) -> int | None:
         match = resolve(urlsplit(location).path)
     except Resolver404:
         return None
-    target = AUDITED.get(match.url_name)
+    target = AUDITED.get(match.view_name)
     if target is None or target.id_from is None or target.kind != rule.object_type:
         return None
     return _int(match.kwargs.get(target.id_from))
@@ -293,7 +367,7 @@ def _requested_id(request: HttpRequest, rule: Audited, kwargs: dict) -> int | No
 def record_request(request: HttpRequest, response: HttpResponse) -> AccessEvent | None:
     """The event for a request to a client-data URL (None for any other request)."""
     match = getattr(request, "resolver_match", None)
-    rule = AUDITED.get(match.url_name) if match is not None else None
+    rule = AUDITED.get(match.view_name) if match is not None else None
     if rule is None or response.status_code >= 500:
         return None
     action = rule.actions.get(request.method)
@@ -314,10 +388,13 @@ def record_request(request: HttpRequest, response: HttpResponse) -> AccessEvent 
         if not signed_in:
             user = None
     elif denied:
-        # Outside the user's scope: the requested id (it is in the path), nothing looked up,
-        # so the event confirms nothing about another clinic's objects.
-        if rule.kind == rule.object_type:
-            object_id = _requested_id(request, rule, match.kwargs)
+        # The requested id (it is in the path), and its client only where the user may see
+        # that client (a read-only role refused a write): nothing about another's objects.
+        requested = _requested_id(request, rule, match.kwargs)
+        if requested is not None:
+            client_id = _client_in_scope(rule.kind, requested, user, match.view_name)
+            if rule.kind == rule.object_type:
+                object_id = requested
     else:
         requested = _requested_id(request, rule, match.kwargs)
         if requested is not None:
@@ -340,7 +417,7 @@ def record_request(request: HttpRequest, response: HttpResponse) -> AccessEvent 
         object_type=rule.object_type,
         object_id=object_id,
         client_id=client_id,
-        url_name=match.url_name,
+        url_name=match.view_name,
         status_code=response.status_code,
     )
 
@@ -381,14 +458,14 @@ def _recorded(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 
 def _audited_path(request: HttpRequest) -> bool:
     try:
-        return resolve(request.path_info).url_name in AUDITED
+        return resolve(request.path_info).view_name in AUDITED
     except Resolver404:
         return False
 
 
 def _url_name(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
-    return match.url_name if match is not None else "?"
+    return match.view_name if match is not None else "?"
 
 
 def _not_recorded(request: HttpRequest) -> HttpResponse:

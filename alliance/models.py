@@ -500,3 +500,23 @@ class AccessEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise self.AppendOnly("Audit events are never deleted.")
+
+
+class ApiTokenSecondFactor(models.Model):
+    """Marks an API token (DRF's Token) issued after a verified second factor.
+
+    A token without this mark stops working once two-factor sign-in applies to its user (they
+    set up an app, their clinic requires it, or they are site staff): see
+    alliance.api.authentication.TokenAuthentication.
+    """
+
+    token = models.OneToOneField(
+        "authtoken.Token",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="second_factor",
+    )
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"second factor verified {self.verified_at:%Y-%m-%d %H:%M}"

@@ -14,6 +14,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp import user_has_device
 
 from alliance import dashboards, selectors, services
 from alliance.forms import (
@@ -27,6 +28,8 @@ from alliance.forms import (
     add_validation_error,
 )
 from alliance.models import Client, User
+from alliance.security import services as security_services
+from alliance.security.two_factor import two_factor_required
 from sessions import selectors as session_selectors
 
 
@@ -319,9 +322,17 @@ def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
         else:
             messages.success(request, _("%(name)s saved.") % {"name": person})
             return redirect("clinic_user", user_id=person.pk)
-    password_link = None
+    password_link = enrolment_link = None
     if person.is_active and not person.has_usable_password():
         password_link = request.build_absolute_uri(services.user_password_link(user=person))
+    if (
+        person.is_active
+        and two_factor_required(person)
+        and not user_has_device(person, confirmed=True)
+    ):
+        enrolment_link = request.build_absolute_uri(
+            security_services.two_factor_enrolment_link(user=person)
+        )
     return render(
         request,
         "alliance/clinic_user_form.html",
@@ -329,6 +340,7 @@ def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
             "form": form,
             "person": person,
             "password_link": password_link,
+            "enrolment_link": enrolment_link,
             "active_clients": Client.objects.active().filter(primary_therapist=person).count(),
         },
     )

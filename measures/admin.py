@@ -49,26 +49,29 @@ class RatingChangeInline(admin.TabularInline):
 
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
+    """Read only, like every clinical record in the admin site (the reason is in
+    alliance.admin; measures imports nothing from alliance): ratings change only through
+    measures.services.rating_update, so scores always match answers and every correction is
+    kept as a RatingChange."""
+
     list_display = ["session", "rater", "instrument", "submitted_at", "submitted_by"]
     list_filter = ["rater", "instrument"]
     list_select_related = ["session__client", "instrument", "submitted_by"]
     search_fields = ["session__client__code"]
-    # Ratings change only through measures.services.rating_update, so scores always match
-    # answers and every correction is kept as a RatingChange.
-    readonly_fields = [
-        "session",
-        "instrument",
-        "rater",
-        "submitted_by",
-        "submitted_at",
-        "submission_id",
-        "language",
-        "tension",
-        "tension_addressed",
-        "comment",
-        "revision",
-    ]
     inlines = [ItemAnswerInline, ScaleScoreInline, RatingChangeInline]
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Never in the admin's autocomplete: it would list ratings outside the audit log.
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.view_name == "admin:autocomplete":
+            return False
+        return super().has_view_permission(request, obj)
+
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -2,6 +2,9 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import Client as BrowserClient
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from measures.models import Instrument, Rater
 from tests.factories import (
@@ -10,6 +13,7 @@ from tests.factories import (
     ClinicFactory,
     SupervisionFactory,
     TherapistFactory,
+    UserFactory,
 )
 
 
@@ -90,3 +94,30 @@ def demo(instruments):
 
     demo_seed()
     return User.objects.get(username="demo-therapist")
+
+
+@pytest.fixture
+def site_staff(db):
+    """A superuser of no clinic, as `createsuperuser` makes one, with an authenticator app."""
+    user = UserFactory(username="root", clinic=None, is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return user
+
+
+def browser_past_second_factor(user) -> BrowserClient:
+    """A browser signed in as the user with their authenticator app (one is made if needed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    browser = BrowserClient()
+    browser.force_login(user)
+    session = browser.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return browser
+
+
+@pytest.fixture
+def staff_browser(site_staff):
+    """A browser signed in as site staff, past the second factor (the admin site needs it)."""
+    return browser_past_second_factor(site_staff)

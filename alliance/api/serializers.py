@@ -8,7 +8,7 @@ from rest_framework import exceptions, serializers
 from alliance.audit import audit_record
 from alliance.dashboards import RISK_SORT
 from alliance.models import Client, Flag, FlagComment, User
-from alliance.security.middleware import two_factor_owed
+from alliance.security.two_factor import two_factor_owed
 from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
 
 
@@ -153,7 +153,8 @@ class AuthTokenCredentialsSerializer(serializers.Serializer):
                 "Unable to log in with the username and password given.", code="authorization"
             )
         otp_token = attrs.get("otp_token")
-        if two_factor_owed(user) and not (otp_token and match_token(user, otp_token)):
+        owed = two_factor_owed(user)
+        if owed and not (otp_token and match_token(user, otp_token)):
             audit_record(
                 action="login-failed",
                 request=request,
@@ -178,6 +179,7 @@ class AuthTokenCredentialsSerializer(serializers.Serializer):
             url_name="api-auth-token",
         )
         attrs["user"] = user
+        attrs["second_factor"] = owed  # owed and verified: the code matched above
         return attrs
 
 

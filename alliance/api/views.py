@@ -15,7 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from alliance import dashboards, exports, fhir, selectors, services
-from alliance.api.authentication import token_expired, token_expires_at
+from alliance.api.authentication import token_expires_at
 from alliance.api.base import ClinicTimeMixin, ScopedViewSet
 from alliance.api.filters import ClientFilter, FlagFilter
 from alliance.api.permissions import IsSupervisor
@@ -39,6 +39,7 @@ from alliance.api.serializers import (
     SupervisionSerializer,
 )
 from alliance.models import Client, Flag, FlagComment
+from alliance.security.services import api_token_issue
 from measures.models import Rater, Rating
 from sessions.ratelimit import client_ip
 from sessions.selectors import sessions_of_client
@@ -88,11 +89,10 @@ class AuthTokenView(ClinicTimeMixin, APIView):
     def post(self, request):
         serializer = AuthTokenCredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
-        token, _ = Token.objects.get_or_create(user=user)
-        if token_expired(token):  # the same token until it expires, then a new one
-            Token.objects.filter(pk=token.pk).delete()
-            token, _ = Token.objects.get_or_create(user=user)
+        token = api_token_issue(
+            user=serializer.validated_data["user"],
+            second_factor=serializer.validated_data["second_factor"],
+        )
         return Response(
             AuthTokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data
         )

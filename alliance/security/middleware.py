@@ -5,8 +5,9 @@ request (idle timeout) and settings.ALLIANCE_SESSION_HOURS after signing in (abs
 lifetime), whatever the activity. Times are kept in the session; the last-seen time is
 written at most once a minute, so a busy user's session is not saved on every request.
 
-TwoFactorMiddleware: a signed-in user who has an authenticator app, or whose clinic
-requires one, reaches no page but the two-factor pages until they enter a code.
+TwoFactorMiddleware: a signed-in user who has an authenticator app, whose clinic requires
+one, or who is site staff (the admin site reaches every clinic's data), reaches no page but
+the two-factor pages until they enter a code.
 """
 
 import time
@@ -23,6 +24,7 @@ from django.urls import Resolver404, resolve, reverse
 from django_otp import user_has_device
 
 from alliance.api.errors import error_body
+from alliance.security.two_factor import two_factor_required
 
 LOGIN_AT = "alliance_login_at"
 SEEN_AT = "alliance_seen_at"
@@ -89,6 +91,7 @@ class SessionLifetimeMiddleware:
 # the client's own form pages (they need no login at all).
 TWO_FACTOR_OPEN = {
     "two_factor_setup",
+    "two_factor_enrol",
     "two_factor_verify",
     "logout",
     "set_language",
@@ -97,25 +100,15 @@ TWO_FACTOR_OPEN = {
 }
 
 
-def two_factor_owed(user) -> bool:
-    """Whether the user signs in with a second factor: they set one up, or their clinic
-    requires one (one query, for the API token endpoint; pages use the session's flag)."""
-    if user.clinic_id and user.clinic.require_two_factor:
-        return True
-    return user_has_device(user, confirmed=True)
-
-
 def two_factor_step(request: HttpRequest) -> str | None:
     """The page a signed-in user who still owes a second factor must see ("verify" or
     "setup"), or None."""
     user = request.user
     if not user.is_authenticated or user.is_verified():
         return None
-    has_device = request.session.get(HAS_DEVICE, False)
-    required = user.clinic_id is not None and user.clinic.require_two_factor
-    if has_device:
+    if request.session.get(HAS_DEVICE, False):
         return "verify"
-    return "setup" if required else None
+    return "setup" if two_factor_required(user) else None
 
 
 class TwoFactorMiddleware:

@@ -1,17 +1,33 @@
-"""Writes with rules for the security features: two-factor devices, clinic security settings
-and purging clients past the clinic's retention period. Keyword-only, atomic."""
+"""Writes with rules for the security features: two-factor devices and the API tokens they
+bind, clinic security settings and purging clients past the clinic's retention period.
+Keyword-only, atomic."""
 
 import datetime as dt
 from collections import Counter
 
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
+from alliance.api.authentication import token_expired, token_has_second_factor
 from alliance.audit import audit_record
-from alliance.models import AccessEvent, Client, ClientTransfer, Clinic, Flag, FlagComment, User
+from alliance.models import (
+    AccessEvent,
+    ApiTokenSecondFactor,
+    Client,
+    ClientTransfer,
+    Clinic,
+    Flag,
+    FlagComment,
+    User,
+)
 from alliance.services import user_sessions_end
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from sessions.models import FormLink, TherapySession
@@ -19,6 +35,38 @@ from sessions.models import FormLink, TherapySession
 DEVICE_NAME = "Authenticator app"
 
 # --- two-factor --------------------------------------------------------------------------
+
+
+class EnrolmentTokenGenerator(PasswordResetTokenGenerator):
+    """One-time tokens for a two-factor enrolment link (a salt of their own, so a
+    set-password token is never one). A token names the user's devices as they were: it stops
+    working once an app is confirmed, or removed, and after PASSWORD_RESET_TIMEOUT."""
+
+    key_salt = "alliance.security.two_factor_enrolment"
+
+    def _make_hash_value(self, user, timestamp) -> str:
+        devices = TOTPDevice.objects.filter(user=user).order_by("pk")
+        state = ",".join(
+            f"{pk}:{confirmed}" for pk, confirmed in devices.values_list("pk", "confirmed")
+        )
+        return f"{user.pk}{user.is_active}{state}{timestamp}"
+
+
+enrolment_tokens = EnrolmentTokenGenerator()
+
+
+def two_factor_enrolment_link(*, user: User) -> str:
+    """The path of a one-time link where the user sets up their authenticator app, for a
+    clinic admin (or, for site staff, `manage.py two_factor_link`) to hand over: where a
+    second factor is required, knowing the password is not enough to choose the app."""
+    two_factor_device_pending(user=user)  # the link is for this app: the token names it
+    return reverse(
+        "two_factor_enrol",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": enrolment_tokens.make_token(user),
+        },
+    )
 
 
 def two_factor_device_pending(*, user: User) -> TOTPDevice:
@@ -30,13 +78,15 @@ def two_factor_device_pending(*, user: User) -> TOTPDevice:
 
 
 def two_factor_confirm(*, device: TOTPDevice, token: str) -> bool:
-    """Confirm a pending device with a code from the app; it replaces any earlier device."""
+    """Confirm a pending device with a code from the app; it replaces any earlier device.
+    The user's API tokens are revoked: the next one is issued with a code from this app."""
     with transaction.atomic():
         if not device.verify_token(token):
             return False
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         TOTPDevice.objects.filter(user_id=device.user_id).exclude(pk=device.pk).delete()
+        Token.objects.filter(user_id=device.user_id).delete()
     return True
 
 
@@ -54,7 +104,28 @@ def two_factor_reset(*, user: User, changed_by: User) -> int:
         raise ValidationError(_("Remove your own authenticator app from your two-factor page."))
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
+        Token.objects.filter(user=user).delete()  # an API login is a login too
         return user_sessions_end(user=user)
+
+
+def api_token_issue(*, user: User, second_factor: bool) -> Token:
+    """The user's API token, after their password (and ``second_factor``: a code verified).
+
+    The same token until it expires; a new one when this login was verified with a second
+    factor and the token was not, so a token from before two-factor sign-in never comes back.
+    """
+    with transaction.atomic():
+        token = Token.objects.select_related("second_factor").filter(user=user).first()
+        if token is not None and (
+            token_expired(token) or (second_factor and not token_has_second_factor(token))
+        ):
+            token.delete()
+            token = None
+        if token is None:
+            token = Token.objects.create(user=user)
+            if second_factor:
+                ApiTokenSecondFactor.objects.create(token=token)
+    return token
 
 
 # --- clinic settings ---------------------------------------------------------------------
@@ -63,10 +134,15 @@ def two_factor_reset(*, user: User, changed_by: User) -> int:
 def clinic_security_update(
     *, clinic: Clinic, require_two_factor: bool, retention_days: int
 ) -> Clinic:
+    """Save the clinic's security settings. Requiring two-factor sign-in revokes the API
+    tokens issued without a second factor to the clinic's people."""
     clinic.require_two_factor = require_two_factor
     clinic.retention_days = retention_days
     clinic.full_clean()
-    clinic.save(update_fields=["require_two_factor", "retention_days", "updated_at"])
+    with transaction.atomic():
+        clinic.save(update_fields=["require_two_factor", "retention_days", "updated_at"])
+        if require_two_factor:
+            Token.objects.filter(user__clinic=clinic, second_factor__isnull=True).delete()
     return clinic
 
 

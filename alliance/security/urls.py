@@ -6,6 +6,11 @@ from alliance.security import views
 
 urlpatterns = [
     path("account/two-factor/", views.two_factor_setup, name="two_factor_setup"),
+    path(
+        "account/two-factor/enrol/<uidb64>/<token>/",
+        views.two_factor_enrol,
+        name="two_factor_enrol",
+    ),
     path("account/two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("account/two-factor/remove/", views.two_factor_disable, name="two_factor_disable"),
     path("clinic/security/", views.clinic_security, name="clinic_security"),

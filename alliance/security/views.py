@@ -25,7 +25,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -45,6 +45,7 @@ from alliance.security.selectors import (
     audit_events_filtered,
     client_changes,
 )
+from alliance.security.two_factor import two_factor_required
 from alliance.views import _clinic_admin
 
 AUDIT_PAGE_SIZE = 100
@@ -87,18 +88,64 @@ def _manual_key(device) -> str:
     return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
 
 
+# The session key holding the token of the enrolment link the user opened (kept out of the
+# address bar on the setup page, like Django's set-password link).
+ENROLMENT = "alliance_two_factor_enrolment"
+
+
+def _enrolment_open(request: HttpRequest) -> bool:
+    token = request.session.get(ENROLMENT)
+    return bool(token) and services.enrolment_tokens.check_token(request.user, token)
+
+
+def _link_needed(request: HttpRequest, reason: str) -> HttpResponse:
+    """Why the setup page cannot open, and whom to ask for a link."""
+    response = render(
+        request,
+        "security/two_factor_link_needed.html",
+        {"reason": reason, "staff": request.user.clinic_id is None},
+        status=403 if reason == "missing" else 400,
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+def two_factor_enrol(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The one-time link a clinic admin hands over: opened signed in, it lets this user set
+    up their authenticator app where a second factor is required."""
+    try:
+        uid = int(urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, UnicodeDecodeError):
+        uid = None
+    if uid != request.user.pk:
+        return _link_needed(request, "other_user")
+    if not services.enrolment_tokens.check_token(request.user, token):
+        return _link_needed(request, "invalid")
+    request.session[ENROLMENT] = token
+    return redirect("two_factor_setup")
+
+
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """Scan a QR code (or type the key), then enter a code to confirm the app."""
+    """Scan a QR code (or type the key), then enter a code to confirm the app.
+
+    A user with an app changes it after a code from it; where a second factor is required,
+    a first app needs the enrolment link (a password alone does not choose the app)."""
     user = request.user
-    if request.session.get(HAS_DEVICE) and not user.is_verified():
+    has_device = request.session.get(HAS_DEVICE, False)
+    if has_device and not user.is_verified():
         return redirect("two_factor_verify")  # a new app needs the current one first
+    required = two_factor_required(user)
+    if required and not has_device and not _enrolment_open(request):
+        return _link_needed(request, "missing")
     device = services.two_factor_device_pending(user=user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if services.two_factor_confirm(device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             request.session[HAS_DEVICE] = True
+            request.session.pop(ENROLMENT, None)
             messages.success(request, _("Two-factor sign-in is on for your account."))
             return redirect(_next_page(request))
         form.add_error("token", _("That code is not right. Check the app and try again."))
@@ -112,8 +159,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             "form": form,
             "qr_svg": qr_svg,
             "manual_key": _manual_key(device),
-            "has_device": request.session.get(HAS_DEVICE, False),
-            "required": bool(user.clinic_id and user.clinic.require_two_factor),
+            "has_device": has_device,
+            "required": required,
             "next": _next_page(request),
         },
         status=400 if form.errors else 200,
@@ -168,6 +215,17 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
 def clinic_security(request: HttpRequest) -> HttpResponse:
     admin = _clinic_admin(request)
     form = ClinicSecurityForm(request.POST or None, instance=admin.clinic)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and form.cleaned_data["require_two_factor"]
+        and not request.session.get(HAS_DEVICE)
+    ):
+        # Else the admin is locked out until someone else makes them a setup link.
+        form.add_error(
+            "require_two_factor",
+            _("Set up your own authenticator app first (your two-factor page), then require it."),
+        )
     if request.method == "POST" and form.is_valid():
         services.clinic_security_update(clinic=admin.clinic, **form.cleaned_data)
         messages.success(request, _("Security settings saved."))

@@ -148,4 +148,3 @@ def test_a_server_error_in_the_api_answers_the_error_shape(api, world, monkeypat
     error = _assert_error(response, 500)
     assert error["code"] == "server_error"
     assert "a bug" not in response.content.decode()
-

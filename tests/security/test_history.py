@@ -6,13 +6,11 @@ page and in the Django admin.
 """
 
 import pytest
-from django.test import Client as BrowserClient
 from django.urls import reverse
 
 from alliance.models import Client, Flag
 from measures.services import rating_update
 from sessions.models import TherapySession
-from tests.factories import UserFactory
 from tests.security.conftest import browser_for
 
 pytestmark = pytest.mark.django_db
@@ -82,10 +80,8 @@ def test_the_clinic_admin_reads_every_change_on_the_clients_access_page(world):
     assert page.status_code == 200
 
 
-def test_the_django_admin_shows_a_records_history(world):
-    root = UserFactory(username="root", clinic=None, is_staff=True, is_superuser=True)
-    browser = BrowserClient()
-    browser.force_login(root)
+def test_the_django_admin_shows_a_records_history(world, staff_browser):
+    browser = staff_browser
     url = reverse("admin:alliance_client_history", args=[world.own.client.pk])
     assert browser.get(url).status_code == 200
     url = reverse("admin:therapy_sessions_therapysession_history", args=[world.own.held.pk])

@@ -3,11 +3,13 @@ two-factor sign-in, idle timeout and absolute lifetime, and what deactivation en
 
 import base64
 import datetime as dt
+import io
 
 import pytest
 import time_machine
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
+from django.core.management import call_command
 from django.test import Client as BrowserClient
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +20,8 @@ from rest_framework.test import APIClient
 
 from alliance import services
 from alliance.models import AccessEvent
+from alliance.security import services as services_security
+from tests.conftest import browser_past_second_factor
 from tests.factories import UserFactory
 from tests.security.conftest import PASSWORD
 
@@ -163,21 +167,94 @@ class TestTwoFactor:
         assert first.post(reverse("two_factor_verify"), {"token": code}).status_code == 302
         assert second.post(reverse("two_factor_verify"), {"token": code}).status_code == 400
 
-    def test_a_clinic_that_requires_it_sends_everyone_to_set_it_up(self, therapist):
+    def test_a_clinic_that_requires_it_sends_everyone_to_set_it_up(self, therapist, clinic_admin):
         therapist.clinic.require_two_factor = True
         therapist.clinic.save()
         browser = BrowserClient()
         log_in(browser)
         response = browser.get(reverse("caseload"))
         assert response.url.startswith(reverse("two_factor_setup"))
+        # The password alone does not choose the app: the page says whom to ask for a link.
+        response = browser.get(reverse("two_factor_setup"))
+        assert response.status_code == 403
+        assert "ask your clinic admin for your two-factor setup link" in response.content.decode()
+        assert not TOTPDevice.objects.filter(user=therapist).exists()
+        admin = browser_past_second_factor(clinic_admin)
+        link = admin.get(reverse("clinic_user", args=[therapist.pk])).context["enrolment_link"]
+        response = browser.get(link)
+        assert response.url == reverse("two_factor_setup")
         response = browser.get(reverse("two_factor_setup"))
         assert "Your clinic requires two-factor sign-in" in response.content.decode()
         device = TOTPDevice.objects.get(user=therapist)
         browser.post(reverse("two_factor_setup"), {"token": code_for(device)})
         assert browser.get(reverse("caseload")).status_code == 200
+        # The link worked once.
+        assert browser.get(link).status_code == 400
         # It cannot be turned off while the clinic requires it.
         browser.post(reverse("two_factor_disable"))
         assert TOTPDevice.objects.filter(user=therapist, confirmed=True).exists()
+
+    def test_an_admin_sets_up_their_own_app_before_requiring_it(self, clinic_admin):
+        browser = BrowserClient()
+        browser.force_login(clinic_admin)
+        data = {"require_two_factor": "on", "retention_days": 3650}
+        response = browser.post(reverse("clinic_security"), data)
+        assert response.status_code == 400
+        assert "Set up your own authenticator app first" in response.content.decode()
+        clinic_admin.clinic.refresh_from_db()
+        assert not clinic_admin.clinic.require_two_factor
+        browser = browser_past_second_factor(clinic_admin)
+        assert browser.post(reverse("clinic_security"), data).status_code == 302
+        clinic_admin.clinic.refresh_from_db()
+        assert clinic_admin.clinic.require_two_factor
+
+    def test_an_enrolment_link_is_for_its_user_only(self, therapist, other_therapist):
+        therapist.clinic.require_two_factor = True
+        therapist.clinic.save()
+        link = services_security.two_factor_enrolment_link(user=therapist)
+        browser = BrowserClient()
+        log_in(browser, username="other-therapist")
+        response = browser.get(link)
+        assert response.status_code == 400
+        assert "for another account" in response.content.decode()
+        assert browser.get(reverse("two_factor_setup")).status_code == 403
+        tampered = link.rstrip("/")[:-1] + ("a" if not link.rstrip("/").endswith("a") else "b")
+        log_in(browser)
+        assert browser.get(tampered + "/").status_code == 400
+
+    def test_a_reset_ends_the_links_made_before_it(self, therapist, clinic_admin):
+        therapist.clinic.require_two_factor = True
+        therapist.clinic.save()
+        first = services_security.two_factor_enrolment_link(user=therapist)
+        device = TOTPDevice.objects.get(user=therapist)
+        assert services_security.two_factor_confirm(device=device, token=code_for(device))
+        services_security.two_factor_reset(user=therapist, changed_by=clinic_admin)
+        browser = BrowserClient()
+        log_in(browser)
+        assert browser.get(first).status_code == 400
+
+    def test_a_new_app_needs_a_code_from_the_current_one(self, therapist):
+        TOTPDevice.objects.create(user=therapist, name="phone", confirmed=True)
+        browser = BrowserClient()
+        log_in(browser)
+        response = browser.get(reverse("two_factor_setup"))
+        assert response.url == reverse("two_factor_verify")
+        assert TOTPDevice.objects.filter(user=therapist).count() == 1
+
+    def test_site_staff_get_their_link_from_the_command_line(self, db):
+        root = UserFactory(username="root", clinic=None, is_staff=True, is_superuser=True)
+        out = io.StringIO()
+        call_command("two_factor_link", "root", stdout=out)
+        link = out.getvalue().strip()
+        assert link.startswith("http") and "/account/two-factor/enrol/" in link
+        browser = BrowserClient()
+        browser.post(reverse("admin:login"), {"username": "root", "password": PASSWORD})
+        response = browser.get(reverse("two_factor_setup"))
+        assert "two_factor_link" in response.content.decode()
+        assert browser.get(link.split("8000", 1)[-1]).status_code == 302
+        device = TOTPDevice.objects.get(user=root)
+        browser.post(reverse("two_factor_setup"), {"token": code_for(device)})
+        assert browser.get(reverse("admin:alliance_client_changelist")).status_code == 200
 
     def test_the_api_token_needs_the_code_too(self, therapist):
         device = TOTPDevice.objects.create(user=therapist, name="phone", confirmed=True)
@@ -199,6 +276,86 @@ class TestTwoFactor:
         assert response.status_code == 302
         assert not TOTPDevice.objects.filter(user=therapist).exists()
         assert phone.get(reverse("caseload")).status_code == 302  # logged out
+
+
+class TestApiTokensAndTwoFactor:
+    """A token issued without a second factor stops working once two-factor sign-in applies
+    to its user; asking again with a code issues a new token (issue 16, D4)."""
+
+    TOKEN_URL = "/api/v1/auth/token/"
+    CREDENTIALS = {"username": "therapist", "password": PASSWORD}
+
+    def _api(self, key: str) -> APIClient:
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return api
+
+    def _old_token(self) -> str:
+        response = APIClient().post(self.TOKEN_URL, self.CREDENTIALS, format="json")
+        assert response.status_code == 200
+        key = response.json()["token"]
+        assert self._api(key).get("/api/v1/clients/").status_code == 200
+        return key
+
+    def _refused(self, key: str) -> None:
+        response = self._api(key).get("/api/v1/clients/")
+        assert response.status_code == 401
+        error = response.json()["error"]
+        assert (error["status"], error["code"]) == (401, "authentication_failed")
+        assert "second factor" in error["message"]
+
+    def test_setting_up_an_app_revokes_older_tokens(self, therapist):
+        key = self._old_token()
+        device = services_security.two_factor_device_pending(user=therapist)
+        assert services_security.two_factor_confirm(device=device, token=code_for(device))
+        assert not Token.objects.filter(key=key).exists()
+        assert self._api(key).get("/api/v1/clients/").status_code == 401
+
+    def test_an_older_token_is_refused_once_the_user_has_an_app(self, therapist):
+        key = self._old_token()
+        TOTPDevice.objects.create(user=therapist, name="phone", confirmed=True)  # not revoked
+        self._refused(key)
+
+    def test_requiring_it_in_the_clinic_revokes_tokens_issued_without_it(self, therapist):
+        key = self._old_token()
+        services_security.clinic_security_update(
+            clinic=therapist.clinic, require_two_factor=True, retention_days=3650
+        )
+        assert not Token.objects.filter(key=key).exists()
+
+    def test_an_older_token_is_refused_once_the_clinic_requires_it(self, therapist):
+        key = self._old_token()
+        therapist.clinic.require_two_factor = True
+        therapist.clinic.save()  # not through the service: the authentication still refuses
+        self._refused(key)
+
+    def test_site_staff_tokens_need_the_second_factor(self, therapist):
+        key = self._old_token()
+        therapist.is_staff = True
+        therapist.save()
+        self._refused(key)
+
+    def test_asking_with_a_code_issues_a_new_token_that_keeps_working(self, therapist):
+        key = self._old_token()
+        TOTPDevice.objects.create(user=therapist, name="phone", confirmed=True)
+        device = TOTPDevice.objects.get(user=therapist)
+        api = APIClient()
+        response = api.post(
+            self.TOKEN_URL, {**self.CREDENTIALS, "otp_token": code_for(device)}, format="json"
+        )
+        assert response.status_code == 200
+        new = response.json()["token"]
+        assert new != key
+        assert not Token.objects.filter(key=key).exists()
+        assert self._api(new).get("/api/v1/clients/").status_code == 200
+        therapist.clinic.require_two_factor = True
+        therapist.clinic.save()
+        assert self._api(new).get("/api/v1/clients/").status_code == 200
+        with time_machine.travel(dt.timedelta(seconds=31)):  # the next code; the same token
+            again = api.post(
+                self.TOKEN_URL, {**self.CREDENTIALS, "otp_token": code_for(device)}, format="json"
+            )
+        assert again.json()["token"] == new
 
 
 class TestSessionLifetime:
