@@ -13,6 +13,8 @@ admin only past a second factor (alliance.security.two_factor). See docs/securit
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 
 from alliance.models import (
@@ -60,6 +62,21 @@ class ClinicalRecordAdmin:
 class ClinicAdmin(admin.ModelAdmin):
     list_display = ["name", "timezone", "form_link_hours", "rating_edit_days"]
     search_fields = ["name"]
+    # Changed on the clinic's Rupture rules page only: it checks every parameter's range
+    # and recomputes the clinic's flags with the new settings, all or nothing.
+    readonly_fields = ["rule_settings"]
+
+
+# API tokens are credentials and an authenticator's key is a second factor: neither is shown
+# to site staff. A person's tokens end with a password or two-factor reset, and a new
+# authenticator is set up through a one-time link (manage.py two_factor_link).
+# Their admin modules are imported here so that they have registered before this unregisters
+# (autodiscover imports this app's admin first).
+import django_otp.plugins.otp_totp.admin  # noqa: E402, F401
+import rest_framework.authtoken.admin  # noqa: E402, F401
+
+admin.site.unregister(TokenProxy)
+admin.site.unregister(TOTPDevice)
 
 
 @admin.register(User)

@@ -214,8 +214,6 @@ NOT_AUDITED: dict[str, str] = {
     "admin:autocomplete": "people only: no admin offers clients in an autocomplete",
     "admin:view_on_site": "a redirect to the app's page, which is recorded",
     "admin:auth_user_password_change": "a person's password, no client",
-    "admin:otp_totp_totpdevice_config": "a person's authenticator app, no client",
-    "admin:otp_totp_totpdevice_qrcode": "a person's authenticator app, no client",
 }
 
 _ADMIN_NO_CLIENT = {
@@ -224,8 +222,6 @@ _ADMIN_NO_CLIENT = {
     "alliance_supervision": "supervision links, no client",
     "alliance_accessevent": "the audit log itself (ids only)",
     "auth_group": "permission groups, no client",
-    "authtoken_tokenproxy": "people's API tokens, no client",
-    "otp_totp_totpdevice": "people's authenticator apps, no client",
     "axes_accessattempt": "login attempts, no client",
     "axes_accessfailurelog": "login attempts, no client",
     "axes_accesslog": "logins, no client",

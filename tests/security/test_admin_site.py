@@ -3,7 +3,7 @@ page of client data there is recorded in the audit log, and clinical records are
 
 import pytest
 from django.test import Client as BrowserClient
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alliance.audit import AUDITED
@@ -128,3 +128,30 @@ class TestReadOnly:
         response = staff_browser.get(reverse("admin:autocomplete"), {**query, "term": ""})
         assert response.status_code == 403
         assert CODES["own"].encode() not in response.content
+
+
+class TestCredentials:
+    def test_tokens_and_authenticator_keys_are_not_in_the_admin(self, staff_browser):
+        page = staff_browser.get(reverse("admin:index")).content.decode()
+        assert "Token" not in page
+        assert "TOTP" not in page
+        for name in (
+            "admin:authtoken_tokenproxy_changelist",
+            "admin:otp_totp_totpdevice_changelist",
+        ):
+            with pytest.raises(NoReverseMatch):
+                reverse(name)
+
+    def test_rule_settings_are_read_only_in_the_admin(self, world, staff_browser):
+        clinic = world.own.client.clinic
+        url = reverse("admin:alliance_clinic_change", args=[clinic.pk])
+        page = staff_browser.get(url).content.decode()
+        assert 'name="rule_settings"' not in page
+        data = {
+            "name": clinic.name,
+            "timezone": clinic.timezone,
+            "rule_settings": '{"reliable_drop": {"repair_window": 2147483648}}',
+        }
+        staff_browser.post(url, data)
+        clinic.refresh_from_db()
+        assert clinic.rule_settings == {}
