@@ -126,13 +126,24 @@ if env.str("DATABASE_REPLICA_URL", default=""):
 # After a user's own write, their reads stay on the primary this long (replica lag).
 ALLIANCE_REPLICA_PIN_SECONDS = env.int("ALLIANCE_REPLICA_PIN_SECONDS", default=30)
 
-# The default cache holds the client form's rate-limit counters and the clinic norms. In
-# memory it is per process: several app servers (or gunicorn workers) must share one, Redis
-# (CACHE_URL or REDIS_URL=redis://host:6379/1) or the database (CACHE_URL=dbcache://
-# alliance_cache after `manage.py createcachetable`), else each counts requests on its own.
+# The default cache holds the rate-limit and login-failure counters and the clinic norms. It
+# must be shared by every process (gunicorn workers, app servers), or each counts on its own:
+# Redis (CACHE_URL or REDIS_URL=redis://host:6379/1) or the database (CACHE_URL=dbcache://
+# alliance_cache), which production mode uses when neither is set (`manage.py
+# createcachetable` creates its table; `make serve` runs it). Per-process memory otherwise
+# (`make run`, the tests). alliance/cache.py; `check --deploy` warns about a per-process one.
 CACHES = {
-    "default": env.cache_url("CACHE_URL", default=env.str("REDIS_URL", default="locmemcache://"))
+    "default": env.cache_url(
+        "CACHE_URL",
+        default=env.str(
+            "REDIS_URL", default="dbcache://alliance_cache" if PRODUCTION else "locmemcache://"
+        ),
+    )
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # Django's database cache with an atomic incr(); room for every address's counters.
+    CACHES["default"]["BACKEND"] = "alliance.cache.DatabaseCache"
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "alliance.User"

@@ -1,6 +1,7 @@
 import io
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from measures.models import Instrument, Rater
@@ -16,6 +17,14 @@ from tests.factories import (
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate limits and login failures per address count in the cache: no test inherits them.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
