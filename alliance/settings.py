@@ -147,9 +147,11 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "alliance.User"
-# django-axes first (refuses a locked-out username + address), then the model backend,
-# loading the user's clinic with them (its timezone is on every page).
+# A locked-out address first (alliance/security/lockout.py), then django-axes (a locked-out
+# username + address), then the model backend, loading the user's clinic with them (its
+# timezone is on every page).
 AUTHENTICATION_BACKENDS = [
+    "alliance.security.lockout.AddressLockoutBackend",
     "axes.backends.AxesStandaloneBackend",
     "alliance.backends.ClinicModelBackend",
 ]
@@ -252,6 +254,11 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 AXES_FAILURE_LIMIT = env.int("ALLIANCE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ALLIANCE_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Password spraying: this many failures from one address, whatever the usernames, refuse
+# every login from it for the rest of the 15 minutes (alliance/security/lockout.py).
+ALLIANCE_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ALLIANCE_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+# The username axes counts, cut to a User's 150 characters (axes stores 255 at most).
+AXES_USERNAME_CALLABLE = "alliance.security.lockout.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Attempts while locked out are refused without restarting the 15 minutes.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
