@@ -49,20 +49,24 @@ ci:
 # A production-like server on the configured database (DATABASE_URL; PostgreSQL for more
 # than one worker): gunicorn with 2 x cores + 1 workers (WEB_CONCURRENCY), WhiteNoise serving
 # the collected static files, DJANGO_ENV=production. On plain HTTP on loopback: no redirect
-# to HTTPS, and one trusted proxy (the load test, or your TLS-terminating load balancer).
-# A random secret key per start unless DJANGO_SECRET_KEY is set. See docs/deployment.md.
+# to HTTPS. No proxy is trusted: X-Forwarded-For is ignored unless you put a proxy in front
+# and set ALLIANCE_TRUSTED_PROXIES. The workers share the database cache (its table made
+# here) unless CACHE_URL or REDIS_URL says otherwise. A random secret key per start unless
+# DJANGO_SECRET_KEY is set. See docs/deployment.md.
 SERVE_ENV = DJANGO_ENV=production \
 	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-false} \
-	ALLIANCE_TRUSTED_PROXIES=$${ALLIANCE_TRUSTED_PROXIES:-1} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
 
 serve: install
 	$(SERVE_ENV) $(MANAGE) migrate --noinput
+	$(SERVE_ENV) $(MANAGE) createcachetable
 	$(SERVE_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(BIN)/gunicorn --config gunicorn.conf.py alliance.wsgi:application
 
 # A bounded load test of `make serve` on loopback with the demo clinic: fresh form links,
-# then LOADTEST_REQUESTS requests by LOADTEST_USERS simultaneous users, at most 180 s.
+# then LOADTEST_REQUESTS requests by LOADTEST_USERS simultaneous users, at most 180 s. Each
+# simulated person connects from a loopback address of their own (127.x.y.z), so the
+# per-address limits apply as in production.
 LOADTEST_REQUESTS ?= 2000
 LOADTEST_USERS ?= 8
 loadtest: install

@@ -50,6 +50,19 @@ class RedactingLogger(Logger):
 logger_class = RedactingLogger
 
 
+def on_starting(server):
+    """Refuse to start several workers on a per-process cache (CACHE_URL=locmemcache://):
+    each worker would count the rate limits and login failures on its own, so the documented
+    limits would not hold. The app is loaded already (preload_app)."""
+    from alliance.cache import cache_is_shared
+
+    if server.num_workers > 1 and not cache_is_shared():
+        raise RuntimeError(
+            f"{server.num_workers} workers on a per-process cache: set REDIS_URL or CACHE_URL "
+            "(docs/deployment.md), or WEB_CONCURRENCY=1."
+        )
+
+
 def when_ready(server):
     """In the master, after the app is loaded and before the workers fork: import every view,
     then move all that is loaded out of the cyclic garbage collector's sight (gc.freeze, as

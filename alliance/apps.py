@@ -6,6 +6,7 @@ class AllianceConfig(AppConfig):
     verbose_name = "Alliance"
 
     def ready(self) -> None:
-        # The audit log's and the session lifetime's login signal receivers.
-        from alliance import audit  # noqa: F401
-        from alliance.security import middleware  # noqa: F401
+        # The login signal receivers (the audit log, the session lifetime, failures per
+        # address) and the shared-cache deploy check.
+        from alliance import audit, cache  # noqa: F401
+        from alliance.security import lockout, middleware  # noqa: F401

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Clinician pages and error answers are never stored (no-store), whoever made them.
+    "alliance.security.middleware.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,19 +128,32 @@ if env.str("DATABASE_REPLICA_URL", default=""):
 # After a user's own write, their reads stay on the primary this long (replica lag).
 ALLIANCE_REPLICA_PIN_SECONDS = env.int("ALLIANCE_REPLICA_PIN_SECONDS", default=30)
 
-# The default cache holds the client form's rate-limit counters and the clinic norms. In
-# memory it is per process: several app servers (or gunicorn workers) must share one, Redis
-# (CACHE_URL or REDIS_URL=redis://host:6379/1) or the database (CACHE_URL=dbcache://
-# alliance_cache after `manage.py createcachetable`), else each counts requests on its own.
+# The default cache holds the rate-limit and login-failure counters and the clinic norms. It
+# must be shared by every process (gunicorn workers, app servers), or each counts on its own:
+# Redis (CACHE_URL or REDIS_URL=redis://host:6379/1) or the database (CACHE_URL=dbcache://
+# alliance_cache), which production mode uses when neither is set (`manage.py
+# createcachetable` creates its table; `make serve` runs it). Per-process memory otherwise
+# (`make run`, the tests). alliance/cache.py; `check --deploy` warns about a per-process one.
 CACHES = {
-    "default": env.cache_url("CACHE_URL", default=env.str("REDIS_URL", default="locmemcache://"))
+    "default": env.cache_url(
+        "CACHE_URL",
+        default=env.str(
+            "REDIS_URL", default="dbcache://alliance_cache" if PRODUCTION else "locmemcache://"
+        ),
+    )
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # Django's database cache with an atomic incr(); room for every address's counters.
+    CACHES["default"]["BACKEND"] = "alliance.cache.DatabaseCache"
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "alliance.User"
-# django-axes first (refuses a locked-out username + address), then the model backend,
-# loading the user's clinic with them (its timezone is on every page).
+# A locked-out address first (alliance/security/lockout.py), then django-axes (a locked-out
+# username + address), then the model backend, loading the user's clinic with them (its
+# timezone is on every page).
 AUTHENTICATION_BACKENDS = [
+    "alliance.security.lockout.AddressLockoutBackend",
     "axes.backends.AxesStandaloneBackend",
     "alliance.backends.ClinicModelBackend",
 ]
@@ -241,6 +256,11 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 AXES_FAILURE_LIMIT = env.int("ALLIANCE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ALLIANCE_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Password spraying: this many failures from one address, whatever the usernames, refuse
+# every login from it for the rest of the 15 minutes (alliance/security/lockout.py).
+ALLIANCE_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ALLIANCE_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+# The username axes counts, cut to a User's 150 characters (axes stores 255 at most).
+AXES_USERNAME_CALLABLE = "alliance.security.lockout.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Attempts while locked out are refused without restarting the 15 minutes.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

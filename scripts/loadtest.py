@@ -7,10 +7,12 @@ requests, a fixed number of concurrent users and a time limit; prints requests p
 p50/p95/p99 and errors per endpoint (and writes them as JSON with --json).
 
 The plan (tokens, clinicians, their clients, the form's items) comes from
-`manage.py loadtest_prepare`. The script stands in for the TLS-terminating load balancer:
-it sends X-Forwarded-Proto: https and an X-Forwarded-For address per simulated person, so
-run the server with ALLIANCE_TRUSTED_PROXIES=1 (`make serve` does) or the client form's rate
-limit sees one address for everyone.
+`manage.py loadtest_prepare`. The script stands in for the TLS-terminating load balancer as
+far as HTTPS goes (X-Forwarded-Proto: https), but it forges no X-Forwarded-For: each
+simulated person connects from a loopback address of their own (127.x.y.z, all of
+127.0.0.0/8 is loopback on Linux), so the server sees real, distinct addresses and its
+per-address limits apply unchanged. Against a server on ::1 or "localhost" everyone shares
+one address: start that server with ALLIANCE_FORM_RATE_LIMIT above the run's form requests.
 
     python scripts/loadtest.py --plan var/loadtest/plan.json --requests 2000 --concurrency 8
 """
@@ -138,15 +140,15 @@ class Site:
         self.timeout = timeout
 
     def client(self, address: str) -> Browser:
+        """A person's browser, connecting from ``address`` (an IPv4 loopback address) when
+        the server is on IPv4 loopback."""
+        local = address if urlsplit(self.base_url).hostname.startswith("127.") else None
         client = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={
-                "X-Forwarded-Proto": "https",
-                "X-Forwarded-For": address,
-                "User-Agent": "alliance-loadtest",
-            },
+            headers={"X-Forwarded-Proto": "https", "User-Agent": "alliance-loadtest"},
             timeout=self.timeout,
             follow_redirects=False,
+            transport=httpx.AsyncHTTPTransport(local_address=local),
         )
         return Browser(client)
 
@@ -204,7 +206,7 @@ async def login(site: Site, username: str, password: str, address: str) -> Brows
 
 async def client_form(site: Site, token: str, items: dict[str, list[str]], n: int, rng) -> None:
     """A client opens their link and sends the form (from an address of their own)."""
-    async with site.client(f"10.1.{n // 250 % 250}.{n % 250 + 1}") as browser:
+    async with site.client(f"127.1.{n // 250 % 250}.{n % 250 + 1}") as browser:
         path = f"/f/{token}/"
         page = await site.request(browser, "client form GET", "GET", path, expect=200)
         match = page is not None and SUBMISSION_ID.search(page.text)
@@ -262,7 +264,7 @@ async def run(args: argparse.Namespace) -> dict:
     names = {a[1] for a in actions if a[0] != "client_form"}
     sessions: dict[str, Browser] = {}
     for n, username in enumerate(sorted(names)):
-        sessions[username] = await login(site, username, plan["password"], f"10.0.0.{n + 1}")
+        sessions[username] = await login(site, username, plan["password"], f"127.0.1.{n + 1}")
     # Logins are set-up, not part of the mix.
     stats.times.clear()
     stats.errors.clear()

@@ -9,7 +9,6 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
-from django.utils.cache import add_never_cache_headers
 
 KIOSK_SESSION_KEY = "alliance_kiosk"
 KIOSK_URL_NAMES = {"kiosk_form", "kiosk_done", "kiosk_hand_back", "logout"}
@@ -56,10 +55,7 @@ class KioskLockMiddleware:
             response = redirect("kiosk_hand_back")
         else:
             response = self.get_response(request)
-        if request.user.is_authenticated and "Cache-Control" not in response:
-            # Clinician pages are never kept by the browser, so Back on a handed-over
-            # device cannot bring one up again.
-            add_never_cache_headers(response)
+        # Not kept by the browser either: alliance.security.middleware.NoStoreMiddleware.
         return response
 
     @staticmethod

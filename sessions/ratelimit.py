@@ -1,9 +1,14 @@
-"""A per-IP fixed-window request counter in Django's cache, for the client form endpoints.
+"""Per-address fixed-window counters in Django's default cache: the client form endpoints'
+rate limit, the API token endpoint's throttle and the per-address login-failure limit.
 
+The cache must be shared by every process and count atomically (alliance/cache.py): add()
+starts a window's count, incr() adds to it, never a get() then set() that two workers race.
 Settings: ALLIANCE_FORM_RATE_LIMIT requests per ALLIANCE_FORM_RATE_WINDOW seconds;
-ALLIANCE_TRUSTED_PROXIES reverse proxies in front of Django that append to X-Forwarded-For.
+ALLIANCE_TRUSTED_PROXIES reverse proxies in front of Django that append to X-Forwarded-For
+(0 by default: REMOTE_ADDR, and a client's X-Forwarded-For is ignored).
 """
 
+import ipaddress
 import time
 
 from django.conf import settings
@@ -18,20 +23,50 @@ def client_ip(request: HttpRequest) -> str:
     if proxies:
         forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         forwarded = [address for address in forwarded if address]
-        if len(forwarded) >= proxies:
+        if len(forwarded) >= proxies and _is_address(forwarded[-proxies]):
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")
 
 
-def rate_limit_exceeded(request: HttpRequest, scope: str) -> bool:
-    """Count this request against the client's window; True once the limit is passed."""
-    window = settings.ALLIANCE_FORM_RATE_WINDOW
-    key = f"ratelimit:{scope}:{client_ip(request)}:{int(time.time() // window)}"
-    # add() is a no-op when the key exists, so the window's first request starts the count.
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _window_key(name: str, window: int, now: float | None = None) -> str:
+    return f"ratelimit:{name}:{int((time.time() if now is None else now) // window)}"
+
+
+def window_hit(name: str, *, window: int) -> int:
+    """Count one hit on ``name`` in the current window of ``window`` seconds; the count."""
+    key = _window_key(name, window)
+    # add() is a no-op when the key exists, so the window's first hit starts the count.
     cache.add(key, 0, timeout=window)
     try:
-        count = cache.incr(key)
+        return cache.incr(key)
     except ValueError:  # the key expired between add() and incr()
-        cache.set(key, 1, timeout=window)
-        count = 1
-    return count > settings.ALLIANCE_FORM_RATE_LIMIT
+        cache.add(key, 1, timeout=window)
+        return 1
+
+
+def window_count(name: str, *, window: int) -> int:
+    """The hits counted on ``name`` in the current window, without adding one."""
+    return cache.get(_window_key(name, window), 0)
+
+
+def window_left(window: int) -> int:
+    """Seconds until the current window ends (a Retry-After)."""
+    return max(1, int(window - time.time() % window))
+
+
+def rate_limit_exceeded(
+    request: HttpRequest, scope: str, *, limit: int | None = None, window: int | None = None
+) -> bool:
+    """Count this request against the client's window; True once the limit is passed.
+    The client form's limit and window unless others are given."""
+    window = window or settings.ALLIANCE_FORM_RATE_WINDOW
+    limit = limit or settings.ALLIANCE_FORM_RATE_LIMIT
+    return window_hit(f"{scope}:{client_ip(request)}", window=window) > limit

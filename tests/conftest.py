@@ -1,6 +1,7 @@
 import io
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client as BrowserClient
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -20,6 +21,14 @@ from tests.factories import (
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate limits and login failures per address count in the cache: no test inherits them.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 import datetime as dt
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django_otp import match_token
 from rest_framework import exceptions, serializers
@@ -8,6 +7,7 @@ from rest_framework import exceptions, serializers
 from alliance.audit import audit_record
 from alliance.dashboards import RISK_SORT
 from alliance.models import Client, Flag, FlagComment, User
+from alliance.security.lockout import lockout_message
 from alliance.security.two_factor import two_factor_owed
 from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
 
@@ -144,11 +144,7 @@ class AuthTokenCredentialsSerializer(serializers.Serializer):
         user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
         if user is None:
             if getattr(request, "axes_locked_out", False):
-                minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-                raise LockedOut(
-                    "Too many failed logins for this username from your address: try again "
-                    f"in {minutes} minutes."
-                )
+                raise LockedOut(lockout_message(request))
             raise serializers.ValidationError(
                 "Unable to log in with the username and password given.", code="authorization"
             )

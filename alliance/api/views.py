@@ -11,7 +11,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from alliance import dashboards, exports, fhir, selectors, services
@@ -41,7 +41,7 @@ from alliance.api.serializers import (
 from alliance.models import Client, Flag, FlagComment
 from alliance.security.services import api_token_issue
 from measures.models import Rater, Rating
-from sessions.ratelimit import client_ip
+from sessions.ratelimit import rate_limit_exceeded, window_left
 from sessions.selectors import sessions_of_client
 
 # The alliance scales first, in Bordin's order; any other scale of a licensed form after.
@@ -50,19 +50,21 @@ SCALE_ORDER = ["bond", "goal", "task", "total"]
 SUPERVISION_ATTENTION_LIMIT = 20
 
 
-class TokenThrottle(SimpleRateThrottle):
-    """Password guessing through the token endpoint: a few tries a minute per address,
-    signed in or not, the address found as the client form's rate limit finds it (trusted
-    proxies only)."""
+class TokenThrottle(BaseThrottle):
+    """Password guessing through the token endpoint: 20 tries a minute per address, signed
+    in or not, the address found as the client form's rate limit finds it (trusted proxies
+    only). An atomic counter in the shared cache, so the limit holds across workers
+    (DRF's SimpleRateThrottle reads and writes back a list: workers race)."""
 
     scope = "auth_token"
-    rate = "20/min"
+    limit = 20
+    window = 60
 
-    def get_rate(self):
-        return self.rate
+    def allow_request(self, request, view) -> bool:
+        return not rate_limit_exceeded(request, self.scope, limit=self.limit, window=self.window)
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+    def wait(self) -> float:
+        return window_left(self.window)
 
 
 @extend_schema(tags=["auth"])

@@ -5,6 +5,8 @@ request (idle timeout) and settings.ALLIANCE_SESSION_HOURS after signing in (abs
 lifetime), whatever the activity. Times are kept in the session; the last-seen time is
 written at most once a minute, so a busy user's session is not saved on every request.
 
+NoStoreMiddleware: clinician pages and every error answer carry Cache-Control: no-store.
+
 TwoFactorMiddleware: a signed-in user who has an authenticator app, whose clinic requires
 one, or who is site staff (the admin site reaches every clinic's data), reaches no page but
 the two-factor pages until they enter a code.
@@ -21,6 +23,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import add_never_cache_headers
 from django_otp import user_has_device
 
 from alliance.api.errors import error_body
@@ -60,6 +63,25 @@ def login_ended(session) -> str | None:
     if now - session.get(SEEN_AT, login_at) > settings.ALLIANCE_IDLE_MINUTES * 60:
         return "idle"
     return None
+
+
+class NoStoreMiddleware:
+    """First in MIDDLEWARE, so it sees every answer, the error pages of the other middleware
+    too. A signed-in user's answers are never kept by the browser or a cache in between (Back
+    on a handed-over tablet cannot bring a clinician page up again), unless they say how to
+    be cached (static files); nor is any error answer (400/403/404/429/500, pages and API).
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        if response.status_code >= 400 or (signed_in and "Cache-Control" not in response):
+            add_never_cache_headers(response)
+        return response
 
 
 class SessionLifetimeMiddleware:

@@ -38,6 +38,7 @@ from alliance.exports import _safe
 from alliance.models import AccessEvent
 from alliance.security import services
 from alliance.security.forms import AuditFilterForm, ClinicSecurityForm, TokenForm
+from alliance.security.lockout import lockout_message
 from alliance.security.middleware import HAS_DEVICE, two_factor_step
 from alliance.security.selectors import (
     CLIENT_PAGE_LIMIT,
@@ -64,13 +65,11 @@ def _next_page(request: HttpRequest) -> str:
 
 
 def locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
-    """django-axes' answer once a username and address are locked out (AXES_LOCKOUT_CALLABLE):
-    the API's error shape under /api/, else a page saying when to try again."""
+    """django-axes' answer once a username and address, or an address, are locked out
+    (AXES_LOCKOUT_CALLABLE): the API's error shape under /api/, else a page saying when to
+    try again."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    message = _(
-        "Too many failed logins for this username from your address. Try again in "
-        "%(minutes)d minutes, or ask your clinic admin to reset your password."
-    ) % {"minutes": minutes}
+    message = lockout_message(request)
     if request.path_info.startswith("/api/"):
         response = JsonResponse(error_body(429, "locked_out", message), status=429)
     else:
