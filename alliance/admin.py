@@ -68,15 +68,16 @@ class ClinicAdmin(admin.ModelAdmin):
 
 
 # API tokens are credentials and an authenticator's key is a second factor: neither is shown
-# to site staff. A person's tokens end with a password or two-factor reset, and a new
-# authenticator is set up through a one-time link (manage.py two_factor_link).
-# Their admin modules are imported here so that they have registered before this unregisters
-# (autodiscover imports this app's admin first).
+# to site staff (Django's pages name a token by its key). A person's tokens end when they are
+# deactivated or their password or second factor is reset; a new authenticator is set up
+# through a one-time link (manage.py two_factor_link). Their admin modules are imported here
+# so that they have registered before this unregisters them (autodiscover imports this
+# app's admin first).
 import django_otp.plugins.otp_totp.admin  # noqa: E402, F401
 import rest_framework.authtoken.admin  # noqa: E402, F401
 
-admin.site.unregister(TokenProxy)
 admin.site.unregister(TOTPDevice)
+admin.site.unregister(TokenProxy)
 
 
 @admin.register(User)
