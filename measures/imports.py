@@ -38,6 +38,7 @@ from measures.models import Instrument, Rater, Rating
 from measures.scoring import ScoringError, clean_questions, score_answers
 from measures.selectors import instrument_for
 from measures.services import instrument_definition, rating_record
+from sessions.models import TherapySession
 
 REQUIRED = ("client_code", "session_number", "rater")
 OPTIONAL = ("session_date", "therapist", "instrument", "submitted_at", "language")
@@ -136,7 +137,6 @@ class _Context:
 
     def __init__(self, clinic, rows: list[dict[str, str]]):
         from alliance.models import Client, User
-        from sessions.models import TherapySession
 
         self.clinic = clinic
         codes = {(row.get("client_code") or "").strip() for row in rows}
@@ -337,9 +337,7 @@ class _Row:
         if session is None:
             if when is None:
                 self.problem("session_date", "Enter the date of this new session.")
-            elif when > self.ctx.now:
-                self.problem("session_date", "A new session must have taken place already.")
-            else:
+            elif self._rateable("session_date", TherapySession(number=number, starts_at=when)):
                 self._check_order(client, number, when)
             return when
         local = timezone.localtime(session.starts_at, self.ctx.tz)
@@ -348,15 +346,19 @@ class _Row:
                 "session_date",
                 f"Session {session.number} of this client was on {local.date().isoformat()}.",
             )
-        if session.status in ("cancelled", "no_show"):
-            self.problem(
-                "session_number",
-                f"Session {session.number} was {session.get_status_display().lower()}: "
-                "there is nothing to rate.",
-            )
-        elif session.starts_at > self.ctx.now:
-            self.problem("session_number", f"Session {session.number} has not taken place yet.")
+        self._rateable("session_number", session)
         return session.starts_at
+
+    def _rateable(self, column: str, session) -> bool:
+        """The rule every path applies (sessions.services.session_check_rateable)."""
+        from sessions.services import NotRateable, session_check_rateable
+
+        try:
+            session_check_rateable(session=session, now=self.ctx.now)
+        except NotRateable as exc:
+            self.problem(column, exc.messages[0])
+            return False
+        return True
 
     def _therapist(self, client, session):
         username = self.cell("therapist")
@@ -537,8 +539,7 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
     Raises ImportRejected (nothing written) when any row has a problem.
     """
     from alliance.services import flags_refresh_for_client
-    from sessions.models import TherapySession
-    from sessions.services import session_complete_if_scheduled
+    from sessions.services import session_complete_if_scheduled, session_lock_rateable
 
     with transaction.atomic():
         report = ratings_import_check(clinic=clinic, text=text)
@@ -559,6 +560,14 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
                     )
                 session = created[key]
             else:
+                try:
+                    # Checked again under a lock: the session may have been cancelled since.
+                    session_lock_rateable(session=session)
+                except ValidationError as exc:
+                    report.problems.extend(
+                        Problem(planned.row, "session_number", m) for m in exc.messages
+                    )
+                    continue
                 session_complete_if_scheduled(session=session)
             is_therapist = planned.instrument.rater == Rater.THERAPIST
             try:
