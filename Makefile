@@ -50,14 +50,15 @@ ci:
 # than one worker): gunicorn with 2 x cores + 1 workers (WEB_CONCURRENCY), WhiteNoise serving
 # the collected static files, DJANGO_ENV=production. On plain HTTP on loopback: no redirect
 # to HTTPS, and one trusted proxy (the load test, or your TLS-terminating load balancer).
-# A random secret key per start unless DJANGO_SECRET_KEY is set. See docs/deployment.md.
+# A random secret key per start unless DJANGO_SECRET_KEY is set. Migrations run as
+# MIGRATE_DATABASE_URL when set (the tables' owner; DATABASE_URL the app's role: docs/deployment.md).
 SERVE_ENV = DJANGO_ENV=production \
 	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-false} \
 	ALLIANCE_TRUSTED_PROXIES=$${ALLIANCE_TRUSTED_PROXIES:-1} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
 
 serve: install
-	$(SERVE_ENV) $(MANAGE) migrate --noinput
+	$(SERVE_ENV) env $${MIGRATE_DATABASE_URL:+DATABASE_URL=$$MIGRATE_DATABASE_URL} $(MANAGE) migrate --noinput
 	$(SERVE_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(BIN)/gunicorn --config gunicorn.conf.py alliance.wsgi:application
 
