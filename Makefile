@@ -52,14 +52,15 @@ ci:
 # to HTTPS. No proxy is trusted: X-Forwarded-For is ignored unless you put a proxy in front
 # and set ALLIANCE_TRUSTED_PROXIES. The workers share the database cache (its table made
 # here) unless CACHE_URL or REDIS_URL says otherwise. A random secret key per start unless
-# DJANGO_SECRET_KEY is set. See docs/deployment.md.
+# DJANGO_SECRET_KEY is set. Migrations (and the cache table) are made as MIGRATE_DATABASE_URL
+# when set (the tables' owner; DATABASE_URL the app's role: docs/deployment.md).
 SERVE_ENV = DJANGO_ENV=production \
 	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-false} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
 
 serve: install
-	$(SERVE_ENV) $(MANAGE) migrate --noinput
-	$(SERVE_ENV) $(MANAGE) createcachetable
+	$(SERVE_ENV) env $${MIGRATE_DATABASE_URL:+DATABASE_URL=$$MIGRATE_DATABASE_URL} $(MANAGE) migrate --noinput
+	$(SERVE_ENV) env $${MIGRATE_DATABASE_URL:+DATABASE_URL=$$MIGRATE_DATABASE_URL} $(MANAGE) createcachetable
 	$(SERVE_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(BIN)/gunicorn --config gunicorn.conf.py alliance.wsgi:application
 

@@ -23,6 +23,7 @@ import bisect
 import csv
 import datetime as dt
 import io
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from measures.models import Instrument, Rater, Rating
 from measures.scoring import ScoringError, clean_questions, score_answers
 from measures.selectors import instrument_for
 from measures.services import instrument_definition, rating_record
+from sessions.models import TherapySession
 
 REQUIRED = ("client_code", "session_number", "rater")
 OPTIONAL = ("session_date", "therapist", "instrument", "submitted_at", "language")
@@ -45,12 +47,16 @@ MAX_ROWS = 20_000
 MAX_SESSION_NUMBER = 10_000
 LANGUAGES = ("en", "es")
 EARLIEST_YEAR = 1970
+# C0 controls but tab and line breaks, and DEL: a cell holding one is not text (PostgreSQL
+# refuses NUL outright), so the file is refused before any cell reaches a query.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Stable namespace: the same row of the same clinic always gets the same submission id.
 NAMESPACE = uuid.UUID("5d2f7a0e-8c1b-4f4e-b0a9-2e6f0c7d9b31")
 
 
 class ImportRejected(Exception):
-    """The file has problems; nothing was imported. ``report`` lists them."""
+    """The file has problems; nothing was imported. ``report`` lists them. A dry run raises
+    it too when a cell holds a control character: such a file is not text."""
 
     def __init__(self, report: "ImportReport") -> None:
         self.report = report
@@ -62,6 +68,18 @@ class Problem:
     row: int
     column: str
     message: str
+
+
+def _control_problem(row: int, column: str, position: int, value: str) -> Problem | None:
+    found = CONTROL_CHARACTER.search(value)
+    if found is None:
+        return None
+    return Problem(
+        row,
+        column,
+        f"Column {position} holds a control character (U+{ord(found.group()):04X}), which is "
+        "not text: remove it, or save the file again as “CSV UTF-8”.",
+    )
 
 
 @dataclass
@@ -84,6 +102,8 @@ class ImportReport:
     rows: int = 0
     planned: list[PlannedRating] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What is imported otherwise than the file says (an answer a skipped question would hide).
+    warnings: list[Problem] = field(default_factory=list)
     applied: bool = False
 
     @property
@@ -98,6 +118,7 @@ class ImportReport:
             "sessions_created" if self.applied else "sessions_to_create": self.sessions_to_create,
             "clients": sorted({p.client.code for p in self.planned}),
             "problems": [vars(p) for p in self.problems],
+            "warnings": [vars(p) for p in self.warnings],
         }
 
 
@@ -116,7 +137,6 @@ class _Context:
 
     def __init__(self, clinic, rows: list[dict[str, str]]):
         from alliance.models import Client, User
-        from sessions.models import TherapySession
 
         self.clinic = clinic
         codes = {(row.get("client_code") or "").strip() for row in rows}
@@ -191,11 +211,15 @@ def _when(value: str, tz) -> dt.datetime:
 class _Row:
     """One CSV row checked against the context; problems go to ``problems``."""
 
-    def __init__(self, number: int, cells: dict[str, str], ctx: _Context, problems: list):
-        self.number, self.cells, self.ctx, self.problems = number, cells, ctx, problems
+    def __init__(self, number: int, cells: dict[str, str], ctx: _Context, report: ImportReport):
+        self.number, self.cells, self.ctx = number, cells, ctx
+        self.problems, self.warnings = report.problems, report.warnings
 
     def problem(self, column: str, message: str) -> None:
         self.problems.append(Problem(self.number, column, message))
+
+    def warning(self, column: str, message: str) -> None:
+        self.warnings.append(Problem(self.number, column, message))
 
     def cell(self, column: str) -> str:
         return (self.cells.get(column) or "").strip()
@@ -313,9 +337,7 @@ class _Row:
         if session is None:
             if when is None:
                 self.problem("session_date", "Enter the date of this new session.")
-            elif when > self.ctx.now:
-                self.problem("session_date", "A new session must have taken place already.")
-            else:
+            elif self._rateable("session_date", TherapySession(number=number, starts_at=when)):
                 self._check_order(client, number, when)
             return when
         local = timezone.localtime(session.starts_at, self.ctx.tz)
@@ -324,15 +346,19 @@ class _Row:
                 "session_date",
                 f"Session {session.number} of this client was on {local.date().isoformat()}.",
             )
-        if session.status in ("cancelled", "no_show"):
-            self.problem(
-                "session_number",
-                f"Session {session.number} was {session.get_status_display().lower()}: "
-                "there is nothing to rate.",
-            )
-        elif session.starts_at > self.ctx.now:
-            self.problem("session_number", f"Session {session.number} has not taken place yet.")
+        self._rateable("session_number", session)
         return session.starts_at
+
+    def _rateable(self, column: str, session) -> bool:
+        """The rule every path applies (sessions.services.session_check_rateable)."""
+        from sessions.services import NotRateable, session_check_rateable
+
+        try:
+            session_check_rateable(session=session, now=self.ctx.now)
+        except NotRateable as exc:
+            self.problem(column, exc.messages[0])
+            return False
+        return True
 
     def _therapist(self, client, session):
         username = self.cell("therapist")
@@ -369,13 +395,30 @@ class _Row:
             for key, message in exc.errors.items():
                 self.problem(key, message)
         try:
-            clean_questions(definition, questions)
+            cleaned = clean_questions(definition, questions)
         except ScoringError as exc:
             for key, message in exc.errors.items():
                 self.problem(key, message)
+        else:
+            self._warn_hidden(definition, questions, cleaned)
         if not any(value is not None for value in answers.values()):
             self.problem("", "The row answers no item.")
         return answers, questions
+
+    def _warn_hidden(self, definition, questions: dict, cleaned: dict) -> None:
+        """A follow-up answered although its question was not answered yes is not imported
+        (as the form hides it): say so rather than drop it silently."""
+        for question in definition.questions:
+            value = questions.get(question.key)
+            if question.shown_if is None or value is None or cleaned[question.shown_if]:
+                continue
+            given = questions.get(question.shown_if)
+            self.warning(
+                question.key,
+                f"“{value}” is not imported: {question.key} only counts when "
+                f"{question.shown_if} is “yes” "
+                + (f"(here “{given}”)." if given else f"(here {question.shown_if} is empty)."),
+            )
 
 
 def ratings_import_check(*, clinic, text: str) -> ImportReport:
@@ -394,6 +437,14 @@ def ratings_import_check(*, clinic, text: str) -> ImportReport:
         report.problems.append(Problem(reader.line_num, "", f"Not readable as CSV: {exc}."))
         return report
     header = [name.strip() for name in header]
+    unreadable = [
+        problem
+        for position, name in enumerate(header, start=1)
+        if (problem := _control_problem(1, "", position, name))
+    ]
+    if unreadable:
+        report.problems.extend(unreadable)
+        raise ImportRejected(report)
     missing = [name for name in REQUIRED if name not in header]
     for name in missing:
         report.problems.append(Problem(1, name, "This column is required."))
@@ -405,7 +456,12 @@ def ratings_import_check(*, clinic, text: str) -> ImportReport:
             report.problems.append(Problem(1, "", "The file has no rows to import."))
         return report
     rows = [{(k or "").strip(): v for k, v in cells.items()} for cells in rows]
-    ctx = _Context(clinic, rows)
+    unreadable = _control_problems(header, rows)
+    for problems in unreadable.values():
+        report.problems.extend(problems)
+    ctx = _Context(
+        clinic, [cells for index, cells in enumerate(rows, start=2) if index not in unreadable]
+    )
     for name in header:
         if name not in ctx.known_columns():
             report.problems.append(
@@ -414,11 +470,13 @@ def ratings_import_check(*, clinic, text: str) -> ImportReport:
     report.rows = len(rows)
     seen: dict[tuple, int] = {}
     for index, cells in enumerate(rows, start=2):
+        if index in unreadable:
+            continue
         extra = cells.pop("\0extra", None)
         if extra:
             report.problems.append(Problem(index, "", "The row has more cells than the header."))
             continue
-        planned = _Row(index, cells, ctx, report.problems).check()
+        planned = _Row(index, cells, ctx, report).check()
         if planned is None:
             continue
         key = (planned.client.pk, planned.number, planned.instrument.rater)
@@ -430,7 +488,22 @@ def ratings_import_check(*, clinic, text: str) -> ImportReport:
         seen[key] = index
         report.planned.append(planned)
     _check_new_sessions(report)
+    if unreadable:
+        raise ImportRejected(report)
     return report
+
+
+def _control_problems(header: list[str], rows: list[dict[str, Any]]) -> dict[int, list[Problem]]:
+    """The cells holding a control character, by row number."""
+    found: dict[int, list[Problem]] = {}
+    for index, cells in enumerate(rows, start=2):
+        for position, column in enumerate(header, start=1):
+            value = cells.get(column)
+            if isinstance(value, str) and (
+                problem := _control_problem(index, column, position, value)
+            ):
+                found.setdefault(index, []).append(problem)
+    return found
 
 
 def _check_new_sessions(report: ImportReport) -> None:
@@ -466,8 +539,7 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
     Raises ImportRejected (nothing written) when any row has a problem.
     """
     from alliance.services import flags_refresh_or_defer
-    from sessions.models import TherapySession
-    from sessions.services import session_complete_if_scheduled
+    from sessions.services import session_complete_if_scheduled, session_lock_rateable
 
     with transaction.atomic():
         report = ratings_import_check(clinic=clinic, text=text)
@@ -488,6 +560,14 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
                     )
                 session = created[key]
             else:
+                try:
+                    # Checked again under a lock: the session may have been cancelled since.
+                    session_lock_rateable(session=session)
+                except ValidationError as exc:
+                    report.problems.extend(
+                        Problem(planned.row, "session_number", m) for m in exc.messages
+                    )
+                    continue
                 session_complete_if_scheduled(session=session)
             is_therapist = planned.instrument.rater == Rater.THERAPIST
             try:

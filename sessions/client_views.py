@@ -1,6 +1,7 @@
 """The client's session-end form (one-time link or tablet hand-over) and the clinician's
 endpoints that hand it out. Thin: the rules live in sessions.formlinks and measures."""
 
+import datetime as dt
 import uuid
 from functools import wraps
 
@@ -13,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ from measures.selectors import instrument_for
 from measures.services import instrument_definition
 from sessions import formlinks
 from sessions.client_forms import ClientSessionForm
-from sessions.formlinks import FormLinkError, FormLinkUsed
+from sessions.formlinks import FormLinkError, FormLinkUsed, SessionNotRateable
 from sessions.kiosk import (
     MAX_WRONG_PASSWORDS,
     kiosk_end,
@@ -43,6 +44,8 @@ GONE_HEADINGS = {
     "expired": gettext_lazy("This link has expired"),
     "revoked": gettext_lazy("This link has been replaced"),
     "unavailable": gettext_lazy("The form is not available"),
+    "closed": gettext_lazy("This session has no form"),
+    "not_started": gettext_lazy("Your session has not started yet"),
     "not_found": gettext_lazy("Form not found"),
 }
 
@@ -133,11 +136,21 @@ def _gone(request: HttpRequest, error: FormLinkError, *, kiosk: bool = False) ->
     return _client_render(
         request,
         "sessions/client/gone.html",
-        {"reason": error.reason, "heading": GONE_HEADINGS[error.reason], "kiosk": kiosk},
+        {
+            "reason": error.reason,
+            "heading": GONE_HEADINGS[error.reason],
+            "kiosk": kiosk,
+            "session_starts": _session_starts(error.link.session) if error.link else None,
+        },
         language=_page_language(request, client_language),
         status=error.status,
         token_in_url=not kiosk,
     )
+
+
+def _session_starts(session: TherapySession) -> dt.datetime:
+    """When the session starts in its clinic's time, naive so templates show it unconverted."""
+    return timezone.make_naive(session.starts_at, session.client.clinic.tzinfo)
 
 
 def _submission_id(data) -> uuid.UUID | None:
@@ -168,6 +181,12 @@ def _form_page(
         )
     definition = instrument_definition(instrument)
     status = 200
+    not_rateable = None
+    if request.method == "GET":
+        try:
+            formlinks.formlink_check_rateable(link=link)
+        except SessionNotRateable as exc:
+            return _gone(request, exc, kiosk=kiosk)
     if request.method == "POST":
         submission_id = _submission_id(request.POST) or uuid.uuid4()
         switch_to = request.POST.get("language")
@@ -189,6 +208,9 @@ def _form_page(
                         submission_id=submission_id,
                         language=language,
                     )
+                except SessionNotRateable as exc:
+                    # Shown above the form: nothing the client typed is lost.
+                    not_rateable = exc.reason
                 except FormLinkError as exc:
                     if kiosk and isinstance(exc, FormLinkUsed):
                         return redirect(done_url)
@@ -199,7 +221,7 @@ def _form_page(
                     )
                 else:
                     return redirect(done_url)
-            status = 400
+            status = SessionNotRateable.status if not_rateable else 400
     else:
         submission_id = uuid.uuid4()
         language = definition.language_for(request.GET.get("lang") or session.client.language)
@@ -215,7 +237,10 @@ def _form_page(
             "title": gettext_lazy("About today's session"),
             "instructions": definition.instructions.get(language, ""),
             "clinic_name": session.client.clinic.name,
-            "session_date": session.starts_at.astimezone(session.client.clinic.tzinfo).date(),
+            "session_date": _session_starts(session).date(),
+            "session_starts": _session_starts(session),
+            "not_rateable": not_rateable,
+            "not_rateable_heading": GONE_HEADINGS.get(not_rateable),
         },
         language=language,
         status=status,

@@ -20,11 +20,22 @@ from django.utils.translation import gettext_lazy as _
 from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, rating_record
 from sessions.models import FormLink, TherapySession, hash_token, new_token
-from sessions.services import session_complete_if_scheduled
+from sessions.services import (
+    NotRateable,
+    session_check_rateable,
+    session_complete_if_scheduled,
+    session_lock_rateable,
+)
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
-CLOSED_STATUSES = {TherapySession.Status.CANCELLED, TherapySession.Status.NO_SHOW}
+# Why no link is made, by NotRateable's code: the therapist reads it on the session page.
+NOT_RATEABLE = {
+    "closed": _("A cancelled or missed session has no client form."),
+    "not_started": _(
+        "This session has not started yet: the client form can be handed out once it has."
+    ),
+}
 
 
 class FormLinkError(Exception):
@@ -61,20 +72,33 @@ class SessionAlreadyRated(FormLinkError):
     reason = "already_rated"
 
 
+class SessionNotRateable(FormLinkError):
+    """The link's session cannot be rated now (session_check_rateable); ``reason`` is
+    NotRateable's code: "closed" (cancelled or missed) or "not_started"."""
+
+    status = 409
+
+    def __init__(self, link: FormLink, reason: str) -> None:
+        self.reason = reason
+        super().__init__(link)
+
+
 def formlink_url(token: str) -> str:
     """The public address of a link, as the client opens it."""
     return settings.ALLIANCE_BASE_URL + reverse("client_form", args=[token])
 
 
-def _closed_refusal(session: TherapySession) -> str | None:
-    if session.status in CLOSED_STATUSES:
-        return _("A cancelled or missed session has no client form.")
+def _not_rateable_refusal(session: TherapySession) -> str | None:
+    try:
+        session_check_rateable(session=session)
+    except NotRateable as exc:
+        return NOT_RATEABLE[exc.code]
     return None
 
 
 def formlink_refusal(*, session: TherapySession) -> str | None:
     """Why no client form link can be made for this session now; None when it can."""
-    if refusal := _closed_refusal(session):
+    if refusal := _not_rateable_refusal(session):
         return refusal
     if Rating.objects.filter(session=session, rater=Rater.CLIENT).exists():
         return _("The client has already filled in the form for this session.")
@@ -94,7 +118,7 @@ def formlink_status(*, session: TherapySession, user) -> dict[str, Any]:
     return {
         "rating": rating,
         "live_link": session.form_links.live().order_by("-created_at").first(),
-        "refusal": None if rating else _closed_refusal(session),
+        "refusal": None if rating else _not_rateable_refusal(session),
         "can_hand_out": formlink_may_hand_out(session=session, user=user),
     }
 
@@ -165,6 +189,14 @@ def formlink_resolve_kiosk(link_id: int) -> FormLink:
     return _check_usable(link)
 
 
+def formlink_check_rateable(*, link: FormLink) -> None:
+    """SessionNotRateable when the link's session cannot be rated now (the form says why)."""
+    try:
+        session_check_rateable(session=link.session)
+    except NotRateable as exc:
+        raise SessionNotRateable(link, exc.code) from None
+
+
 def formlink_submission(*, link: FormLink, submission_id: uuid.UUID) -> Rating | None:
     """The rating this form submission already stored for the link's session, if any."""
     return Rating.objects.filter(submission_id=submission_id, session_id=link.session_id).first()
@@ -187,14 +219,19 @@ def formlink_submit(
     Returns (rating, created). A resubmission of a submission that was already stored
     (double tap, refresh, two tabs) returns that rating with created=False. Raises
     FormLinkUsed / FormLinkRevoked / FormLinkExpired when the link can no longer be used,
-    SessionAlreadyRated when another submission rated the session, and ValidationError
-    (keyed by item or question) for invalid answers; nothing is consumed then.
+    SessionAlreadyRated when another submission rated the session, SessionNotRateable when
+    the session was cancelled or has not started (the rule the API applies), and
+    ValidationError (keyed by item or question) for invalid answers; nothing is consumed then.
     """
     stored = formlink_submission(link=link, submission_id=submission_id)
     if stored is not None:
         return stored, False
     session = link.session
     with transaction.atomic():
+        try:
+            session_lock_rateable(session=session)
+        except NotRateable as exc:
+            raise SessionNotRateable(link, exc.code) from None
         now = timezone.now()
         # The single-use guarantee: only one transaction can turn this row from live to used.
         consumed = FormLink.objects.filter(

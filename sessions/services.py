@@ -164,18 +164,38 @@ def session_complete_if_scheduled(*, session: TherapySession) -> None:
     session.status = Status.COMPLETED
 
 
-def session_check_rateable(*, session: TherapySession) -> None:
-    """ValidationError when the session cannot have ratings (did not or not yet take place)."""
+class NotRateable(ValidationError):
+    """The session cannot be rated now; ``code`` says why: "closed" (cancelled or missed)
+    or "not_started"."""
+
+
+def session_check_rateable(*, session: TherapySession, now: dt.datetime | None = None) -> None:
+    """The one rule for whether a session can have a rating now, which every path applies
+    before it stores one (the API and the therapist's form, the client's link and the
+    tablet, the import) and before a client form link is made: the session was not
+    cancelled or missed, and it has started. Raises NotRateable, its message for clinicians.
+    """
     if session.status in (Status.CANCELLED, Status.NO_SHOW):
-        raise ValidationError(
+        raise NotRateable(
             _("Session %(number)d was %(status)s: there is nothing to rate.")
-            % {"number": session.number, "status": session.get_status_display().lower()}
+            % {"number": session.number, "status": session.get_status_display().lower()},
+            code="closed",
         )
-    if session.starts_at > timezone.now():
-        raise ValidationError(
+    if session.starts_at > (now or timezone.now()):
+        raise NotRateable(
             _("Session %(number)d has not started yet: rate it once it has taken place.")
-            % {"number": session.number}
+            % {"number": session.number},
+            code="not_started",
         )
+
+
+def session_lock_rateable(*, session: TherapySession) -> TherapySession:
+    """Lock the session's row and check it can be rated; inside the transaction that stores
+    the rating, so the session cannot be cancelled in between (session_set_status waits,
+    then refuses: the session has a rating). Returns the locked row."""
+    locked = TherapySession.objects.select_for_update().get(pk=session.pk)
+    session_check_rateable(session=locked)
+    return locked
 
 
 def session_therapist_rating_record(
@@ -197,6 +217,7 @@ def session_therapist_rating_record(
     session_check_rateable(session=session)
     instrument = instrument_for(clinic=session.client.clinic, rater=Rater.THERAPIST)
     with transaction.atomic():
+        session_lock_rateable(session=session)
         rating, created = rating_record(
             session=session,
             instrument=instrument,

@@ -1,4 +1,5 @@
 import io
+from importlib import import_module
 
 import pytest
 from django.core.cache import cache
@@ -16,6 +17,40 @@ from tests.factories import (
     TherapistFactory,
     UserFactory,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_lifts_the_audit_truncate_trigger():
+    """pytest-django empties the database after each transactional test with `flush`, one
+    TRUNCATE of every table, which the audit log refuses on PostgreSQL (migration 0005).
+    In tests only, that flush lifts the trigger inside its own transaction, so no other
+    session ever sees the table without it."""
+    from django.db import connections
+
+    if all(connection.vendor != "postgresql" for connection in connections.all()):
+        yield
+        return
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    no_truncate = import_module("alliance.migrations.0007_accessevent_no_truncate")
+    table, trigger = no_truncate.TABLE, no_truncate.TRIGGER
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        if table not in tables:
+            return statements
+        return [
+            f"ALTER TABLE {table} DISABLE TRIGGER {trigger};",
+            *statements,
+            f"ALTER TABLE {table} ENABLE TRIGGER {trigger};",
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -192,3 +192,6 @@ class ImportReportSerializer(serializers.Serializer):
     sessions_created = serializers.IntegerField(required=False)
     clients = serializers.ListField(child=serializers.CharField())
     problems = ImportProblemSerializer(many=True)
+    warnings = ImportProblemSerializer(
+        many=True, help_text="What is imported otherwise than the file says; not problems."
+    )

@@ -161,7 +161,8 @@ class RatingsImportView(ClinicTimeMixin, APIView):
 
     A dry run (the default) answers 200 with every problem by row and column. Applying
     (`?dry_run=false`) imports every row or none: with any problem it answers 400 with the
-    problems in `fields` (keyed "row N: column") and nothing is imported.
+    problems in `fields` (keyed "row N: column") and nothing is imported. A file with a
+    control character (a NUL byte, ...) in a cell is not text: 400 in a dry run too.
     """
 
     permission_classes = [IsAuthenticated, IsClinicAdmin]
@@ -177,15 +178,13 @@ class RatingsImportView(ClinicTimeMixin, APIView):
         except ValueError as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         clinic = request.user.clinic
-        if query.validated_data["dry_run"]:
-            report = ratings_import_check(clinic=clinic, text=text)
-        else:
-            try:
-                report = ratings_import_apply(clinic=clinic, text=text)
-            except ImportRejected as exc:
-                problems = defaultdict(list)
-                for problem in exc.report.problems:
-                    key = f"row {problem.row}" + (f": {problem.column}" if problem.column else "")
-                    problems[key].append(problem.message)
-                raise ValidationError(dict(problems)) from None
+        run = ratings_import_check if query.validated_data["dry_run"] else ratings_import_apply
+        try:
+            report = run(clinic=clinic, text=text)
+        except ImportRejected as exc:
+            problems = defaultdict(list)
+            for problem in exc.report.problems:
+                key = f"row {problem.row}" + (f": {problem.column}" if problem.column else "")
+                problems[key].append(problem.message)
+            raise ValidationError(dict(problems)) from None
         return Response(ImportReportSerializer(report.as_dict()).data)

@@ -184,6 +184,7 @@ def test_an_import_only_ever_reaches_the_admins_own_clinic(world, api_as):
         "sessions_to_create": 0,
         "clients": ["OWN-1"],
         "problems": [],
+        "warnings": [],
     }
 
 

@@ -90,6 +90,15 @@ def test_future_and_cancelled_sessions_cannot_be_rated(therapist_api, world):
     )
     assert _post_rating(therapist_api, future).status_code == 400
     assert _post_rating(therapist_api, cancelled).status_code == 400
+    # The same rule refuses their client form links (sessions.services.session_check_rateable).
+    for session, message in (
+        (future, "This session has not started yet: the client form can be handed out once"),
+        (cancelled, "A cancelled or missed session has no client form."),
+    ):
+        refused = therapist_api.post(f"/api/v1/sessions/{session.pk}/form-link/")
+        assert refused.status_code == 400
+        assert refused.json()["error"]["message"].startswith(message)
+    assert not FormLink.objects.exists()
 
 
 def test_there_is_no_way_to_post_a_client_rating(therapist_api, world):

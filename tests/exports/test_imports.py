@@ -238,3 +238,91 @@ def test_the_documented_example_imports_into_the_demo_clinic(instruments):
     report = ratings_import_apply(clinic=clinic, text=text)
     assert report.problems == []
     assert Rating.objects.count() == before + report.rows == before + 8
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f"])
+def test_a_control_character_in_a_cell_is_refused_by_row_and_column(course, character):
+    """A NUL byte once reached the database (a 500 on PostgreSQL): such a file is not text."""
+    text = HEADER + (
+        "R-0001,2,,client,,4,4,4,4,4,4,,\n"
+        f"R{character}X,9,,client,,4,4,4,4,4,4,,\n"
+        f"R-0001,3,{yesterday(course.clinic)},therapist,therapist,3,3,3,3,3,3,,o{character}k\n"
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        ratings_import_check(clinic=course.clinic, text=text)
+    problems = _problems(rejected.value.report)
+    code = f"U+{ord(character):04X}"
+    assert problems[(3, "client_code")].startswith(f"Column 1 holds a control character ({code})")
+    assert problems[(4, "comment")].startswith(f"Column 13 holds a control character ({code})")
+    assert len(problems) == 2
+    with pytest.raises(ImportRejected):
+        ratings_import_apply(clinic=course.clinic, text=text)
+    assert Rating.objects.count() == 3
+
+
+def test_a_control_character_in_the_header_is_refused(course):
+    text = HEADER.replace("tension", "ten\x00sion") + "R-0001,2,,client,,4,4,4,4,4,4,,\n"
+    with pytest.raises(ImportRejected) as rejected:
+        ratings_import_check(clinic=course.clinic, text=text)
+    assert _problems(rejected.value.report) == {
+        (1, ""): "Column 12 holds a control character (U+0000), which is not text: remove it, "
+        "or save the file again as “CSV UTF-8”."
+    }
+
+
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_the_api_refuses_a_nul_byte_with_its_row_and_column(course, dry_run):
+    admin = ClinicAdminFactory(clinic=course.clinic, username="admin")
+    answer = api_client_for(admin).post(
+        f"/api/v1/imports/ratings/?dry_run={dry_run}",
+        data=b"client_code,session_number,rater,bond_1\nR\x00X,9,client,4\n",
+        content_type="text/csv",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {
+        "row 2: client_code": [
+            "Column 1 holds a control character (U+0000), which is not text: remove it, "
+            "or save the file again as “CSV UTF-8”."
+        ]
+    }
+
+
+def test_the_dry_run_warns_that_a_follow_up_without_tension_is_not_imported(course, tmp_path):
+    header = HEADER.replace("tension,comment", "tension,tension_addressed,comment")
+    text = header + (
+        "R-0001,2,,client,,4,4,4,4,4,4,no,3,\n"
+        f"R-0001,3,{yesterday(course.clinic)},client,,4,4,4,4,4,4,,2,\n"
+    )
+    expected = [
+        {
+            "row": 2,
+            "column": "tension_addressed",
+            "message": "“3” is not imported: tension_addressed only counts when tension is "
+            "“yes” (here “no”).",
+        },
+        {
+            "row": 3,
+            "column": "tension_addressed",
+            "message": "“2” is not imported: tension_addressed only counts when tension is "
+            "“yes” (here tension is empty).",
+        },
+    ]
+    admin = ClinicAdminFactory(clinic=course.clinic, username="admin")
+    checked = api_client_for(admin).post(
+        "/api/v1/imports/ratings/", data=text.encode(), content_type="text/csv"
+    )
+    assert checked.status_code == 200
+    assert checked.json()["problems"] == []
+    assert checked.json()["warnings"] == expected
+
+    path = tmp_path / "ratings.csv"
+    path.write_text(text)
+    out = io.StringIO()
+    call_command("import_ratings", str(path), "--clinic", str(course.clinic_id), stdout=out)
+    assert out.getvalue().startswith(
+        "row 2, tension_addressed: warning: “3” is not imported: tension_addressed only counts "
+        "when tension is “yes” (here “no”).\n"
+    )
+    report = ratings_import_apply(clinic=course.clinic, text=text)
+    assert [vars(warning) for warning in report.warnings] == expected
+    assert Rating.objects.get(session__number=2, rater="client").tension_addressed is None

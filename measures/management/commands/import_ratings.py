@@ -42,6 +42,8 @@ class Command(BaseCommand):
         for problem in report.problems:
             where = f"row {problem.row}" + (f", {problem.column}" if problem.column else "")
             self.stderr.write(f"{where}: {problem.message}")
+        for warning in report.warnings:
+            self.stdout.write(f"row {warning.row}, {warning.column}: warning: {warning.message}")
         summary = report.as_dict()
         if report.problems:
             raise CommandError(
