@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import DatabaseError, transaction
 from django.dispatch import receiver
@@ -383,22 +384,19 @@ def record_request(request: HttpRequest, response: HttpResponse) -> AccessEvent 
         roles = "client-link" if rule.kind == "token" else "kiosk"
         if not signed_in:
             user = None
-    elif denied:
-        # The requested id (it is in the path), and its client only where the user may see
-        # that client (a read-only role refused a write): nothing about another's objects.
-        requested = _requested_id(request, rule, match.kwargs)
-        if requested is not None:
-            client_id = _client_in_scope(rule.kind, requested, user, match.view_name)
-            if rule.kind == rule.object_type:
-                object_id = requested
     else:
         requested = _requested_id(request, rule, match.kwargs)
+        answered = 200 <= response.status_code < 400
         if requested is not None:
-            # The view found it in the user's scope.
-            client_id = requested if rule.kind == "client" else _client_of(rule.kind, requested)
+            if answered:  # the view found the object in the user's scope
+                client_id = requested if rule.kind == "client" else _client_of(rule.kind, requested)
+            else:
+                # Refused (403/404) or failed, maybe before the scope check (400, 406, 415):
+                # the id asked for, and its client only where the user may see that client.
+                client_id = _client_in_scope(rule.kind, requested, user, match.view_name)
             if rule.kind == rule.object_type:
                 object_id = requested
-        if action == Action.CREATE and 200 <= response.status_code < 400:
+        if action == Action.CREATE and answered:
             created = _created_id(rule, response)
             if created is not None:
                 object_id = created
@@ -439,6 +437,9 @@ class AuditMiddleware:
             recorded = _recorded(request, response)
             if recorded is not response or response.status_code >= 500:
                 transaction.set_rollback(True)
+                # What the view said it saved was not saved: its messages go too.
+                for _message in messages.get_messages(request):
+                    pass
         return recorded
 
 

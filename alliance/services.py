@@ -10,7 +10,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +35,8 @@ from alliance.selectors import client_code_suggest
 from sessions.models import TherapySession
 
 logger = logging.getLogger(__name__)
+# PostgreSQL's SQLSTATE for a lock not obtained within lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
 
 # --- flags -------------------------------------------------------------------------------
 # The rupture engine (alliance.analytics) finds flags; these services store them and carry
@@ -54,6 +56,10 @@ DETECTION_FIELDS = [  # updated_at last: set by the refresh, not read by it
 REFRESH_BATCH_SIZE = 500
 # Flags per UPDATE when a refresh changes many (see _flags_upsert).
 UPDATE_BATCH_SIZE = 100
+# How long the refresh after a rating waits for its client's row (PostgreSQL). A clinic-wide
+# recomputation holds every client until it ends: past this, the rating is stored as it is
+# and its refresh is left for the retry (flags_refresh_or_defer).
+AFTER_RATING_LOCK_WAIT = "2s"
 
 
 @dataclass
@@ -74,16 +80,19 @@ class FlagRefresh:
         )
 
 
-def flags_refresh_for_client(*, client: Client) -> FlagRefresh:
+def flags_refresh_for_client(*, client: Client, lock_wait: str | None = None) -> FlagRefresh:
     """Recompute one client's flags from their scores and store them (after every rating).
 
     Uses the clinic's rule settings and norms (clinic norms from the cache, see
     ``selectors.clinic_norms_for``). A constant number of queries, however long the series
-    and however many flags.
+    and however many flags. ``lock_wait``: see ``flags_refresh``.
     """
     clinic = client.clinic
     return flags_refresh(
-        clinic=clinic, client_ids=[client.pk], config=selectors.flag_config_for_clinic(clinic)
+        clinic=clinic,
+        client_ids=[client.pk],
+        config=selectors.flag_config_for_clinic(clinic),
+        lock_wait=lock_wait,
     )
 
 
@@ -96,9 +105,14 @@ def flags_refresh_or_defer(*, client: Client) -> FlagRefresh | None:
     """
     try:
         with transaction.atomic():
-            return flags_refresh_for_client(client=client)
+            result = flags_refresh_for_client(client=client, lock_wait=AFTER_RATING_LOCK_WAIT)
+            PendingFlagRefresh.objects.filter(client_id=client.pk).delete()
+            return result
     except Exception as exc:
-        logger.exception("Flag refresh failed for client %s; left for a retry", client.pk)
+        if getattr(exc.__cause__, "pgcode", None) == LOCK_NOT_AVAILABLE:
+            logger.warning("Flags of client %s busy (a clinic recomputation?); retried", client.pk)
+        else:
+            logger.exception("Flag refresh failed for client %s; left for a retry", client.pk)
         _pending_flag_refresh_record(client_id=client.pk, error=type(exc).__name__)
         return None
 
@@ -126,7 +140,6 @@ def flags_refresh_pending() -> tuple[int, int]:
         if flags_refresh_or_defer(client=pending.client) is None:
             failing += 1
         else:
-            PendingFlagRefresh.objects.filter(pk=pending.pk).delete()
             refreshed += 1
     return refreshed, failing
 
@@ -150,7 +163,9 @@ def flags_refresh_for_clinic(
     return total
 
 
-def flags_refresh(*, clinic: Clinic, client_ids: list[int], config: dict) -> FlagRefresh:
+def flags_refresh(
+    *, clinic: Clinic, client_ids: list[int], config: dict, lock_wait: str | None = None
+) -> FlagRefresh:
     """Run the rupture engine on these clients of ``clinic`` and upsert their flags by
     identity (client, session, rater, scale, rule), in one transaction.
 
@@ -158,9 +173,14 @@ def flags_refresh(*, clinic: Clinic, client_ids: list[int], config: dict) -> Fla
     comments while its magnitude, explanation and repair status follow the data; a flag no
     longer found (a corrected rating, a rule switched off) is retired, not deleted, and comes
     back with its history if its condition returns. Bulk writes: no query per flag.
+    ``lock_wait`` (PostgreSQL, e.g. "2s"): wait at most that long for the clients' rows, then
+    raise (lock_not_available) instead of waiting for another refresh to end.
     """
     started = time.perf_counter()
+    wait = lock_wait is not None and connection.vendor == "postgresql"
     with transaction.atomic():
+        if wait:
+            _lock_timeout(lock_wait)
         # Serialise refreshes of the same client (two forms saved at once): lock the rows.
         ids = list(
             Client.objects.select_for_update()
@@ -168,6 +188,8 @@ def flags_refresh(*, clinic: Clinic, client_ids: list[int], config: dict) -> Fla
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        if wait:
+            _lock_timeout(None)  # the server's own limit again, for the rest of the transaction
         frame = selectors.scores_frame(Client.objects.filter(pk__in=ids))
         detected = detect(frame.scores, config)
         result = _flags_upsert(client_ids=ids, detected=detected, session_ids=frame.session_ids)
@@ -175,6 +197,15 @@ def flags_refresh(*, clinic: Clinic, client_ids: list[int], config: dict) -> Fla
     result.rows = len(frame.scores)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _lock_timeout(value: str | None) -> None:
+    """Set PostgreSQL's lock_timeout until the transaction ends (None: back to the default)."""
+    with connection.cursor() as cursor:
+        if value is None:
+            cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+        else:
+            cursor.execute("SET LOCAL lock_timeout = %s", [value])
 
 
 def _flags_upsert(

@@ -22,7 +22,7 @@ from tests.factories import (
 @pytest.fixture(scope="session", autouse=True)
 def _flush_lifts_the_audit_truncate_trigger():
     """pytest-django empties the database after each transactional test with `flush`, one
-    TRUNCATE of every table, which the audit log refuses on PostgreSQL (migration 0005).
+    TRUNCATE of every table, which the audit log refuses on PostgreSQL (migration 0007).
     In tests only, that flush lifts the trigger inside its own transaction, so no other
     session ever sees the table without it."""
     from django.db import connections

@@ -7,7 +7,7 @@ from collections import Counter
 
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -122,7 +122,12 @@ def api_token_issue(*, user: User, second_factor: bool) -> Token:
             token.delete()
             token = None
         if token is None:
-            token = Token.objects.create(user=user)
+            try:
+                with transaction.atomic():
+                    token = Token.objects.create(user=user)
+            except IntegrityError:
+                # A parallel request issued the user's token first: both answer with it.
+                return Token.objects.get(user=user)
             if second_factor:
                 ApiTokenSecondFactor.objects.create(token=token)
     return token

@@ -5,13 +5,15 @@ The failure is logged and the client left for a retry (``PendingFlagRefresh``), 
 """
 
 import logging
+import threading
 import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, connections, transaction
 from django.urls import reverse
 
-from alliance.models import Flag, PendingFlagRefresh
+from alliance.models import Client, Flag, PendingFlagRefresh
 from measures.models import Rating
 from sessions.formlinks import formlink_create
 from tests.factories import TherapySessionFactory
@@ -86,3 +88,42 @@ def test_the_retry_refreshes_once_the_engine_works(client, form_link, engine):
     call_command("refresh_flags", "--pending")
     assert not PendingFlagRefresh.objects.exists()
     assert Flag.objects.get(client=link.session.client).rule == "client_reported_tension"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite has no row locks (run with DATABASE_URL=postgres://...)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_client_held_by_a_long_recomputation_does_not_hold_the_answers(
+    client, form_link, monkeypatch, caplog
+):
+    """A clinic-wide recomputation holds every client's row until it ends: the form waits a
+    short while for it, then stores the answers and leaves the refresh for the retry."""
+    monkeypatch.setattr("alliance.services.AFTER_RATING_LOCK_WAIT", "200ms")
+    link, token = form_link
+    held, release = threading.Event(), threading.Event()
+
+    def recomputation():
+        with transaction.atomic():
+            Client.objects.select_for_update().get(pk=link.session.client_id)
+            held.set()
+            release.wait(30)
+        connections.close_all()
+
+    thread = threading.Thread(target=recomputation)
+    thread.start()
+    assert held.wait(10)
+    try:
+        with caplog.at_level(logging.WARNING, logger="alliance.services"):
+            response = client.post(reverse("client_form", args=[token]), form_post(uuid.uuid4()))
+    finally:
+        release.set()
+        thread.join()
+    assert response.status_code == 302
+    assert Rating.objects.filter(session=link.session).count() == 1
+    assert PendingFlagRefresh.objects.get(client=link.session.client).error == "OperationalError"
+    assert "busy" in caplog.text
+
+    call_command("refresh_flags", "--pending")
+    assert not PendingFlagRefresh.objects.exists()
