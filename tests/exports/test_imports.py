@@ -154,7 +154,7 @@ def test_flags_are_refreshed_once_per_client(course, monkeypatch):
 
     refreshed = []
     monkeypatch.setattr(
-        services, "flags_refresh_for_client", lambda *, client: refreshed.append(client.code)
+        services, "flags_refresh_for_client", lambda *, client, **_: refreshed.append(client.code)
     )
     other = ClientFactory(primary_therapist=course.primary_therapist, code="R-0002")
     TherapySessionFactory(client=other, number=1)

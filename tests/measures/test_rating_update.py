@@ -100,7 +100,7 @@ def test_client_ratings_are_not_edited_here(instruments, client_of_therapist, th
 def test_flags_are_refreshed_after_an_edit(rating, therapist, monkeypatch):
     seen = []
     monkeypatch.setattr(
-        "alliance.services.flags_refresh_for_client", lambda *, client: seen.append(client)
+        "alliance.services.flags_refresh_for_client", lambda *, client, **_: seen.append(client)
     )
     rating_update(rating=rating, user=therapist, answers=ALL_FOURS, expected_revision=1)
     assert seen == [rating.session.client]

@@ -32,7 +32,7 @@ def test_twenty_parallel_submissions_of_one_link_store_one_rating(
     settings.ALLIANCE_FORM_RATE_LIMIT = 1000
     # The winner holds its transaction open a moment (as a slow flag refresh would), so the
     # others reach the consuming UPDATE while the link is still unused and must wait on it.
-    monkeypatch.setattr(services, "flags_refresh_for_client", lambda client: time.sleep(0.3))
+    monkeypatch.setattr(services, "flags_refresh_for_client", lambda **_: time.sleep(0.3))
     therapist = TherapistFactory(username="race-therapist")
     session = TherapySessionFactory(client=ClientFactory(primary_therapist=therapist), number=1)
     _link, token = formlink_create(session=session, created_by=therapist)
