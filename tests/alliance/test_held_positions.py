@@ -226,3 +226,27 @@ def test_rdc004_flags_explain_sessions_as_the_session_list_numbers_them(
     assert listed == sorted(listed, key=lambda row: row[1])
     (drop,) = _flags(client, Flag.Rule.RELIABLE_DROP)
     assert f"at session {drop.session.number} (" in drop.explanation
+
+
+def test_the_chart_joins_held_sessions_by_number_and_marks_the_flag_there(
+    client_of_therapist, instruments
+):
+    from alliance import charts, dashboards
+
+    client = client_of_therapist
+    course(client, instruments, client_totals=[4.5, 4.5, 4.5, None, 3.0], cancelled=[4])
+    flags_refresh_for_client(client=client)
+    series = dashboards.client_series(
+        client,
+        sessions=client.sessions.order_by("number"),
+        flags=Flag.objects.active().filter(client=client).select_related("session"),
+    )
+    figure = charts.client_alliance_figure_dict(
+        series.scores, series.sessions, series.flags, scale_range=(1.0, 5.0)
+    )
+    traces = [t for t in figure["data"] if t.get("legendgroup") == "client-total"]
+    # The cancelled session 4 is no point of the line: 3 and 5 are joined, as the flag says.
+    assert list(traces[0]["x"]) == [1, 2, 3, 5]
+    assert [round(y, 2) for y in traces[0]["y"]] == [4.5, 4.5, 4.5, 3.0]
+    markers = [t for t in figure["data"] if t.get("mode") == "markers+text"]
+    assert [list(t["x"]) for t in markers] == [[5]]
