@@ -140,6 +140,22 @@ def session_numbers(scores: pd.DataFrame, sessions: pd.DataFrame) -> list[int]:
     return list(range(1, last + 1))
 
 
+def held_session_numbers(scores: pd.DataFrame, sessions: pd.DataFrame) -> list[int]:
+    """The numbers of the held (completed) sessions, in order: the alliance lines' x values.
+
+    The rupture engine's positions are the held sessions, so the lines join held sessions
+    and a cancelled, missed or scheduled session is no gap in them (docs/ruptures.md).
+    """
+    held = [
+        number
+        for number, status in zip(
+            sessions.get("session", []), sessions.get("status", []), strict=True
+        )
+        if status == "completed"
+    ]
+    return sorted({*(int(n) for n in held), *(int(n) for n in scores.get("session", []))})
+
+
 def series_values(
     scores: pd.DataFrame, rater: str, scale: str, numbers: Sequence[int]
 ) -> list[float | None]:
@@ -275,7 +291,7 @@ def client_alliance_figure_dict(
     height: int = 420,
     width: int | None = None,
 ) -> dict:
-    """One client's alliance by session number (for paper when ``width`` is given: the
+    """One client's alliance by held session (for paper when ``width`` is given: the
     bond/goal/task lines, which only a click would show, are left out).
 
     Inputs: ``scores`` with columns rater, scale, session, score (NaN or no row = missing);
@@ -283,14 +299,15 @@ def client_alliance_figure_dict(
     ``flags`` with session, rater, scale, rule, label (the rule's name), repair_status
     ("repaired", "unrepaired", "pending" or "" for signals) and explanation.
 
-    Output: client- and therapist-rated totals as lines (gaps where a session has no score,
-    never interpolated), bond/goal/task of each rater hidden until clicked in the legend,
-    the baseline band (``baseline_band``), one marker per session, rater and repair status
-    for drop flags on that rater's total, and the other signals on a strip above the scale.
+    Output: client- and therapist-rated totals as lines over the held sessions, x their
+    numbers (gaps where a held session has no score, never interpolated), bond/goal/task of
+    each rater hidden until clicked in the legend, the baseline band (``baseline_band``),
+    one marker per session, rater and repair status for drop flags on that rater's total,
+    and the other signals on a strip above the scale.
     The y axis is fixed to ``scale_range`` (the instrument's).
     """
     text = text or ChartText()
-    numbers = session_numbers(scores, sessions)
+    numbers = held_session_numbers(scores, sessions)
     dates = _date_of(sessions, numbers)
     customdata = [[d] for d in dates]
     traces = []

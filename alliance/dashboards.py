@@ -921,7 +921,9 @@ def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
 
 
 def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    return scores[scores["scale"].isin(CHART_SCALES)][CHART_SCORE_COLUMNS]
+    """The engine's scores by session number (the engine's ``session`` is a position)."""
+    charted = scores[scores["scale"].isin(CHART_SCALES)]
+    return charted[["rater", "scale", "number", "score"]].rename(columns={"number": "session"})
 
 
 def client_series(client: Client, *, sessions, flags) -> ClientSeries:
@@ -945,7 +947,7 @@ def clients_series(clients: list[Client], *, tz: dt.tzinfo) -> dict[int, ClientS
     ids = [c.pk for c in clients]
     scores = selectors.scores_frame(Client.objects.filter(pk__in=ids)).scores
     # Filtered once, not once per client: a packet has a hundred.
-    charted = scores[scores["scale"].isin(CHART_SCALES)]
+    charted = _chart_scores(scores).assign(client=scores["client"])
     by_client_scores = dict(list(charted.groupby("client")[CHART_SCORE_COLUMNS]))
     sessions = defaultdict(list)
     for client_id, *session in (

@@ -487,32 +487,36 @@ def clinic_therapists(clinic_id: int) -> QuerySet[User]:
 # --- flags -------------------------------------------------------------------------------
 # Reading scores for the rupture engine (alliance.analytics) and reading flags for pages.
 
-SCORES_COLUMNS = ["client", "rater", "scale", "session", "score"]
-# Cancelled and no-show sessions did not take place: they give the engine no rows at all.
+SCORES_COLUMNS = ["client", "rater", "scale", "session", "score", "number"]
+# Only sessions that took place are positions of the engine's series (docs/ruptures.md):
+# cancelled, no-show and still-scheduled sessions give it no rows at all.
+HELD = TherapySession.Status.COMPLETED
 NOT_HELD = (TherapySession.Status.CANCELLED, TherapySession.Status.NO_SHOW)
 
 
 @dataclass
 class ScoresFrame:
-    """The engine's input for some clients, and the sessions its session numbers stand for."""
+    """The engine's input for some clients, and the sessions its positions stand for."""
 
     scores: pd.DataFrame  # columns SCORES_COLUMNS, as alliance.analytics.detect reads them
-    session_ids: dict[tuple[int, int], int]  # (client id, session number) -> session id
+    session_ids: dict[tuple[int, int], int]  # (client id, position) -> session id
 
 
 def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
     """The scores frame of these clients (one client or a whole clinic), in one SQL query.
 
-    Rows: every scale score of every rating (rater client/therapist) at its session number;
-    the client form's tension item as scale "tension", score 1 (yes) or 0 (no); and a NaN
-    client "total" row for each completed session without a client form, so missing_forms
-    and the repair windows see it. Cancelled and no-show sessions give no rows. If a session
-    holds two ratings by the same rater (the clinic changed instruments in between), the one
-    stored last counts. See docs/ruptures.md, "Input: the scores frame".
+    Positions are the clients' held (completed) sessions ranked by when they took place
+    (``starts_at``, then number); column ``session`` is the position and ``number`` the
+    session's number, which explanations show. Rows: every scale score of every rating
+    (rater client/therapist) at its position; the client form's tension item as scale
+    "tension", score 1 (yes) or 0 (no); and a NaN client "total" row for each held session
+    without a client form, so missing_forms and the repair windows see it. Cancelled,
+    no-show and scheduled sessions give no rows. If a session holds two ratings by the same
+    rater (the clinic changed instruments in between), the one stored last counts. See
+    docs/ruptures.md, "Input: the scores frame".
     """
     rows = (
-        TherapySession.objects.filter(client__in=clients)
-        .exclude(status__in=NOT_HELD)
+        TherapySession.objects.filter(client__in=clients, status=HELD)
         .values_list(*SCORES_QUERY_FIELDS)
         .order_by()
     )
@@ -526,6 +530,7 @@ SCORES_QUERY_FIELDS = (
     "number",
     "pk",
     "status",
+    "starts_at",
     "ratings__pk",
     "ratings__rater",
     "ratings__tension",
@@ -536,46 +541,56 @@ SCORES_QUERY_FIELDS = (
 
 def scores_frame_from_rows(rows: list[tuple]) -> ScoresFrame:
     """The scores frame (as ``scores_frame`` describes it) from the query's rows, each
-    ``(client id, session number, session id, status, rating id, rater, tension, scale,
-    score)`` in SCORES_QUERY_FIELDS order, the rating fields None for a session without one.
+    ``(client id, session number, session id, status, starts_at, rating id, rater, tension,
+    scale, score)`` in SCORES_QUERY_FIELDS order, the rating fields None for a session
+    without one. Rows of sessions that were not held are skipped.
 
     Built in plain Python and made a DataFrame once at the end: for one client (a form
     saved, a client's chart) pandas' per-call overhead cost more than the work itself.
     Rows come in the query's order: scale scores, then tension by rating id, then the
     missing client forms; the engine sorts what it needs.
     """
+    rows = [row for row in rows if row[3] == HELD]
+    held: dict[int, tuple] = {}  # session id -> (client, starts_at, number)
+    for client, number, session_id, _status, starts_at, *_rating in rows:
+        held.setdefault(session_id, (client, starts_at, number))
+    # Position: the session's rank among its client's held sessions, by date, then number.
+    position: dict[int, int] = {}  # session id -> position
     session_ids: dict[tuple[int, int], int] = {}
-    completed: dict[int, tuple[int, int]] = {}  # session id -> (client, number)
-    ratings: dict[int, tuple] = {}  # rating id -> (client, number, rater, tension)
+    rank, previous = 0, None
+    for session_id, (client, _starts_at, _number) in sorted(held.items(), key=lambda i: i[1]):
+        rank = rank + 1 if client == previous else 1
+        previous = client
+        position[session_id] = rank
+        session_ids[(client, rank)] = session_id
+    ratings: dict[int, tuple] = {}  # rating id -> (client, session id, rater, tension)
     latest: dict[tuple[int, str], int] = {}  # (session id, rater) -> rating id
-    for client, number, session_id, status, rating, rater, tension, _scale, _score in rows:
-        session_ids[(client, number)] = session_id
-        if status == TherapySession.Status.COMPLETED:
-            completed.setdefault(session_id, (client, number))
+    for client, _number, session_id, _status, _at, rating, rater, tension, _scale, _score in rows:
         if rating is not None:
-            ratings.setdefault(rating, (client, number, rater, tension))
+            ratings.setdefault(rating, (client, session_id, rater, tension))
             # One rating per session and rater: the last stored (the highest id).
             if latest.setdefault((session_id, rater), rating) < rating:
                 latest[(session_id, rater)] = rating
     kept = set(latest.values())
-    columns: tuple[list, ...] = ([], [], [], [], [])  # SCORES_COLUMNS
+    columns: tuple[list, ...] = ([], [], [], [], [], [])  # SCORES_COLUMNS
 
-    def add(*row) -> None:
+    def add(client: int, rater: str, scale: str, session_id: int, score: float) -> None:
+        row = (client, rater, scale, position[session_id], score, held[session_id][2])
         for column, value in zip(columns, row, strict=True):
             column.append(value)
 
-    for client, number, _session_id, _status, rating, rater, _tension, scale, score in rows:
+    for client, _number, session_id, _status, _at, rating, rater, _tension, scale, score in rows:
         if rating in kept and scale is not None:
-            add(client, rater, scale, number, np.nan if score is None else score)
+            add(client, rater, scale, session_id, np.nan if score is None else score)
     for rating in sorted(kept):
-        client, number, rater, tension = ratings[rating]
+        client, session_id, rater, tension = ratings[rating]
         if rater == Rater.CLIENT and tension is not None:
-            add(client, Rater.CLIENT.value, TENSION_SCALE, number, float(tension))
+            add(client, Rater.CLIENT.value, TENSION_SCALE, session_id, float(tension))
     with_client_form = {session_id for session_id, rater in latest if rater == Rater.CLIENT}
-    for session_id, (client, number) in completed.items():
+    for session_id, (client, _starts_at, _number) in held.items():
         if session_id not in with_client_form:
-            add(client, Rater.CLIENT.value, "total", number, np.nan)
-    clients, raters, scales, numbers, values = columns
+            add(client, Rater.CLIENT.value, "total", session_id, np.nan)
+    clients, raters, scales, positions, values, numbers = columns
     # A few labels repeated on every row: as categories they take a sixth of the memory and
     # the engine groups them faster (the same flags; docs/deployment.md has the figures).
     scores = pd.DataFrame(
@@ -584,8 +599,9 @@ def scores_frame_from_rows(rows: list[tuple]) -> ScoresFrame:
             "client": np.array(clients, dtype="int64" if clients else object),
             "rater": pd.Categorical(raters),
             "scale": pd.Categorical(scales),
-            "session": np.array(numbers, dtype="int64"),
+            "session": np.array(positions, dtype="int64"),
             "score": np.array(values, dtype="float64"),
+            "number": np.array(numbers, dtype="int64"),
         }
     )
     return ScoresFrame(scores=scores, session_ids=session_ids)
@@ -597,19 +613,28 @@ def clinic_norms_frame(clinic: Clinic) -> pd.DataFrame:
     position = Window(
         RowNumber(),
         partition_by=[F("rating__session__client_id"), F("rating__rater"), F("scale")],
-        order_by=[F("rating__session__number").asc(), F("rating_id").desc()],
+        order_by=[
+            F("rating__session__starts_at").asc(),
+            F("rating__session__number").asc(),
+            F("rating_id").desc(),
+        ],
     )
     rows = (
-        ScaleScore.objects.filter(rating__session__client__clinic=clinic, score__isnull=False)
-        .exclude(rating__session__status__in=NOT_HELD)
+        ScaleScore.objects.filter(
+            rating__session__client__clinic=clinic,
+            rating__session__status=HELD,
+            score__isnull=False,
+        )
         .annotate(position=position)
         .filter(position__lte=2)
         .values_list(
             "rating__session__client_id",
             "rating__rater",
             "scale",
-            "rating__session__number",
+            # The rank among these scores keeps their order, all clinic_norms reads.
+            "position",
             "score",
+            "rating__session__number",
         )
         .order_by()
     )

@@ -243,6 +243,8 @@ def formlink_submit(
                 return stored, False
             _check_usable(FormLink.objects.get(pk=link.pk))
             raise FormLinkUsed(link)  # the check above raises: the UPDATE tests the same
+        # Completed first: the flag refresh after the rating counts held sessions only.
+        session_complete_if_scheduled(session=session)
         try:
             rating, created = rating_record(
                 session=session,
@@ -257,5 +259,4 @@ def formlink_submit(
         if not created:
             # The submission id belongs to another session's rating: never show it here.
             raise SessionAlreadyRated(link)
-        session_complete_if_scheduled(session=session)
     return rating, True

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
 
 from alliance.models import Client, User
 from measures.models import Rater, Rating
@@ -20,6 +21,9 @@ Status = TherapySession.Status
 
 # Attempts at the next free session number when concurrent requests take the same one.
 NUMBER_ATTEMPTS = 5
+# Renumbering parks the moved sessions this far up first: unique (client, number) is checked
+# row by row, so numbers cannot be swapped in one step.
+RENUMBER_SHIFT = 100_000
 
 
 def _check_when(*, starts_at: dt.datetime, status: str) -> None:
@@ -41,6 +45,48 @@ def _next_number(client: Client) -> int:
     return (client.sessions.aggregate(last=Max("number"))["last"] or 0) + 1
 
 
+def sessions_renumber(*, client: Client) -> bool:
+    """Make the client's session numbers follow the dates; True when any number changed.
+
+    Numbers follow dates: sorted by (starts_at, then number), the client's sessions take the
+    client's own numbers in increasing order, so the set of numbers is kept (an import's
+    gaps stay) and a session held before an already-scheduled one never comes after it.
+    Call inside a transaction holding the client's row lock (``_client_lock``). The moved
+    sessions get a history record each; flags explain sessions by number, so the caller
+    refreshes them.
+    """
+    # Whole rows: the history records copy every field.
+    sessions = list(client.sessions.order_by("starts_at", "number"))
+    numbers = sorted(session.number for session in sessions)
+    moved = []
+    for session, number in zip(sessions, numbers, strict=True):
+        if session.number != number:
+            session.number = number
+            moved.append(session)
+    if not moved:
+        return False
+    TherapySession.objects.filter(pk__in=[session.pk for session in moved]).update(
+        number=F("number") + RENUMBER_SHIFT
+    )
+    now = timezone.now()
+    for session in moved:
+        session.updated_at = now
+    bulk_update_with_history(moved, TherapySession, ["number", "updated_at"])
+    return True
+
+
+def _client_lock(client: Client) -> None:
+    """Lock the client's row until the transaction ends: numbering is done one at a time."""
+    Client.objects.select_for_update().filter(pk=client.pk).values_list("pk").first()
+
+
+def _flags_refresh(client: Client) -> None:
+    # Flags follow the held sessions and name them by number (docs/ruptures.md).
+    from alliance.services import flags_refresh_or_defer
+
+    flags_refresh_or_defer(client=client)
+
+
 def session_schedule(
     *,
     client: Client,
@@ -48,11 +94,17 @@ def session_schedule(
     starts_at: dt.datetime,
     status: str = Status.SCHEDULED,
     note: str = "",
+    refresh_flags: bool = True,
 ) -> TherapySession:
-    """Add the client's next session (numbered after the last one), scheduled or already held.
+    """Add a session to the client's course, scheduled or already held, numbered by its date.
 
-    The number is the client's highest plus one; the unique (client, number) constraint
-    backs it, and a request that loses a race for a number retries with the next one.
+    The session takes the client's next number, then the client's sessions are renumbered
+    so that numbers follow dates (``sessions_renumber``): a session held on 7 December,
+    recorded after one scheduled for 10 December, becomes the earlier number. Numbering runs
+    under a lock on the client; the unique (client, number) constraint backs it, and a
+    request that still loses a race for a number retries. The client's flags are then
+    refreshed when the session was held or numbers moved (``refresh_flags=False``: a bulk
+    loader refreshes once at the end).
     """
     if not (
         therapist.is_therapist and therapist.is_active and therapist.clinic_id == client.clinic_id
@@ -65,11 +117,9 @@ def session_schedule(
         )
     _check_when(starts_at=starts_at, status=status)
     for _attempt in range(NUMBER_ATTEMPTS):
-        number = _next_number(client)
         session = TherapySession(
             client=client,
             therapist=therapist,
-            number=number,
             starts_at=starts_at,
             status=status,
             note=note,
@@ -78,9 +128,16 @@ def session_schedule(
         session.full_clean(exclude=["number"], validate_constraints=False)
         try:
             with transaction.atomic():
+                _client_lock(client)
+                session.number = _next_number(client)
                 session.save()
+                renumbered = sessions_renumber(client=client)
         except IntegrityError:
             continue
+        if renumbered:
+            session.refresh_from_db(fields=["number"])
+        if refresh_flags and (renumbered or status == Status.COMPLETED):
+            _flags_refresh(client)
         return session
     raise ValidationError(_("Could not number the session: please try again."))
 
@@ -98,6 +155,9 @@ def session_update(
 ) -> TherapySession:
     """Correct a session's date and time or its note.
 
+    A new date renumbers the client's sessions so that numbers still follow dates (then the
+    client's flags are refreshed: they name sessions by number and follow their order).
+
     ``expected_revision`` is the revision the form was opened at: if the session has been
     edited since (another tab, a colleague), StaleSession is raised and nothing is written.
     None skips the check (an API client that sends no revision).
@@ -106,6 +166,7 @@ def session_update(
     with transaction.atomic():
         # Lock the row so two edits of the same revision cannot both succeed.
         current = TherapySession.objects.select_for_update().get(pk=session.pk)
+        moves = current.starts_at != starts_at
         if expected_revision is not None and current.revision != expected_revision:
             raise StaleSession(
                 _(
@@ -119,6 +180,13 @@ def session_update(
         session.revision = current.revision + 1
         session.full_clean(validate_constraints=False)
         session.save(update_fields=["starts_at", "note", "revision", "updated_at"])
+        renumbered = False
+        if moves:
+            _client_lock(session.client)
+            renumbered = sessions_renumber(client=session.client)
+    if renumbered:
+        session.refresh_from_db(fields=["number"])
+        _flags_refresh(session.client)
     return session
 
 
@@ -126,7 +194,8 @@ def session_set_status(*, session: TherapySession, status: str) -> TherapySessio
     """Mark a session scheduled, completed, cancelled or no-show.
 
     A session with ratings took place: it stays completed. A session in the future can be
-    cancelled but not completed or marked no-show.
+    cancelled but not completed or marked no-show. Held sessions are the rupture engine's
+    positions, so a change to or from completed refreshes the client's flags.
     """
     if status not in Status.values:
         raise ValidationError(_("Unknown session status."))
@@ -141,8 +210,11 @@ def session_set_status(*, session: TherapySession, status: str) -> TherapySessio
                 _("This session has ratings, so it took place: it stays completed.")
             )
         _check_when(starts_at=session.starts_at, status=status)
+        held_changes = Status.COMPLETED in (session.status, status)
         session.status = status
         session.save(update_fields=["status", "updated_at"])
+    if held_changes:
+        _flags_refresh(session.client)
     return session
 
 
@@ -218,6 +290,8 @@ def session_therapist_rating_record(
     instrument = instrument_for(clinic=session.client.clinic, rater=Rater.THERAPIST)
     with transaction.atomic():
         session_lock_rateable(session=session)
+        # Completed first: the flag refresh after the rating counts held sessions only.
+        session_complete_if_scheduled(session=session)
         rating, created = rating_record(
             session=session,
             instrument=instrument,
@@ -227,5 +301,4 @@ def session_therapist_rating_record(
             submission_id=submission_id,
             language=language,
         )
-        session_complete_if_scheduled(session=session)
     return rating, created

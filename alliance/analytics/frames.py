@@ -1,10 +1,11 @@
-"""Scores frame -> flat arrays on a full session-number grid, and flags -> output frame.
+"""Scores frame -> flat arrays on a full grid of session positions, and flags -> output frame.
 
-Every (client, rater, scale) series is laid out on the client's full grid of session numbers
-(first to last known session of that client), one cell per session number, in one flat array
-per column. Series are contiguous and sorted (client, rater, scale), so "k sessions earlier in
-the same series" is the cell k places back, provided its position in the series is >= k:
-shifts and windows count session numbers and never skip over a missing session.
+A position is a held session's place in the client's course (1 = the first session that took
+place). Every (client, rater, scale) series is laid out on the client's full grid of positions
+(first to last known position of that client), one cell per position, in one flat array per
+column. Series are contiguous and sorted (client, rater, scale), so "k sessions earlier in the
+same series" is the cell k places back, provided its place in the series is >= k: shifts and
+windows count positions and never skip over a missing session.
 """
 
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from alliance.analytics.config import RATERS, RULE_NAMES, TENSION_SCALE
 TOTAL_SCALE = "total"
 
 INPUT_COLUMNS = ("client", "rater", "scale", "session", "score")
+# Optional input column: the session number a clinician sees, used only in explanations.
+NUMBER_COLUMN = "number"
 
 # Output columns in order, with the dtypes of an empty result.
 _FLAG_DTYPES = {
@@ -40,15 +43,18 @@ _RULE_ORDER = tuple(sorted(RULE_NAMES))
 
 @dataclass(frozen=True)
 class Grid:
-    """Validated scores on the full session grid.
+    """Validated scores on the full grid of positions (column ``session`` of the input).
 
     Per client code (0..n_clients-1, in output order): ``client_values`` (the caller's ids,
     whose column dtype ``client_dtype`` the output keeps),
-    ``first_session`` and ``last_session`` (first and last known session number; a session is
-    known when any row names it, even with a missing score).
+    ``first_session`` and ``last_session`` (first and last known position; a position is
+    known when any row names it, even with a missing score), and ``label_start`` (where the
+    client's positions start in ``labels``).
+    Per position of each client's range, clients one after another: ``labels``, the session
+    number explanations show (the ``number`` column; the position itself without one).
     Per series (sorted client, rater, scale): ``series_client``, ``series_rater`` (0 client,
     1 therapist), ``series_scale`` (code into the sorted ``scale_names``), ``start`` (first cell)
-    and ``length`` (number of session numbers).
+    and ``length`` (number of positions).
     Per cell: ``series``, ``pos`` (0-based position in its series), ``session`` and ``score``
     (NaN = missing).
     Per known (client, session) pair, sorted: ``known_client`` and ``known_session``.
@@ -58,6 +64,8 @@ class Grid:
     client_dtype: Any
     first_session: np.ndarray
     last_session: np.ndarray
+    label_start: np.ndarray
+    labels: np.ndarray
     scale_names: np.ndarray
     series_client: np.ndarray
     series_rater: np.ndarray
@@ -76,8 +84,20 @@ class Grid:
         found = np.flatnonzero(self.scale_names == name)
         return int(found[0]) if found.size else -1
 
+    def number(self, client: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """The session number shown for ``position`` of each client code, for explanations.
+
+        Positions before the client's first known one are shown as that first one.
+        """
+        offset = np.maximum(np.asarray(position) - self.first_session[client], 0)
+        return self.labels[self.label_start[client] + offset]
+
+    def cell_number(self, cells: np.ndarray, offset: int = 0) -> np.ndarray:
+        """The session number shown for the position ``offset`` after each of ``cells``."""
+        return self.number(self.cell_client(cells), self.session[cells] + offset)
+
     def previous_score(self) -> np.ndarray:
-        """Per cell, the score at the previous session number of the same series (NaN at the
+        """Per cell, the score at the previous position of the same series (NaN at the
         first session of each series)."""
         out = np.full(self.score.shape, np.nan)
         out[1:] = self.score[:-1]
@@ -85,9 +105,9 @@ class Grid:
         return out
 
     def at(self, cells: np.ndarray, offset: int) -> np.ndarray:
-        """Score ``offset`` session numbers after (negative: before) each of ``cells``.
+        """Score ``offset`` positions after (negative: before) each of ``cells``.
 
-        NaN where that session number falls outside the series.
+        NaN where that position falls outside the series.
         """
         target = self.pos[cells] + offset
         inside = (target >= 0) & (target < self.length[self.series[cells]])
@@ -96,7 +116,7 @@ class Grid:
         return values
 
     def run_starts(self, hit: np.ndarray) -> np.ndarray:
-        """Cells where ``hit`` is true and the previous session number of the series is not."""
+        """Cells where ``hit`` is true and the previous position of the series is not."""
         previous = np.zeros_like(hit)
         previous[1:] = hit[:-1]
         previous[self.pos == 0] = False
@@ -164,8 +184,8 @@ def _scale_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return rank[codes], np.asarray(names, dtype=object)[order]
 
 
-def _sessions(column: pd.Series) -> np.ndarray:
-    """Session numbers as int64; whole numbers >= 1 without missing values."""
+def _sessions(column: pd.Series, name: str = "session") -> np.ndarray:
+    """Session positions (or numbers) as int64; whole numbers >= 1 without missing values."""
     if column.dtype.kind in "iu":
         # Plain numpy integers (the usual case) need no float round trip.
         values = column.to_numpy(dtype=np.int64)
@@ -173,12 +193,12 @@ def _sessions(column: pd.Series) -> np.ndarray:
         try:
             numbers = pd.to_numeric(column).to_numpy(dtype=float, na_value=np.nan)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"session must be whole numbers: {error}") from error
+            raise ValueError(f"{name} must be whole numbers: {error}") from error
         if not np.isfinite(numbers).all() or (numbers != np.round(numbers)).any():
-            raise ValueError("session must be whole numbers without missing values")
+            raise ValueError(f"{name} must be whole numbers without missing values")
         values = numbers.astype(np.int64)
     if (values < 1).any():
-        raise ValueError("session numbers start at 1")
+        raise ValueError(f"{name} must be 1 or more (they start at 1)")
     return values
 
 
@@ -194,18 +214,45 @@ def _scores(column: pd.Series) -> np.ndarray:
 
 
 def _known_sessions(
-    client: np.ndarray, session: np.ndarray, first_session: np.ndarray, last_session: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (client, session) pairs named by at least one row."""
+    client: np.ndarray,
+    session: np.ndarray,
+    first_session: np.ndarray,
+    last_session: np.ndarray,
+    number: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted (client, position) pairs named by at least one row; and, per position of each
+    client's range, where each client's range starts and the session number it shows.
+
+    A position no row names shows the number of the last known position before it plus the
+    distance to it. Raises ValueError when a position's rows disagree on its number or a
+    client's numbers do not increase with the positions.
+    """
     span = last_session - first_session + 1
     offset = np.zeros(span.size, dtype=np.int64)
     np.cumsum(span[:-1], out=offset[1:])
-    # One flag per client and session number of the client's range: cheaper than hashing rows.
+    # One slot per client and position of the client's range: cheaper than hashing rows.
+    slot = offset[client] + (session - first_session[client])
     named = np.zeros(int(span.sum()), dtype=bool)
-    named[offset[client] + (session - first_session[client])] = True
+    named[slot] = True
     slots = np.flatnonzero(named)
     known_client = np.repeat(np.arange(span.size), span)[slots]
-    return known_client, first_session[known_client] + slots - offset[known_client]
+    known_session = first_session[known_client] + slots - offset[known_client]
+    if number is None:
+        labels = np.repeat(first_session, span) + np.arange(named.size) - np.repeat(offset, span)
+        return known_client, known_session, offset, labels
+    labels = np.zeros(named.size, dtype=np.int64)
+    labels[slot] = number
+    if (labels[slot] != number).any():
+        raise ValueError("rows of the same client and session position differ in number")
+    known_number = labels[slots]
+    same_client = known_client[1:] == known_client[:-1]
+    if (same_client & (known_number[1:] <= known_number[:-1])).any():
+        raise ValueError("session numbers must increase with the session positions")
+    # Positions no row names continue from the last known one (each client's first is known).
+    last_known = np.maximum.accumulate(np.where(named, np.arange(named.size), 0))
+    gap = ~named
+    labels[gap] = labels[last_known[gap]] + np.flatnonzero(gap) - last_known[gap]
+    return known_client, known_session, offset, labels
 
 
 def build_grid(scores: pd.DataFrame) -> Grid:
@@ -213,7 +260,8 @@ def build_grid(scores: pd.DataFrame) -> Grid:
 
     Input: a frame with the columns client, rater, scale, session, score (see ``detect``).
     Output: a ``Grid``. Raises ``ValueError`` for missing columns, unknown raters, non-string
-    scales, session numbers that are not whole numbers >= 1, non-numeric or infinite scores,
+    scales, positions (or numbers) that are not whole numbers >= 1, a client's numbers that
+    do not increase with its positions, non-numeric or infinite scores,
     missing client ids, and two present scores for the same client, rater, scale and session.
     """
     missing = [column for column in INPUT_COLUMNS if column not in scores.columns]
@@ -229,7 +277,13 @@ def build_grid(scores: pd.DataFrame) -> Grid:
     last_session = np.zeros(n_clients, dtype=np.int64)
     np.minimum.at(first_session, client, session)
     np.maximum.at(last_session, client, session)
-    known_client, known_session = _known_sessions(client, session, first_session, last_session)
+    number = None
+    if NUMBER_COLUMN in scores.columns:
+        number = _sessions(scores[NUMBER_COLUMN], NUMBER_COLUMN)
+    known_client, known_session, label_start, labels = _known_sessions(
+        client, session, first_session, last_session, number
+    )
+    del number
 
     # Series key (client, rater, scale) built in place: one row-sized int64 array at a time.
     n_scales = scale_names.size
@@ -265,7 +319,7 @@ def build_grid(scores: pd.DataFrame) -> Grid:
     del cell, taken, present, score
 
     series = np.repeat(np.arange(keys.size, dtype=np.int64), length)
-    # Positions and session numbers fit in int32; halving them keeps the grid small.
+    # Positions fit in int32; halving them keeps the grid small.
     pos = np.arange(n_cells, dtype=np.int64)
     pos -= start[series]
     pos = pos.astype(np.int32)
@@ -276,6 +330,8 @@ def build_grid(scores: pd.DataFrame) -> Grid:
         client_dtype=scores["client"].dtype,
         first_session=first_session,
         last_session=last_session,
+        label_start=label_start,
+        labels=labels,
         scale_names=scale_names,
         series_client=series_client,
         series_rater=series_rater,

@@ -11,7 +11,7 @@ def clinic_norms(scores: pd.DataFrame, min_clients: int = 30) -> dict[str, dict[
 
     Input: a scores frame as for ``detect`` (the tension item is skipped) and the minimum
     number of clients. For each (rater, scale), each client's first and second present scores
-    (by session number) are taken. SD = standard deviation (ddof=1) of the first scores over
+    (by position) are taken. SD = standard deviation (ddof=1) of the first scores over
     all clients that have one; reliability = Pearson correlation across clients between first
     and second scores (test-retest reliability, which Jacobson & Truax 1991 accept for the
     reliable change index). Output: ``{rater: {scale: {"sd", "reliability", "source"}}}`` with

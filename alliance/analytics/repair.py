@@ -17,10 +17,10 @@ def classify_repair(
 
     Inputs: the flagged cells (session s of each flag), the level the score must return to
     (the pre-drop score x(n), or the baseline mean for below_baseline) and the window W.
-    Outputs: the status per flag, "repaired" when a score at one of the session numbers
+    Outputs: the status per flag, "repaired" when a score at one of the positions
     s+1..s+W is >= level (missing sessions use up the window), "unrepaired" when the client's
     last known session is >= s+W without that, "pending" otherwise; and the first repairing
-    session number (-1 when not repaired). Rupture repair as defined by Eubanks, Muran &
+    position (-1 when not repaired). Rupture repair as defined by Eubanks, Muran &
     Safran (2018): the alliance returns to where it was before the rupture.
     """
     repaired_at = np.full(cells.shape, -1, dtype=np.int64)

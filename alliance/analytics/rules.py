@@ -97,7 +97,7 @@ def _window_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def reliable_drop(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
-    """Reliable drop: x(n) - x(n+1) >= RC between adjacent session numbers (flag at n+1).
+    """Reliable drop: x(n) - x(n+1) >= RC between adjacent positions (flag at n+1).
 
     RC = 1.96 * sqrt(2) * SD * sqrt(1 - r) from the series' norms (Jacobson & Truax 1991);
     series without norms are skipped. Magnitude: the drop. Repair level: x(n).
@@ -118,8 +118,9 @@ def reliable_drop(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     )
     explanation = text.join(
         label, " ", scale, " fell from ", text.number(before[candidates]),
-        " at session ", text.whole(session - 1), " to ", text.number(grid.score[candidates]),
-        " at session ", text.whole(session), " (drop ", text.number(drop[candidates]),
+        " at session ", text.whole(grid.cell_number(candidates, -1)), " to ",
+        text.number(grid.score[candidates]), " at session ",
+        text.whole(grid.cell_number(candidates)), " (drop ", text.number(drop[candidates]),
         " ≥ reliable-change threshold ", text.number(threshold[series]), ", from ",
         context.source_of(series), ").",
     )  # fmt: skip
@@ -140,11 +141,11 @@ def below_baseline(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """Below baseline: x(t) < mean(prior) - k * s (Stiles et al. 2004; Strauss et al. 2006;
     Gumz et al. 2012; k = 2 strict, 1 lenient).
 
-    prior = all present scores of the series at earlier session numbers (at least
+    prior = all present scores of the series at earlier positions (at least
     ``min_prior``); s = max(SD of prior (ddof=1), reference SD from norms), so a client with
     very steady early ratings is not flagged for a dip within measurement error. Series
     without norms are skipped. Only the first session of a run of consecutive below-baseline
-    session numbers is flagged. Magnitude: mean(prior) - x(t). Repair level: mean(prior).
+    positions is flagged. Magnitude: mean(prior) - x(t). Repair level: mean(prior).
     """
     grid = context.grid
     n_series = grid.start.size
@@ -191,7 +192,7 @@ def below_baseline(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     status, repaired = classify_repair(grid, cells, mean[at], params["repair_window"])
     explanation = text.join(
         label, " ", scale, " of ", text.number(grid.score[cells]), " at session ",
-        text.whole(grid.session[cells]), " is below the client's baseline threshold ",
+        text.whole(grid.cell_number(cells)), " is below the client's baseline threshold ",
         text.number(threshold[at]), " (mean ", text.number(mean[at]), " of ", text.whole(n[at]),
         " earlier scores minus ", text.number(params["k"]), " SD of ", text.number(spread[at]),
         "; the SD is the larger of the client's own ", text.number(own_sd[at]),
@@ -216,7 +217,7 @@ def sudden_loss(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
 
     All of: (1) x(n) - x(n+1) >= cutoff (default: the series' reliable-change threshold, as in
     Lutz et al. 2013); (2) x(n) - x(n+1) >= pct * x(n); (3) mean(pre) - mean(post) >
-    t * pooled SD, pre = sessions n-2..n, post = n+1..n+3 (by session number, each with at
+    t * pooled SD, pre = sessions n-2..n, post = n+1..n+3 (by position, each with at
     least 2 present scores), t = two-tailed Student t critical value at ``alpha`` with
     df = n_pre + n_post - 2. x(n) and x(n+1) must be present, and the client's last known
     session must be >= n+3 so that the post window exists. Flag at n+1; magnitude: the drop;
@@ -264,13 +265,15 @@ def sudden_loss(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
         cutoff_text = text.join("cutoff ", text.number(cutoff[series]))
     explanation = text.join(
         label, " ", scale, " fell from ", text.number(before[cells]), " at session ",
-        text.whole(session - 1), " to ", text.number(grid.score[cells]), " at session ",
-        text.whole(session), ": drop ", text.number(drop[cells]), " ≥ ",
-        cutoff_text, " and ≥ ", f"{params['pct'] * 100:g}%", " of ",
-        text.number(before[cells]), "; the mean of sessions ", text.whole(session - 3), " to ",
-        text.whole(session - 1), " (", text.number(mean_pre), ", ", text.whole(n_pre),
-        " scores) exceeds the mean of sessions ", text.whole(session), " to ",
-        text.whole(session + 2), " (", text.number(mean_post), ", ", text.whole(n_post),
+        text.whole(grid.cell_number(cells, -1)), " to ", text.number(grid.score[cells]),
+        " at session ", text.whole(grid.cell_number(cells)), ": drop ",
+        text.number(drop[cells]), " ≥ ", cutoff_text, " and ≥ ", f"{params['pct'] * 100:g}%",
+        " of ", text.number(before[cells]), "; the mean of sessions ",
+        text.whole(grid.cell_number(cells, -3)), " to ", text.whole(grid.cell_number(cells, -1)),
+        " (", text.number(mean_pre), ", ", text.whole(n_pre),
+        " scores) exceeds the mean of sessions ", text.whole(grid.cell_number(cells)), " to ",
+        text.whole(grid.cell_number(cells, 2)), " (", text.number(mean_post), ", ",
+        text.whole(n_post),
         " scores) by ", text.number(mean_pre - mean_post), ", more than t(", text.whole(df), ") ",
         critical_text[df], " times the pooled SD ", text.number(pooled), ".",
     )  # fmt: skip
@@ -307,7 +310,7 @@ def low_alliance(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     gap = cutoff[series] - grid.score[cells]
     explanation = text.join(
         label, " ", scale, " of ", text.number(grid.score[cells]), " at session ",
-        text.whole(grid.session[cells]), " is below the cutoff ", text.number(cutoff[series]),
+        text.whole(grid.cell_number(cells)), " is below the cutoff ", text.number(cutoff[series]),
         " by ", text.number(gap), ".",
     )  # fmt: skip
     return flags_part(
@@ -361,7 +364,7 @@ def rater_discrepancy(context: RuleContext, params: dict[str, Any]) -> FlagsPart
     lower_score = np.minimum(client_score[hit], therapist_score[hit])
     scale = text.table(grid.scale_names)[grid.series_scale[series]]
     explanation = text.join(
-        "At session ", text.whole(grid.session[cells]), " the ", text.rater_noun(1 - lower),
+        "At session ", text.whole(grid.cell_number(cells)), " the ", text.rater_noun(1 - lower),
         " rated ", scale, " ", text.number(higher_score), " and the ", text.rater_noun(lower),
         " ", text.number(lower_score), ": the ", text.rater_noun(1 - lower), "'s rating is ",
         text.number(higher_score - lower_score), " points higher (", text.number(np.abs(d[hit])),
@@ -389,7 +392,7 @@ def client_reported_tension(context: RuleContext, params: dict[str, Any]) -> Fla
     cells = grid.series_cells(series)
     cells = cells[grid.score[cells] >= 1.0 - EPS]
     explanation = text.join(
-        "At session ", text.whole(grid.session[cells]),
+        "At session ", text.whole(grid.cell_number(cells)),
         " the client reported tension or a misunderstanding with the therapist.",
     )  # fmt: skip
     return flags_part(
@@ -442,9 +445,9 @@ def ceiling(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
 def missing_forms(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     """No present client total at N consecutive known sessions of a client.
 
-    Known sessions are the session numbers that appear in any row for the client (the Django
+    Known sessions are the positions that appear in any row for the client (the Django
     layer adds a row with a NaN client total for each completed session without a client form);
-    session numbers that appear nowhere are not completed sessions and do not break a run.
+    positions that appear nowhere are not completed sessions and do not break a run.
     Each run is flagged once, at the known session where it reaches N; magnitude: the run's
     length so far.
     """
@@ -470,8 +473,9 @@ def missing_forms(context: RuleContext, params: dict[str, Any]) -> FlagsPart:
     last = session[first_index[run[at]] + length - 1]
     explanation = text.join(
         "No client form was recorded at ", text.whole(length),
-        " completed sessions in a row (sessions ", text.whole(first), " to ", text.whole(last),
-        "); the run reached ", str(sessions), " at session ", text.whole(session[at]), ".",
+        " completed sessions in a row (sessions ", text.whole(grid.number(client[at], first)),
+        " to ", text.whole(grid.number(client[at], last)), "); the run reached ",
+        str(sessions), " at session ", text.whole(grid.number(client[at], session[at])), ".",
     )  # fmt: skip
     return flags_part(
         "missing_forms",

@@ -40,24 +40,25 @@ def test_scores_frame_has_scores_tension_and_missing_client_forms_in_one_query(
     with django_assert_num_queries(1):
         frame = selectors.scores_frame(Client.objects.filter(pk=client_of_therapist.pk))
     scores = frame.scores
-    assert list(scores.columns) == ["client", "rater", "scale", "session", "score"]
+    assert list(scores.columns) == ["client", "rater", "scale", "session", "score", "number"]
     totals = scores[scores["scale"] == "total"].sort_values(["rater", "session"])
     rows = [
-        (rater, session, None if math.isnan(score) else score)
-        for rater, session, score in zip(
-            totals["rater"], totals["session"], totals["score"], strict=True
+        (rater, position, number, None if math.isnan(score) else score)
+        for rater, position, number, score in zip(
+            totals["rater"], totals["session"], totals["number"], totals["score"], strict=True
         )
     ]
-    # Session 3 was cancelled: no rows at all. Session 2 has no client form: a NaN row.
+    # Session 3 was cancelled: no rows at all, and session 4 is the third held session
+    # (position 3). Session 2 has no client form: a NaN row.
     assert rows == [
-        ("client", 1, 4.5),
-        ("client", 2, None),
-        ("client", 4, 3.0),
-        ("therapist", 1, 4.0),
-        ("therapist", 2, 4.0),
+        ("client", 1, 1, 4.5),
+        ("client", 2, 2, None),
+        ("client", 3, 4, 3.0),
+        ("therapist", 1, 1, 4.0),
+        ("therapist", 2, 2, 4.0),
     ]
     tension = scores[scores["scale"] == "tension"].sort_values("session")
-    assert list(zip(tension["session"], tension["score"], strict=True)) == [(1, 0.0), (4, 1.0)]
+    assert list(zip(tension["number"], tension["score"], strict=True)) == [(1, 0.0), (4, 1.0)]
     assert set(scores["client"]) == {client_of_therapist.pk}
     assert set(scores.loc[scores["rater"] == "client", "scale"]) == {
         "bond",
@@ -66,9 +67,9 @@ def test_scores_frame_has_scores_tension_and_missing_client_forms_in_one_query(
         "total",
         "tension",
     }
-    sessions = client_of_therapist.sessions.all()
+    held = client_of_therapist.sessions.exclude(number=3).order_by("number")
     assert frame.session_ids == {
-        (client_of_therapist.pk, s.number): s.pk for s in sessions if s.number != 3
+        (client_of_therapist.pk, position): s.pk for position, s in enumerate(held, start=1)
     }
 
 

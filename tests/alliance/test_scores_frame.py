@@ -22,17 +22,20 @@ from tests.alliance.flag_helpers import answers_for
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 
 Status = TherapySession.Status
+START = dt.datetime(2025, 1, 6, 9, tzinfo=dt.UTC)
 
 
 def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
-    """The pandas implementation scores_frame had before it was built in plain Python."""
+    """The pandas implementation scores_frame had before it was built in plain Python, with
+    positions: held sessions ranked by date, then number, per client."""
     raw = pd.DataFrame.from_records(
         rows,
         columns=[
             "client",
-            "session",
+            "number",
             "session_id",
             "status",
+            "starts_at",
             "rating",
             "rater",
             "tension",
@@ -40,10 +43,14 @@ def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
             "score",
         ],
     )
+    raw = raw[raw["status"] == Status.COMPLETED]
+    held = raw.drop_duplicates("session_id").sort_values(["client", "starts_at", "number"])
+    held = held.assign(session=held.groupby("client").cumcount() + 1)
+    raw = raw.merge(held[["session_id", "session"]], on="session_id", how="left")
     session_ids = dict(
         zip(
-            zip(raw["client"].tolist(), raw["session"].tolist(), strict=True),
-            raw["session_id"].tolist(),
+            zip(held["client"].tolist(), held["session"].tolist(), strict=True),
+            held["session_id"].tolist(),
             strict=True,
         )
     )
@@ -66,6 +73,7 @@ def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
                 "rater": scored["rater"],
                 "scale": scored["scale"],
                 "session": scored["session"],
+                "number": scored["number"],
                 "score": scored["score"],
             }
         ),
@@ -75,6 +83,7 @@ def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
                 "rater": Rater.CLIENT.value,
                 "scale": TENSION_SCALE,
                 "session": tension["session"],
+                "number": tension["number"],
                 "score": tension["tension"].astype(float),
             }
         ),
@@ -84,6 +93,7 @@ def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
                 "rater": Rater.CLIENT.value,
                 "scale": "total",
                 "session": no_client_form["session"],
+                "number": no_client_form["number"],
                 "score": np.nan,
             }
         ),
@@ -93,6 +103,7 @@ def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
     scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     scores["score"] = pd.to_numeric(scores["score"], errors="coerce").astype(float)
     scores["session"] = scores["session"].astype("int64")
+    scores["number"] = scores["number"].astype("int64")
     scores = scores[columns].reset_index(drop=True)
     scores = scores.astype({"rater": "category", "scale": "category"})
     return selectors.ScoresFrame(scores=scores, session_ids=session_ids)
@@ -119,7 +130,9 @@ def query_rows(draw: st.DrawFn) -> list[tuple]:
         for number in range(1, draw(st.integers(0, 5)) + 1):
             session_id += 1
             status = draw(st.sampled_from(Status.values))
-            session = (client, number, session_id, status)
+            # Dates in any order against the numbers, ties included.
+            starts_at = START + dt.timedelta(days=draw(st.integers(0, 3)))
+            session = (client, number, session_id, status, starts_at)
             ratings = draw(st.lists(st.sampled_from(Rater.values), max_size=3))
             if not ratings:
                 rows.append((*session, None, None, None, None, None))
@@ -224,7 +237,7 @@ def test_the_frame_is_the_pandas_versions_on_awkward_courses(
     assert sorted(
         (person, number, None if np.isnan(score) else round(score, 2))
         for person, number, score in zip(
-            totals["client"], totals["session"], totals["score"], strict=True
+            totals["client"], totals["number"], totals["score"], strict=True
         )
     ) == sorted(
         [
@@ -240,14 +253,20 @@ def test_the_frame_is_the_pandas_versions_on_awkward_courses(
     )
     tension = scores[scores["scale"] == TENSION_SCALE]
     assert sorted(
-        zip(tension["client"], tension["session"], tension["score"], strict=True)
+        zip(tension["client"], tension["number"], tension["score"], strict=True)
     ) == sorted([(first.pk, 1, 0.0), (first.pk, 6, 1.0), (second.pk, 6, 0.0)])
     assert scores["rater"].dtype == "category"
     assert scores["scale"].dtype == "category"
-    # Cancelled and no-show sessions have no session id: the engine never sees them.
-    assert set(frame.session_ids) == {
-        (person.pk, number)
+    # Only held sessions are positions: held sessions 1, 2, 4 and 6 are positions 1 to 4.
+    # Cancelled, no-show and scheduled sessions have no position: the engine never sees them.
+    assert frame.session_ids == {
+        (person.pk, position): sessions[(person.pk, number)].pk
         for person in (first, second)
-        for number, status in enumerate(statuses, start=1)
-        if status not in selectors.NOT_HELD
+        for position, number in enumerate((1, 2, 4, 6), start=1)
     }
+    assert sorted(set(zip(scores["session"], scores["number"], strict=True))) == [
+        (1, 1),
+        (2, 2),
+        (3, 4),
+        (4, 6),
+    ]

@@ -15,6 +15,12 @@ NORMS = {
     "therapist": {"total": {"sd": 0.5, "reliability": 0.85, "source": "instrument norms"}},
 }
 
+
+def numbered(scores, numbers):
+    """The frame with a ``number`` column: the session number of each position."""
+    return scores.assign(number=scores["session"].map(dict(enumerate(numbers, start=1))))
+
+
 # The worked example of each rule, as described in the doc.
 EXAMPLES = {
     "reliable_drop": (
@@ -53,9 +59,13 @@ EXAMPLES = {
         (3, 3.0, None),
     ),
     "missing_forms": (
-        frame(
-            series([4.1, 4.0, NAN, NAN, NAN, None, NAN]),
-            series([4.0, 4.0, 4.1, 3.9, 4.0, None, 4.2], rater="therapist"),
+        # Session 6 was cancelled: positions 1-6 are sessions 1-5 and 7.
+        numbered(
+            frame(
+                series([4.1, 4.0, NAN, NAN, NAN, NAN]),
+                series([4.0, 4.0, 4.1, 3.9, 4.0, 4.2], rater="therapist"),
+            ),
+            [1, 2, 3, 4, 5, 7],
         ),
         only("missing_forms"),
         (5, 4.0, None),
@@ -92,3 +102,17 @@ def test_lenient_example_in_doc():
         only("below_baseline", norms=NORMS, params={"k": 1.0}),
     )
     assert round(flags["magnitude"].iloc[0], 6) == 0.725
+
+
+def test_cancelled_session_example_in_doc():
+    """Section "Worked example: a cancelled session between held ones"."""
+    scores = numbered(frame(series([4.2, 4.4, 4.5, 3.2, 3.4, 3.3])), [1, 2, 3, 5, 6, 7])
+    flags = detect(scores, {"norms": NORMS})
+    assert list(flags["rule"]) == ["reliable_drop", "sudden_loss"]
+    assert list(flags["session"]) == [4, 4]
+    assert list(flags["repair_status"]) == ["pending", "pending"]
+    for explanation in flags["explanation"]:
+        assert f"> {explanation}\n" in DOC
+    # By session number, session 4 is a gap and nothing is flagged.
+    by_number = frame(series([4.2, 4.4, 4.5, None, 3.2, 3.4, 3.3]))
+    assert detect(by_number, {"norms": NORMS}).empty

@@ -46,6 +46,7 @@ def _clinic() -> dict:
             therapist=therapist,
             starts_at=now - dt.timedelta(weeks=weeks),
             status="completed",
+            refresh_flags=False,
         )
         for rater, instrument in instruments.items():
             answers = {item["key"]: 4 for item in instrument.definition["items"]}

@@ -1,0 +1,74 @@
+"""Through the API alone: a drop across a cancelled session is flagged (positions are held
+sessions), and a session recorded before an already-scheduled one takes the earlier number."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tests.alliance.flag_helpers import ITEMS
+from tests.api.conftest import api_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _session(api, client_id, starts_at, status):
+    body = {"client": client_id, "starts_at": starts_at.isoformat(), "status": status}
+    response = api.post("/api/v1/sessions/", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _rate(api, session, answer):
+    body = {"session": session["id"], "answers": dict.fromkeys(ITEMS, answer)}
+    response = api.post("/api/v1/ratings/", body, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_a_drop_across_a_cancelled_session_is_flagged_at_the_sixth_session(therapist, instruments):
+    api = api_client_for(therapist)
+    added = api.post("/api/v1/clients/", {"code": "NEW-HELD"}, format="json")
+    assert added.status_code == 201, added.content
+    client_id = added.json()["id"]
+    first = timezone.now() - dt.timedelta(weeks=7)
+    sessions = []
+    for week in range(6):
+        status = "cancelled" if week == 4 else "completed"
+        sessions.append(_session(api, client_id, first + dt.timedelta(weeks=week), status))
+    assert [s["number"] for s in sessions] == [1, 2, 3, 4, 5, 6]
+    for session in sessions[:4]:
+        _rate(api, session, 5)
+    _rate(api, sessions[5], 3)
+
+    flags = api.get(f"/api/v1/flags/?client={client_id}&rule=reliable_drop").json()["results"]
+    assert [(f["session"], f["session_number"], f["rater"]) for f in flags] == [
+        (sessions[5]["id"], 6, "therapist")
+    ]
+    assert flags[0]["explanation"].startswith(
+        "Therapist-rated total fell from 5.0 at session 4 to 3.0 at session 6"
+    )
+
+
+def test_a_session_recorded_before_a_scheduled_one_takes_the_earlier_number(therapist, instruments):
+    api = api_client_for(therapist)
+    client_id = api.post("/api/v1/clients/", {"code": "NEW-DATE"}, format="json").json()["id"]
+    now = timezone.now()
+    held = _session(api, client_id, now - dt.timedelta(days=14), "completed")
+    scheduled = _session(api, client_id, now + dt.timedelta(days=3), "scheduled")
+    recorded = _session(api, client_id, now - dt.timedelta(days=2), "completed")
+    assert (held["number"], scheduled["number"], recorded["number"]) == (1, 2, 2)
+    listed = api.get(f"/api/v1/sessions/?client={client_id}&ordering=number").json()["results"]
+    assert [(s["id"], s["number"]) for s in listed] == [
+        (held["id"], 1),
+        (recorded["id"], 2),
+        (scheduled["id"], 3),
+    ]
+    # Moving the scheduled session before the recorded one renumbers them again.
+    moved = api.patch(
+        f"/api/v1/sessions/{scheduled['id']}/",
+        {"starts_at": (now - dt.timedelta(days=5)).isoformat(), "status": "cancelled"},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["number"] == 2
+    assert api.get(f"/api/v1/sessions/{recorded['id']}/").json()["number"] == 3
