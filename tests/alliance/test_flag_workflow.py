@@ -1,5 +1,7 @@
 """The flag workflow: who sees, acknowledges, resolves and comments on a flag, and how."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -179,6 +181,30 @@ def test_the_session_must_be_one_of_the_clients(client, therapist, flag, clinic)
             flag=flag, user=therapist, action_note="x", action_session=cancelled
         )
     assert "action_session" in error.value.message_dict
+
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [value for name, value in attrs if name == "id"]
+
+
+def page_ids(html: str) -> list[str]:
+    parser = _Ids()
+    parser.feed(html)
+    return parser.ids
+
+
+def test_every_id_on_the_flag_page_is_unique(client, therapist, flag, sessions):
+    # Another open flag at the session: both forms offer their "same session" checkbox.
+    FlagFactory(session=sessions[4], rule="sudden_loss")
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    ids = page_ids(page.content.decode())
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    assert "id_acknowledge_same_session" in ids and "id_resolve_same_session" in ids
 
 
 def test_one_note_covers_the_sessions_other_open_flags(client, therapist, flag, sessions):
