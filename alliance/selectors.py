@@ -750,8 +750,11 @@ def flag_get_for_comment(user: User, flag_id: int) -> Flag:
 
 
 def flag_action_sessions(client: Client) -> QuerySet[TherapySession]:
-    """The sessions a repair can be recorded at: the client's held or scheduled sessions."""
-    return client.sessions.exclude(status__in=NOT_HELD).order_by("-number")
+    """The sessions a repair can be recorded at: the client's held sessions (completed and
+    already begun; a repair cannot have happened at a session still to come), latest first."""
+    return client.sessions.filter(
+        status=TherapySession.Status.COMPLETED, starts_at__lte=timezone.now()
+    ).order_by("-starts_at", "-number")
 
 
 def flag_session_others(flag: Flag, *, unresolved: bool = False) -> QuerySet[Flag]:

@@ -1,5 +1,6 @@
 """The flag workflow: who sees, acknowledges, resolves and comments on a flag, and how."""
 
+import datetime as dt
 from html.parser import HTMLParser
 
 import pytest
@@ -205,6 +206,41 @@ def test_every_id_on_the_flag_page_is_unique(client, therapist, flag, sessions):
     ids = page_ids(page.content.decode())
     assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
     assert "id_acknowledge_same_session" in ids and "id_resolve_same_session" in ids
+
+
+def test_a_repair_is_recorded_only_at_a_held_session(client, therapist, flag, sessions):
+    now = timezone.now()
+    not_held = [
+        TherapySessionFactory(
+            client=flag.client,
+            number=5,
+            starts_at=now + dt.timedelta(days=7),
+            status=TherapySession.Status.SCHEDULED,
+        ),
+        # Marked completed ahead of time: it has still not taken place.
+        TherapySessionFactory(client=flag.client, number=6, starts_at=now + dt.timedelta(days=14)),
+        TherapySessionFactory(
+            client=flag.client,
+            number=7,
+            starts_at=now - dt.timedelta(hours=1),
+            status=TherapySession.Status.SCHEDULED,
+        ),
+    ]
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    offered = list(page.context["acknowledge_form"].fields["action_session"].queryset)
+    assert sorted(session.number for session in offered) == [1, 2, 3, 4]
+    for session in not_held:
+        response = client.post(
+            reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_session": session.pk}
+        )
+        assert response.status_code == 400
+        with pytest.raises(ValidationError) as error:
+            services.flag_acknowledge(
+                flag=flag, user=therapist, action_note="x", action_session=session
+            )
+        assert "action_session" in error.value.message_dict
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.OPEN
 
 
 def test_one_note_covers_the_sessions_other_open_flags(client, therapist, flag, sessions):
