@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import services
+from alliance import selectors, services
 from alliance.models import Flag, FlagComment
 from sessions.models import TherapySession
 from tests.factories import (
@@ -17,6 +17,7 @@ from tests.factories import (
     SupervisionFactory,
     TherapistFactory,
     TherapySessionFactory,
+    rating_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -182,6 +183,39 @@ def test_the_session_must_be_one_of_the_clients(client, therapist, flag, clinic)
             flag=flag, user=therapist, action_note="x", action_session=cancelled
         )
     assert "action_session" in error.value.message_dict
+
+
+def test_a_tension_flag_shows_the_clients_own_words(client, therapist, sessions, instruments):
+    rating_of(
+        sessions[4],
+        instruments["client"],
+        questions={"tension": "yes", "tension_addressed": "2", "comment": "You <rushed> me."},
+    )
+    tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
+    url = reverse("flag_detail", args=[tension.pk])
+    spanish = as_user(client, therapist).get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<dd>Mal</dd>" in spanish
+    client.cookies.pop("django_language", None)
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You &lt;rushed&gt; me." in page
+    assert "<dd>Poorly</dd>" in page
+    assert "Size" not in page
+    other = as_user(client, therapist).get(reverse("flag_detail", args=[FlagFactory().pk]))
+    assert other.status_code == 404
+
+
+def test_a_tension_flag_without_a_comment_says_so(client, therapist, sessions, instruments):
+    rating_of(sessions[4], instruments["client"], questions={"tension": "yes"})
+    tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[tension.pk]))
+    assert page.context["client_report"] == selectors.ClientReport(comment="", addressed="")
+    assert "No comment" in page.content.decode()
+
+
+def test_other_flags_keep_their_size(client, therapist, flag):
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    assert page.context["client_report"] is None
+    assert "Size" in page.content.decode()
 
 
 class _Ids(HTMLParser):
