@@ -60,7 +60,13 @@ class ClinicalRecordAdmin:
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "timezone", "form_link_hours", "rating_edit_days"]
+    list_display = [
+        "name",
+        "timezone",
+        "form_link_hours",
+        "rating_edit_days",
+        "kiosk_session_days",
+    ]
     search_fields = ["name"]
     # Changed on the clinic's Rupture rules page only: it checks every parameter's range
     # and recomputes the clinic's flags with the new settings, all or nothing.

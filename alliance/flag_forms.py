@@ -334,6 +334,8 @@ class FlagAcknowledgeForm(forms.Form):
     same_session = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, flag: Flag, sessions, others: list[Flag], **kwargs):
+        # The flag page holds this form and the resolve form: their ids must not collide.
+        kwargs.setdefault("auto_id", "id_acknowledge_%s")
         initial = kwargs.setdefault("initial", {})
         if flag.status == Flag.Status.ACKNOWLEDGED:
             initial.update(
@@ -388,6 +390,8 @@ class FlagResolveForm(forms.Form):
     same_session = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, flag: Flag, others: list[Flag], **kwargs):
+        # The flag page holds this form and the acknowledge form: their ids must not collide.
+        kwargs.setdefault("auto_id", "id_resolve_%s")
         super().__init__(*args, **kwargs)
         _offer_same_session(
             self,

@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from alliance import selectors, services
@@ -63,6 +63,7 @@ def _flag_page(
         "flag": flag,
         "client": flag.client,
         "rule_description": RULE_DESCRIPTIONS.get(flag.rule, ""),
+        "client_report": selectors.flag_client_report(flag, language=get_language()),
         "same_session": list(
             selectors.client_flags(user, flag.client)
             .filter(session_id=flag.session_id)

@@ -30,6 +30,9 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(_("%(value)s is not an IANA timezone name."), params={"value": value})
 
 
+KIOSK_SESSION_DAYS_MAX = 90
+
+
 class Clinic(TimeStampedModel):
     name = models.CharField(max_length=200)
     timezone = models.CharField(
@@ -47,6 +50,15 @@ class Clinic(TimeStampedModel):
     )
     # Per-rule overrides of alliance.analytics.DEFAULTS; validated by the analytics core.
     rule_settings = models.JSONField(default=dict, blank=True)
+    # A tablet hand-over of an older session is a likely mistake (the wrong session picked).
+    kiosk_session_days = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MaxValueValidator(KIOSK_SESSION_DAYS_MAX)],
+        help_text=_(
+            "A session older than this many days is handed over on a tablet only after the "
+            "therapist confirms it (0: only today's sessions go without confirming)."
+        ),
+    )
     client_instrument = models.ForeignKey(
         "measures.Instrument",
         on_delete=models.PROTECT,
@@ -85,6 +97,10 @@ class Clinic(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(retention_days__gte=1), name="clinic_retention_days_min"
+            ),
+            models.CheckConstraint(
+                condition=Q(kiosk_session_days__lte=KIOSK_SESSION_DAYS_MAX),
+                name="clinic_kiosk_session_days_max",
             ),
         ]
 

@@ -33,7 +33,7 @@ from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
 from alliance.analytics.config import TENSION_SCALE
 from alliance.models import Client, Clinic, Flag, FlagComment, Supervision, User
 from measures.models import Rater, ScaleScore
-from measures.selectors import instruments_for
+from measures.selectors import instruments_for, rating_tension_addressed
 from sessions.models import TherapySession
 
 logger = logging.getLogger(__name__)
@@ -774,9 +774,39 @@ def flag_get_for_comment(user: User, flag_id: int) -> Flag:
     return flag
 
 
+@dataclass(frozen=True)
+class ClientReport:
+    """What the client wrote with a tension report: their comment and how well they said
+    the tension was addressed (the answer's label), each empty when not given."""
+
+    comment: str
+    addressed: str
+
+
+def flag_client_report(flag: Flag, *, language: str) -> ClientReport | None:
+    """For a tension flag, the client's own words from that session's client rating (the last
+    stored, as the scores frame counts it); None for other rules, whose size says more."""
+    if flag.rule != Flag.Rule.CLIENT_REPORTED_TENSION:
+        return None
+    rating = (
+        flag.session.ratings.filter(rater=Rater.CLIENT)
+        .select_related("instrument")
+        .order_by("-pk")
+        .first()
+    )
+    if rating is None:
+        return ClientReport(comment="", addressed="")
+    return ClientReport(
+        comment=rating.comment, addressed=rating_tension_addressed(rating, language)
+    )
+
+
 def flag_action_sessions(client: Client) -> QuerySet[TherapySession]:
-    """The sessions a repair can be recorded at: the client's held or scheduled sessions."""
-    return client.sessions.exclude(status__in=NOT_HELD).order_by("-number")
+    """The sessions a repair can be recorded at: the client's held sessions (completed and
+    already begun; a repair cannot have happened at a session still to come), latest first."""
+    return client.sessions.filter(
+        status=TherapySession.Status.COMPLETED, starts_at__lte=timezone.now()
+    ).order_by("-starts_at", "-number")
 
 
 def flag_session_others(flag: Flag, *, unresolved: bool = False) -> QuerySet[Flag]:

@@ -319,10 +319,11 @@ def flag_acknowledge(
         errors["action_note"] = _(
             "Say what you did or will do, e.g. “Discussed the tension at the next session”."
         )
-    if action_session is not None and (
-        action_session.client_id != flag.client_id or action_session.status in selectors.NOT_HELD
+    if (
+        action_session is not None
+        and not selectors.flag_action_sessions(flag.client).filter(pk=action_session.pk).exists()
     ):
-        errors["action_session"] = _("Choose one of this client's sessions.")
+        errors["action_session"] = _("Choose one of this client's held sessions.")
     if rupture_type not in ("", *Flag.RuptureType.values):
         errors["rupture_type"] = _("Choose a rupture type from the list.")
     if repair_strategy not in ("", *Flag.RepairStrategy.values):

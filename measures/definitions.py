@@ -53,13 +53,12 @@ class ResponseScale:
 
     def choices(self, language: str) -> list[tuple[Number, str]]:
         """(value, label) pairs for a form: the anchor's text, or the number where unlabelled."""
-        return [
-            (
-                value,
-                self.anchors[value][language] if value in self.anchors else format_number(value),
-            )
-            for value in self.values
-        ]
+        return [(value, self.label(value, language)) for value in self.values]
+
+    def label(self, value: Number, language: str) -> str:
+        """An answer as words: its anchor's text in ``language``, or the number if unlabelled."""
+        anchor = self.anchors.get(int(value) if float(value).is_integer() else value)
+        return anchor[language] if anchor else format_number(value)
 
 
 @dataclass(frozen=True)

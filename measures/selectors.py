@@ -129,6 +129,20 @@ def rating_answer_rows(rating, language: str) -> list[dict]:
     return rows
 
 
+def rating_tension_addressed(rating, language: str) -> str:
+    """How well the client said a tension was addressed, as the label of the instrument's
+    question in ``language`` ("Okay", not 3); empty when not answered."""
+    from measures.services import instrument_definition  # see rating_answer_rows
+
+    if rating.tension_addressed is None:
+        return ""
+    definition = instrument_definition(rating.instrument)
+    question = definition.question("tension_addressed")
+    if question is None or question.response is None:
+        return format_number(rating.tension_addressed)
+    return question.response.label(rating.tension_addressed, definition.language_for(language))
+
+
 def rating_scores(rating, language: str) -> list[dict]:
     """The rating's scale scores in the instrument's order, with the scale names.
 

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import date_format
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -153,6 +154,17 @@ def _session_starts(session: TherapySession) -> dt.datetime:
     return timezone.make_naive(session.starts_at, session.client.clinic.tzinfo)
 
 
+def _session_title(session: TherapySession, language: str) -> str:
+    """ "About today's session" only when it is today in the clinic's timezone; otherwise the
+    session's date, so a client never rates an older session believing it is today's."""
+    with translation.override(language):
+        if formlinks.session_days_ago(session) == 0:
+            return _("About today's session")
+        return _("About your session on %(date)s") % {
+            "date": date_format(_session_starts(session).date(), "j M Y")
+        }
+
+
 def _submission_id(data) -> uuid.UUID | None:
     try:
         return uuid.UUID(data.get("submission_id", ""))
@@ -234,7 +246,8 @@ def _form_page(
             "kiosk": kiosk,
             "submission_id": submission_id,
             # The instrument's name is for clinicians ("... (client)"); clients see this.
-            "title": gettext_lazy("About today's session"),
+            "title": _session_title(session, language),
+            "session_is_today": formlinks.session_days_ago(session) == 0,
             "instructions": definition.instructions.get(language, ""),
             "clinic_name": session.client.clinic.name,
             "session_date": _session_starts(session).date(),
@@ -419,7 +432,10 @@ def kiosk_hand_over(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     try:
         link, _token = formlinks.formlink_create(
-            session=session, created_by=request.user, channel=FormLink.Channel.KIOSK
+            session=session,
+            created_by=request.user,
+            channel=FormLink.Channel.KIOSK,
+            older_session_confirmed=request.POST.get("confirm_older_session") == "on",
         )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, rating_record
@@ -111,29 +112,69 @@ def formlink_may_hand_out(*, session: TherapySession, user) -> bool:
     return user.pk in (session.therapist_id, session.client.primary_therapist_id)
 
 
+def session_days_ago(session: TherapySession) -> int:
+    """How many calendar days ago the session took place, in its clinic's timezone (0: today,
+    negative: a later day)."""
+    clinic_tz = session.client.clinic.tzinfo
+    today = timezone.localdate(timezone=clinic_tz)
+    return (today - timezone.localtime(session.starts_at, clinic_tz).date()).days
+
+
+def formlink_kiosk_needs_confirmation(*, session: TherapySession) -> bool:
+    """A tablet hand-over of a session older than the clinic allows needs the therapist to
+    confirm it: the client would otherwise rate a session long past, likely the wrong one."""
+    return session_days_ago(session) > session.client.clinic.kiosk_session_days
+
+
 def formlink_status(*, session: TherapySession, user) -> dict[str, Any]:
     """What the session page shows about the client form: the client's rating (when, not
-    what), the newest live link, why no link can be made, and whether this user may."""
+    what), the newest live link, why no link can be made, whether this user may hand it out,
+    and whether a tablet hand-over needs their confirmation (with how many days ago)."""
     rating = Rating.objects.filter(session=session, rater=Rater.CLIENT).only("submitted_at").first()
     return {
         "rating": rating,
         "live_link": session.form_links.live().order_by("-created_at").first(),
         "refusal": None if rating else _not_rateable_refusal(session),
         "can_hand_out": formlink_may_hand_out(session=session, user=user),
+        "kiosk_needs_confirmation": formlink_kiosk_needs_confirmation(session=session),
+        "days_ago": session_days_ago(session),
     }
 
 
 def formlink_create(
-    *, session: TherapySession, created_by, channel: str = FormLink.Channel.LINK
+    *,
+    session: TherapySession,
+    created_by,
+    channel: str = FormLink.Channel.LINK,
+    older_session_confirmed: bool = False,
 ) -> tuple[FormLink, str]:
     """Make a new one-time link for the session's client form and return (link, token).
 
     The previous live link of the session is revoked in the same transaction. The token is
-    returned once and never stored. Raises ValidationError when the session takes no form.
+    returned once and never stored. Raises ValidationError when the session takes no form,
+    or (code "confirm_older_session") for a tablet hand-over of a session older than the
+    clinic allows unless the therapist confirmed it (``older_session_confirmed``).
     """
     refusal = formlink_refusal(session=session)
     if refusal:
         raise ValidationError(refusal)
+    if (
+        channel == FormLink.Channel.KIOSK
+        and not older_session_confirmed
+        and formlink_kiosk_needs_confirmation(session=session)
+    ):
+        days = session_days_ago(session)
+        raise ValidationError(
+            ngettext(
+                "This session was %(days)d day ago. Confirm that the client is to fill in "
+                "the form for it before handing over the device.",
+                "This session was %(days)d days ago. Confirm that the client is to fill in "
+                "the form for it before handing over the device.",
+                days,
+            )
+            % {"days": days},
+            code="confirm_older_session",
+        )
     token = new_token()
     with transaction.atomic():
         # Serialises two creations for one session (one live link per session).

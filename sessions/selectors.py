@@ -10,7 +10,12 @@ from django.utils import timezone
 
 from alliance.models import User
 from measures.models import Rater, Rating
-from measures.selectors import rating_answer_rows, rating_scores, ratings_load_values
+from measures.selectors import (
+    rating_answer_rows,
+    rating_scores,
+    rating_tension_addressed,
+    ratings_load_values,
+)
 from sessions.models import TherapySession
 
 # Sessions that took place, or may have: a rating makes a scheduled one completed.
@@ -102,6 +107,7 @@ class RatingView:
     rating: Rating
     answers: list[dict]
     scores: list[dict]
+    tension_addressed: str = ""  # the answer's label ("Okay"), empty when not answered
 
     @property
     def total(self) -> float | None:
@@ -115,6 +121,7 @@ def rating_view(rating: Rating | None, language: str) -> RatingView | None:
         rating=rating,
         answers=rating_answer_rows(rating, language),
         scores=rating_scores(rating, language),
+        tension_addressed=rating_tension_addressed(rating, language),
     )
 
 

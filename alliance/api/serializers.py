@@ -342,7 +342,7 @@ class FlagAcknowledgeSerializer(serializers.Serializer):
         max_length=5000, help_text="What you did or will do about it."
     )
     action_session = IdField(
-        required=False, allow_null=True, help_text="The client's session where it happened."
+        required=False, allow_null=True, help_text="The client's held session where it happened."
     )
     rupture_type = serializers.ChoiceField(
         choices=Flag.RuptureType.choices, required=False, allow_blank=True, default=""

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from alliance.models import AccessEvent, Clinic, User
+from alliance.models import KIOSK_SESSION_DAYS_MAX, AccessEvent, Clinic, User
 
 
 class TokenForm(forms.Form):
@@ -25,10 +25,16 @@ class TokenForm(forms.Form):
 class ClinicSecurityForm(forms.ModelForm):
     class Meta:
         model = Clinic
-        fields = ["require_two_factor", "retention_days"]
+        fields = ["require_two_factor", "retention_days", "kiosk_session_days"]
         labels = {
             "require_two_factor": _("Require two-factor sign-in for everyone"),
             "retention_days": _("Keep a discharged client's record for (days)"),
+            "kiosk_session_days": _("Tablet hand-over without confirming, up to (days ago)"),
+        }
+        widgets = {
+            "kiosk_session_days": forms.NumberInput(
+                attrs={"min": 0, "max": KIOSK_SESSION_DAYS_MAX}
+            ),
         }
 
 

@@ -137,15 +137,29 @@ def api_token_issue(*, user: User, second_factor: bool) -> Token:
 
 
 def clinic_security_update(
-    *, clinic: Clinic, require_two_factor: bool, retention_days: int
+    *,
+    clinic: Clinic,
+    require_two_factor: bool,
+    retention_days: int,
+    kiosk_session_days: int | None = None,
 ) -> Clinic:
-    """Save the clinic's security settings. Requiring two-factor sign-in revokes the API
-    tokens issued without a second factor to the clinic's people."""
+    """Save the clinic's security settings (``kiosk_session_days`` None: unchanged).
+    Requiring two-factor sign-in revokes the API tokens issued without a second factor to
+    the clinic's people."""
     clinic.require_two_factor = require_two_factor
     clinic.retention_days = retention_days
+    if kiosk_session_days is not None:
+        clinic.kiosk_session_days = kiosk_session_days
     clinic.full_clean()
     with transaction.atomic():
-        clinic.save(update_fields=["require_two_factor", "retention_days", "updated_at"])
+        clinic.save(
+            update_fields=[
+                "require_two_factor",
+                "retention_days",
+                "kiosk_session_days",
+                "updated_at",
+            ]
+        )
         if require_two_factor:
             Token.objects.filter(user__clinic=clinic, second_factor__isnull=True).delete()
     return clinic

@@ -58,10 +58,8 @@ def rating_answers(view) -> SafeString:
             f"<p>{words['tension']}: "
             f"<strong>{words['yes'] if rating.tension else words['no']}</strong>"
         )
-        if rating.tension_addressed:
-            line += (
-                f" · {words['addressed']}: <strong>{escape(str(rating.tension_addressed))}</strong>"
-            )
+        if view.tension_addressed:
+            line += f" · {words['addressed']}: <strong>{escape(view.tension_addressed)}</strong>"
         parts.append(line + "</p>")
     if rating.comment:
         parts.append(f'<blockquote class="comment">{escape(rating.comment)}</blockquote>')

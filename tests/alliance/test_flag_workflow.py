@@ -1,11 +1,14 @@
 """The flag workflow: who sees, acknowledges, resolves and comments on a flag, and how."""
 
+import datetime as dt
+from html.parser import HTMLParser
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import services
+from alliance import selectors, services
 from alliance.models import Flag, FlagComment
 from sessions.models import TherapySession
 from tests.factories import (
@@ -14,6 +17,7 @@ from tests.factories import (
     SupervisionFactory,
     TherapistFactory,
     TherapySessionFactory,
+    rating_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +183,98 @@ def test_the_session_must_be_one_of_the_clients(client, therapist, flag, clinic)
             flag=flag, user=therapist, action_note="x", action_session=cancelled
         )
     assert "action_session" in error.value.message_dict
+
+
+def test_a_tension_flag_shows_the_clients_own_words(client, therapist, sessions, instruments):
+    rating_of(
+        sessions[4],
+        instruments["client"],
+        questions={"tension": "yes", "tension_addressed": "2", "comment": "You <rushed> me."},
+    )
+    tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
+    url = reverse("flag_detail", args=[tension.pk])
+    spanish = as_user(client, therapist).get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<dd>Mal</dd>" in spanish
+    client.cookies.pop("django_language", None)
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You &lt;rushed&gt; me." in page
+    assert "<dd>Poorly</dd>" in page
+    assert "Size" not in page
+    other = as_user(client, therapist).get(reverse("flag_detail", args=[FlagFactory().pk]))
+    assert other.status_code == 404
+
+
+def test_a_tension_flag_without_a_comment_says_so(client, therapist, sessions, instruments):
+    rating_of(sessions[4], instruments["client"], questions={"tension": "yes"})
+    tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[tension.pk]))
+    assert page.context["client_report"] == selectors.ClientReport(comment="", addressed="")
+    assert "No comment" in page.content.decode()
+
+
+def test_other_flags_keep_their_size(client, therapist, flag):
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    assert page.context["client_report"] is None
+    assert "Size" in page.content.decode()
+
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [value for name, value in attrs if name == "id"]
+
+
+def page_ids(html: str) -> list[str]:
+    parser = _Ids()
+    parser.feed(html)
+    return parser.ids
+
+
+def test_every_id_on_the_flag_page_is_unique(client, therapist, flag, sessions):
+    # Another open flag at the session: both forms offer their "same session" checkbox.
+    FlagFactory(session=sessions[4], rule="sudden_loss")
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    ids = page_ids(page.content.decode())
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    assert "id_acknowledge_same_session" in ids and "id_resolve_same_session" in ids
+
+
+def test_a_repair_is_recorded_only_at_a_held_session(client, therapist, flag, sessions):
+    now = timezone.now()
+    not_held = [
+        TherapySessionFactory(
+            client=flag.client,
+            number=5,
+            starts_at=now + dt.timedelta(days=7),
+            status=TherapySession.Status.SCHEDULED,
+        ),
+        # Marked completed ahead of time: it has still not taken place.
+        TherapySessionFactory(client=flag.client, number=6, starts_at=now + dt.timedelta(days=14)),
+        TherapySessionFactory(
+            client=flag.client,
+            number=7,
+            starts_at=now - dt.timedelta(hours=1),
+            status=TherapySession.Status.SCHEDULED,
+        ),
+    ]
+    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    offered = list(page.context["acknowledge_form"].fields["action_session"].queryset)
+    assert sorted(session.number for session in offered) == [1, 2, 3, 4]
+    for session in not_held:
+        response = client.post(
+            reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_session": session.pk}
+        )
+        assert response.status_code == 400
+        with pytest.raises(ValidationError) as error:
+            services.flag_acknowledge(
+                flag=flag, user=therapist, action_note="x", action_session=session
+            )
+        assert "action_session" in error.value.message_dict
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.OPEN
 
 
 def test_one_note_covers_the_sessions_other_open_flags(client, therapist, flag, sessions):

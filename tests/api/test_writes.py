@@ -1,5 +1,6 @@
 """What the writes do, through the same services the pages use."""
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -223,6 +224,21 @@ def test_a_flag_is_acknowledged_resolved_and_commented_on(world):
     )
     assert foreign_session.json()["error"]["fields"] == {
         "action_session": ["Choose one of this client's sessions."]
+    }
+    upcoming = TherapySessionFactory(
+        client=world.own.client,
+        number=9,
+        starts_at=timezone.now() + dt.timedelta(days=7),
+        status=TherapySession.Status.SCHEDULED,
+    )
+    future_session = therapist.post(
+        url + "acknowledge/",
+        {"action_note": "Talked", "action_session": upcoming.pk},
+        format="json",
+    )
+    assert future_session.status_code == 400
+    assert future_session.json()["error"]["fields"] == {
+        "action_session": ["Choose one of this client's held sessions."]
     }
     acknowledged = therapist.post(
         url + "acknowledge/",

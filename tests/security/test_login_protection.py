@@ -197,7 +197,7 @@ class TestTwoFactor:
     def test_an_admin_sets_up_their_own_app_before_requiring_it(self, clinic_admin):
         browser = BrowserClient()
         browser.force_login(clinic_admin)
-        data = {"require_two_factor": "on", "retention_days": 3650}
+        data = {"require_two_factor": "on", "retention_days": 3650, "kiosk_session_days": 2}
         response = browser.post(reverse("clinic_security"), data)
         assert response.status_code == 400
         assert "Set up your own authenticator app first" in response.content.decode()

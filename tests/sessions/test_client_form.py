@@ -1,13 +1,19 @@
 """The client's form behind a one-time link: what it shows, what it keeps, what it refuses."""
 
+import datetime as dt
 import logging
 import re
 import uuid
+import zoneinfo
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from measures.models import Rating
+from sessions.formlinks import formlink_create
 from sessions.log_redaction import RedactFormTokens
 from sessions.models import FormLink
 from tests.sessions.conftest import checked, form_post, item_text
@@ -36,6 +42,47 @@ def test_the_clients_form_marks_a_scheduled_session_completed(client, form_link)
 # --- showing -----------------------------------------------------------------------------
 
 
+def clinic_day(session) -> str:
+    """The session's date as the form names it: the clinic's format, in its timezone."""
+    return date_format(timezone.localtime(session.starts_at, session.client.clinic.tzinfo), "j M Y")
+
+
+# 20:00 in New York on 2 Dec (the clinic's timezone) is already 3 Dec in UTC.
+EVENING = dt.datetime(2026, 12, 2, 20, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
+
+
+@pytest.mark.parametrize(
+    ("now", "title"),
+    [
+        (EVENING + dt.timedelta(hours=2), "About today&#x27;s session"),
+        (EVENING + dt.timedelta(hours=14), "About your session on 2 Dec 2026"),
+        (EVENING + dt.timedelta(weeks=3), "About your session on 2 Dec 2026"),
+    ],
+)
+def test_the_title_says_today_only_on_the_sessions_day_in_the_clinic(
+    client, therapy_session, therapist, now, title
+):
+    assert therapy_session.client.clinic.timezone == "America/New_York"
+    therapy_session.starts_at = EVENING
+    therapy_session.save(update_fields=["starts_at"])
+    with time_machine.travel(now, tick=False):
+        _link, token = formlink_create(session=therapy_session, created_by=therapist)
+        page = client.get(form_url(token)).content.decode()
+    assert f"<h1>{title}</h1>" in page
+    assert ("About today" in page) == ("today" in title)
+
+
+def test_the_title_names_the_date_in_spanish(client, therapy_session, therapist):
+    therapy_session.starts_at = EVENING
+    therapy_session.save(update_fields=["starts_at"])
+    therapy_session.client.language = "es"
+    therapy_session.client.save(update_fields=["language"])
+    with time_machine.travel(EVENING + dt.timedelta(days=1), tick=False):
+        _link, token = formlink_create(session=therapy_session, created_by=therapist)
+        page = client.get(form_url(token)).content.decode()
+    assert "<h1>Sobre su sesión del 2 Dic 2026</h1>" in page
+
+
 def test_the_form_shows_every_item_and_nothing_clinical(client, form_link, therapist):
     link, token = form_link
     session = link.session
@@ -51,7 +98,8 @@ def test_the_form_shows_every_item_and_nothing_clinical(client, form_link, thera
     for hidden in (session.client.code, session.note, therapist.get_full_name()):
         assert hidden not in page
     assert "Caseload" not in page and "Log out" not in page
-    assert "<h1>About today&#x27;s session</h1>" in page  # not the clinicians' instrument name
+    # Not the clinicians' instrument name; the session (yesterday) by its date.
+    assert f"<h1>About your session on {clinic_day(session)}</h1>" in page
     assert re.search(r'name="submission_id" value="[0-9a-f-]{36}"', page)
     assert response["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response["Cache-Control"]
@@ -66,7 +114,7 @@ def test_the_form_uses_the_clients_language(client, form_link):
     assert item_text("bond_1", "es") in page
     assert "0 de 6 respondidas" in page
     assert "Enviar mis respuestas" in page
-    assert "<h1>Sobre la sesión de hoy</h1>" in page
+    assert "<h1>Sobre su sesión del " in page
     assert 'value="en" lang="en"' in page  # the switch back to English
 
 

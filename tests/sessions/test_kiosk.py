@@ -1,12 +1,19 @@
 """Tablet hand-over: the device stays on the client form until the therapist's password."""
 
+import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from alliance.models import AccessEvent
 from measures.models import Rating
+from sessions.formlinks import formlink_create, formlink_kiosk_needs_confirmation
 from sessions.kiosk import KIOSK_SESSION_KEY, MAX_WRONG_PASSWORDS
 from sessions.models import FormLink
 from tests.sessions.conftest import checked, form_post, item_text
@@ -142,8 +149,6 @@ def test_the_hand_back_page_is_rate_limited(handed_over, settings):
 
 
 def test_a_revoked_kiosk_link_asks_for_the_device_back(handed_over, therapy_session, therapist):
-    from sessions.formlinks import formlink_create
-
     formlink_create(session=therapy_session, created_by=therapist)  # e.g. from another device
     response = handed_over.get(reverse("kiosk_form"))
     assert response.status_code == 410
@@ -175,3 +180,79 @@ def test_the_kiosk_form_is_audited_by_its_link(handed_over, therapy_session):
     ]
     client = therapy_session.client
     assert {(e.object_id, e.client_id) for e in events} == {(link.pk, client.pk)}
+
+
+# --- an older session needs the therapist's confirmation ---------------------------------
+
+
+@pytest.fixture
+def old_session(therapy_session):
+    """A session held three weeks ago: older than the clinic's default of 2 days."""
+    therapy_session.starts_at = timezone.now() - dt.timedelta(weeks=3)
+    therapy_session.save(update_fields=["starts_at"])
+    return therapy_session
+
+
+def test_an_older_session_is_not_handed_over_unconfirmed(client, therapist, old_session):
+    client.force_login(therapist)
+    page = client.get(old_session.get_absolute_url()).content.decode()
+    assert 'name="confirm_older_session"' in page
+    assert "This session was 21 days ago" in page
+    response = client.post(reverse("kiosk_hand_over", args=[old_session.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == old_session.get_absolute_url()
+    assert "Confirm that the client is to fill in the form" in response.content.decode()
+    assert not FormLink.objects.exists()
+    assert KIOSK_SESSION_KEY not in client.session
+    with pytest.raises(ValidationError) as refused:
+        formlink_create(session=old_session, created_by=therapist, channel=FormLink.Channel.KIOSK)
+    assert refused.value.code == "confirm_older_session"
+
+
+def test_a_confirmed_older_session_is_handed_over_under_its_date(client, therapist, old_session):
+    client.force_login(therapist)
+    response = client.post(
+        reverse("kiosk_hand_over", args=[old_session.pk]), {"confirm_older_session": "on"}
+    )
+    assert response["Location"] == reverse("kiosk_form")
+    assert FormLink.objects.get().channel == FormLink.Channel.KIOSK
+    page = client.get(reverse("kiosk_form")).content.decode()
+    day = date_format(
+        timezone.localtime(old_session.starts_at, ZoneInfo("America/New_York")), "j M Y"
+    )
+    assert f"<h1>About your session on {day}</h1>" in page
+    assert "About today" not in page
+
+
+def test_links_sent_to_the_client_need_no_confirmation(therapist, old_session):
+    link, _token = formlink_create(session=old_session, created_by=therapist)
+    assert link.channel == FormLink.Channel.LINK
+
+
+@pytest.mark.parametrize(("days", "confirm"), [(0, True), (1, False), (2, False)])
+def test_the_clinic_sets_how_old_a_session_may_be(therapist, therapy_session, days, confirm):
+    """A session of yesterday in the clinic's timezone, and the clinic's limit in days."""
+    clinic = therapy_session.client.clinic
+    clinic.kiosk_session_days = days
+    clinic.save(update_fields=["kiosk_session_days"])
+    evening = dt.datetime(2026, 12, 2, 20, 0, tzinfo=ZoneInfo(clinic.timezone))
+    therapy_session.starts_at = evening
+    therapy_session.save(update_fields=["starts_at"])
+    # 10:00 on 3 Dec in New York: the session was yesterday there (and today in UTC).
+    with time_machine.travel(evening + dt.timedelta(hours=14), tick=False):
+        assert formlink_kiosk_needs_confirmation(session=therapy_session) is confirm
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "stored"), [("7", 302, 7), ("91", 400, 2), ("-1", 400, 2)]
+)
+def test_the_clinic_admin_sets_the_limit_on_the_security_page(
+    client, clinic_admin, value, status, stored
+):
+    client.force_login(clinic_admin)
+    page = client.get(reverse("clinic_security")).content.decode()
+    assert 'name="kiosk_session_days"' in page and 'max="90"' in page
+    data = {"retention_days": 2557, "kiosk_session_days": value}
+    response = client.post(reverse("clinic_security"), data)
+    assert response.status_code == status
+    clinic_admin.clinic.refresh_from_db()
+    assert clinic_admin.clinic.kiosk_session_days == stored

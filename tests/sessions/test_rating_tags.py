@@ -21,7 +21,7 @@ def test_the_client_page_shows_each_ratings_answers_escaped(client, therapist, i
     page = client.get(reverse("client_detail", args=[patient.pk])).content.decode()
     assert '<blockquote class="comment">&lt;b&gt;tense&lt;/b&gt; &amp; quiet</blockquote>' in page
     assert "Tension or misunderstanding today: <strong>yes</strong>" in page
-    assert "how well addressed: <strong>4</strong>" in page
+    assert "how well addressed: <strong>Well</strong>" in page
     assert "Corrected 2 times by the therapist." in page
     assert page.count('<dl class="scores">') == 1
     assert page.count('<li><span class="item-text">') == 6
@@ -42,3 +42,18 @@ def test_the_fixed_words_follow_the_language_of_each_page(client, therapist, ins
     client.cookies.pop("django_language", None)
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Tension or misunderstanding today: <strong>yes</strong>" in english
+
+
+def test_the_session_page_names_how_well_a_tension_was_addressed(client, therapist, instruments):
+    """The answer's label from the instrument's scale, in the page's language, not its number."""
+    client.force_login(therapist)
+    patient = ClientFactory(primary_therapist=therapist)
+    session = TherapySessionFactory(client=patient, number=1, therapist=therapist)
+    rating = rating_of(session, instruments["client"], refresh_flags=False)
+    Rating.objects.filter(pk=rating.pk).update(tension=True, tension_addressed=3)
+    url = reverse("session_detail", args=[session.pk])
+    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<strong>Regular</strong>" in spanish
+    client.cookies.pop("django_language", None)
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "how well addressed: <strong>Okay</strong>" in english
