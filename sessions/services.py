@@ -75,6 +75,21 @@ def sessions_renumber(*, client: Client) -> bool:
     return True
 
 
+def sessions_renumber_existing(*, clients) -> int:
+    """Renumber the sessions of existing clients so that numbers follow dates (data entered
+    before that rule), each client in its own transaction, and refresh the flags of those
+    that changed. Returns how many clients changed."""
+    changed = 0
+    for client in clients.order_by("pk").iterator():
+        with transaction.atomic():
+            _client_lock(client)
+            renumbered = sessions_renumber(client=client)
+        if renumbered:
+            _flags_refresh(client)
+            changed += 1
+    return changed
+
+
 def _client_lock(client: Client) -> None:
     """Lock the client's row until the transaction ends: numbering is done one at a time."""
     Client.objects.select_for_update().filter(pk=client.pk).values_list("pk").first()

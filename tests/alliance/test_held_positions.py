@@ -2,8 +2,10 @@
 order they took place, and session numbers follow dates (docs/ruptures.md, "Positions")."""
 
 import datetime as dt
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from alliance.models import Flag
@@ -250,3 +252,25 @@ def test_the_chart_joins_held_sessions_by_number_and_marks_the_flag_there(
     assert [round(y, 2) for y in traces[0]["y"]] == [4.5, 4.5, 4.5, 3.0]
     markers = [t for t in figure["data"] if t.get("mode") == "markers+text"]
     assert [list(t["x"]) for t in markers] == [[5]]
+
+
+def test_existing_sessions_out_of_date_order_are_renumbered_by_the_command(
+    client_of_therapist, instruments
+):
+    """Data entered before numbers followed dates: the command puts it right, once."""
+    client = client_of_therapist
+    sessions = course(client, instruments, client_totals=[4.5, 4.5, 4.5], refresh=True)
+    second, third = sessions[2], sessions[3]
+    # As the old numbering could leave it: session 3 was held before session 2.
+    TherapySession.objects.filter(pk=second.pk).update(starts_at=third.starts_at)
+    TherapySession.objects.filter(pk=third.pk).update(starts_at=second.starts_at)
+
+    call_command("renumber_sessions")
+    second.refresh_from_db()
+    third.refresh_from_db()
+    assert (second.number, third.number) == (3, 2)
+    by_number = list(client.sessions.order_by("number").values_list("starts_at", flat=True))
+    assert by_number == sorted(by_number)
+    again = StringIO()
+    call_command("renumber_sessions", stdout=again)
+    assert again.getvalue().startswith("0 of 1 clients")
