@@ -154,15 +154,13 @@ def _session_starts(session: TherapySession) -> dt.datetime:
     return timezone.make_naive(session.starts_at, session.client.clinic.tzinfo)
 
 
-def _session_title(session: TherapySession, language: str) -> str:
+def _session_title(starts: dt.datetime, *, today: bool, language: str) -> str:
     """ "About today's session" only when it is today in the clinic's timezone; otherwise the
     session's date, so a client never rates an older session believing it is today's."""
     with translation.override(language):
-        if formlinks.session_days_ago(session) == 0:
+        if today:
             return _("About today's session")
-        return _("About your session on %(date)s") % {
-            "date": date_format(_session_starts(session).date(), "j M Y")
-        }
+        return _("About your session on %(date)s") % {"date": date_format(starts.date(), "j M Y")}
 
 
 def _submission_id(data) -> uuid.UUID | None:
@@ -238,6 +236,8 @@ def _form_page(
         submission_id = uuid.uuid4()
         language = definition.language_for(request.GET.get("lang") or session.client.language)
         form = ClientSessionForm(definition=definition, language=language)
+    starts = _session_starts(session)
+    today = formlinks.session_days_ago(session) == 0
     return _client_render(
         request,
         "sessions/client/form.html",
@@ -246,12 +246,12 @@ def _form_page(
             "kiosk": kiosk,
             "submission_id": submission_id,
             # The instrument's name is for clinicians ("... (client)"); clients see this.
-            "title": _session_title(session, language),
-            "session_is_today": formlinks.session_days_ago(session) == 0,
+            "title": _session_title(starts, today=today, language=language),
+            "session_is_today": today,
             "instructions": definition.instructions.get(language, ""),
             "clinic_name": session.client.clinic.name,
-            "session_date": _session_starts(session).date(),
-            "session_starts": _session_starts(session),
+            "session_date": starts.date(),
+            "session_starts": starts,
             "not_rateable": not_rateable,
             "not_rateable_heading": GONE_HEADINGS.get(not_rateable),
         },
