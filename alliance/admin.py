@@ -12,7 +12,6 @@ admin only past a second factor (alliance.security.two_factor). See docs/securit
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import PermissionDenied
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
@@ -27,35 +26,7 @@ from alliance.models import (
     Supervision,
     User,
 )
-
-
-def is_autocomplete(request) -> bool:
-    match = getattr(request, "resolver_match", None)
-    return match is not None and match.view_name == "admin:autocomplete"
-
-
-class ClinicalRecordAdmin:
-    """Read only: no add, change or delete, and no revert from django-simple-history's past
-    versions (its form view would save a POST with view permission alone). Never offered in
-    the admin's autocomplete, which would list records outside the audit log (Django serves
-    it for any foreign key to a model whose admin has search_fields)."""
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return not is_autocomplete(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method not in ("GET", "HEAD"):
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
+from measures.admin import ClinicalRecordAdmin
 
 
 @admin.register(Clinic)

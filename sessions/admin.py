@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from alliance.admin import ClinicalRecordAdmin
+from measures.admin import ClinicalRecordAdmin
 from sessions.models import FormLink, TherapySession
 
 
@@ -16,7 +16,7 @@ class TherapySessionAdmin(ClinicalRecordAdmin, SimpleHistoryAdmin):
 
 @admin.register(FormLink)
 class FormLinkAdmin(ClinicalRecordAdmin, admin.ModelAdmin):
-    """Read only (alliance.admin); the token itself is never stored, only its hash."""
+    """Read only (ClinicalRecordAdmin); the token itself is never stored, only its hash."""
 
     list_display = ["session", "channel", "created_at", "expires_at", "used_at", "revoked_at"]
     list_filter = ["channel"]
