@@ -1,8 +1,8 @@
 """The Django admin site, for site staff (no clinic; `createsuperuser`).
 
-Clinical records (clients, sessions, form links, ratings with their answers and scores, flags
-with their comments, transfers) are read only here, with no exception: they change only
-through the app's services, which scope them to a clinic, keep their rules (a rating's
+Clinical records (clients, sessions, form links, ratings with their answers and scores,
+episodes with their flags and comments, transfers) are read only here, with no exception: they
+change only through the app's services, which scope them to a clinic, keep their rules (a rating's
 scores match its answers, a flag's lifecycle, a session's rateability), refresh the flags and
 record the change in the history. Site staff are not clinicians; a correction is made by the
 clinic in the app, a purge by `manage.py purge_expired`. Every admin page of a clinical
@@ -21,8 +21,9 @@ from alliance.models import (
     Client,
     ClientTransfer,
     Clinic,
+    Episode,
+    EpisodeComment,
     Flag,
-    FlagComment,
     Supervision,
     User,
 )
@@ -100,27 +101,24 @@ class ClientAdmin(ClinicalRecordAdmin, SimpleHistoryAdmin):
     inlines = [ClientTransferInline]
 
 
-class FlagCommentInline(ClinicalRecordAdmin, admin.TabularInline):
-    model = FlagComment
+class EpisodeCommentInline(ClinicalRecordAdmin, admin.TabularInline):
+    model = EpisodeComment
     extra = 0
 
 
-@admin.register(Flag)
-class FlagAdmin(ClinicalRecordAdmin, SimpleHistoryAdmin):
-    list_display = [
-        "client",
-        "session",
-        "rule",
-        "rater",
-        "scale",
-        "magnitude",
-        "repair_status",
-        "status",
-    ]
-    list_filter = ["rule", "status", "repair_status", "rater"]
+class FlagInline(ClinicalRecordAdmin, admin.TabularInline):
+    model = Flag
+    fields = ["rule", "rater", "scale", "session", "magnitude", "repair_status", "retired_at"]
+    extra = 0
+
+
+@admin.register(Episode)
+class EpisodeAdmin(ClinicalRecordAdmin, SimpleHistoryAdmin):
+    list_display = ["client", "session", "kind", "repair_status", "status", "retired_at"]
+    list_filter = ["kind", "status", "repair_status"]
     list_select_related = ["client", "session"]
     search_fields = ["client__code"]
-    inlines = [FlagCommentInline]
+    inlines = [FlagInline, EpisodeCommentInline]
 
 
 @admin.register(AccessEvent)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from alliance import charts, dashboards, exports, selectors
 from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
-from alliance.models import Client, Flag, User
+from alliance.models import Client, Episode, Flag, User
 
 # The supervisor's queue shows this many clients; the rest are a filter or a caseload away.
 QUEUE_LIMIT = 100
@@ -120,7 +120,7 @@ class PacketPage:
 def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
     """One page per client: the chart sized for paper and the flags not yet resolved."""
     repair = dict(Flag.RepairStatus.choices)
-    lifecycle = dict(Flag.Status.choices)
+    lifecycle = dict(Episode.Status.choices)
     text = dashboards.chart_text()
     pages = []
     for client in packet.clients:
@@ -128,7 +128,7 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
         unresolved = [
             row
             for row in charts.frame_records(series.flags)
-            if row["status"] != Flag.Status.RESOLVED
+            if row["status"] != Episode.Status.RESOLVED
         ]
         flags = sorted(
             (row for row in unresolved if row["scale"] not in dashboards.SUBSCALES),

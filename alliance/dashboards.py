@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
-from alliance.models import Client, Clinic, Flag, User
+from alliance.models import Client, Clinic, Episode, Flag, User
 from measures.models import Rater, ScaleScore
 from measures.selectors import instruments_for
 from sessions.models import TherapySession
@@ -209,7 +209,7 @@ def risk_assess(
     ]  # a drop flag without a status yet is treated as pending
     if unrepaired:
         flag = _latest(unrepaired)
-        acknowledged = all(f.status == Flag.Status.ACKNOWLEDGED for f in unrepaired)
+        acknowledged = all(f.status == Episode.Status.ACKNOWLEDGED for f in unrepaired)
         reasons.append(
             (RiskTier.UNREPAIRED, functools.partial(_unrepaired_text, flag, acknowledged), flag.id)
         )
@@ -244,7 +244,7 @@ def risk_assess(
                 (RiskTier.LOW_OR_DECLINING, functools.partial(_decline_text, a, b, c), None)
             )
     for rule in SIGNAL_RULES:
-        found = [f for f in flags if f.rule == rule and f.status == Flag.Status.OPEN]
+        found = [f for f in flags if f.rule == rule and f.status == Episode.Status.OPEN]
         if found:
             flag = _latest(found)
             reasons.append((RiskTier.SIGNAL, _text(SIGNAL_TEXT[rule], flag), flag.id))
@@ -308,11 +308,11 @@ def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
     low alliance on the client-rated total, open signals), by client: one query."""
     facts: dict[int, list[FlagFact]] = defaultdict(list)
     ranked = Q(rater=Rater.CLIENT, scale="total", rule__in=[*RUPTURE_RULES, "low_alliance"]) | Q(
-        rule__in=SIGNAL_RULES, status=Flag.Status.OPEN
+        rule__in=SIGNAL_RULES, status=Episode.Status.OPEN
     )
     rows = (
         Flag.objects.active()
-        .exclude(status=Flag.Status.RESOLVED)
+        .exclude(status=Episode.Status.RESOLVED)
         .filter(ranked, client_id__in=client_ids)
         .values_list(
             "pk",
@@ -706,7 +706,7 @@ def _rupture_clients(viewer: User, therapist_ids: list[int]) -> dict[int, tuple[
     rupture = Q(rule__in=RUPTURE_RULES, rater=Rater.CLIENT, scale="total")
     flags = (
         Flag.objects.active()
-        .exclude(status=Flag.Status.RESOLVED)
+        .exclude(status=Episode.Status.RESOLVED)
         .filter(
             rupture,
             client__in=Client.objects.visible_to(viewer).active(),
@@ -1327,7 +1327,7 @@ def packet_frames(packet: Packet) -> dict[str, pd.DataFrame]:
                     "completed_sessions": f.completed,
                     "with_client_form": f.with_client_form,
                     "client_form_rate": f.completion_rate,
-                    "open_flags": f.summary.open_flags,
+                    "open_episodes": f.summary.open_episodes,
                     "clients_unrepaired_rupture": f.unrepaired,
                     "clients_pending_rupture": f.pending,
                     "flags_acknowledged_90_days": f.acknowledged,
@@ -1349,7 +1349,7 @@ def packet_frames(packet: Packet) -> dict[str, pd.DataFrame]:
                 "client_change": c.client_change,
                 "latest_therapist_total": c.latest_therapist_total,
                 "therapist_change": c.therapist_change,
-                "open_flags": c.open_flags,
+                "open_episodes": c.open_episodes,
                 "sessions_since_client_form": c.sessions_since_client_form,
             }
             for position, c in enumerate(packet.clients, start=1)
@@ -1410,7 +1410,7 @@ PACKET_CLIENT_COLUMNS = [
     "client_change",
     "latest_therapist_total",
     "therapist_change",
-    "open_flags",
+    "open_episodes",
     "sessions_since_client_form",
 ]
 PACKET_SESSION_COLUMNS = (
@@ -1492,7 +1492,7 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
         .values("rule")
         .annotate(
             n=Count("pk"),
-            open=Count("pk", filter=Q(status=Flag.Status.OPEN)),
+            open=Count("pk", filter=Q(status=Episode.Status.OPEN)),
             unrepaired=Count("pk", filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)),
         )
         .order_by()

@@ -11,10 +11,9 @@ from django import forms
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from alliance.analytics import BOUNDS, DEFAULTS, validate_config
-from alliance.models import Flag
+from alliance.models import Episode, Flag
 from alliance.services import COMMENT_MAX_LENGTH
 
 # What each rule looks for, in a clinician's words (docs/ruptures.md has the definitions).
@@ -318,7 +317,7 @@ class FlagAcknowledgeForm(forms.Form):
     )
     rupture_type = forms.ChoiceField(
         label=_("Rupture markers (Safran & Muran)"),
-        choices=[("", _("Not tagged")), *Flag.RuptureType.choices],
+        choices=[("", _("Not tagged")), *Episode.RuptureType.choices],
         required=False,
         help_text=_(
             "Withdrawal: the client moves away (silence, vague or deferential answers, "
@@ -328,48 +327,24 @@ class FlagAcknowledgeForm(forms.Form):
     )
     repair_strategy = forms.ChoiceField(
         label=_("Repair strategy used"),
-        choices=[("", _("Not tagged")), *Flag.RepairStrategy.choices],
+        choices=[("", _("Not tagged")), *Episode.RepairStrategy.choices],
         required=False,
     )
-    same_session = forms.BooleanField(required=False, initial=True)
 
-    def __init__(self, *args, flag: Flag, sessions, others: list[Flag], **kwargs):
-        # The flag page holds this form and the resolve form: their ids must not collide.
+    def __init__(self, *args, episode: Episode, sessions, **kwargs):
+        # The episode page holds this form and the resolve form: their ids must not collide.
         kwargs.setdefault("auto_id", "id_acknowledge_%s")
         initial = kwargs.setdefault("initial", {})
-        if flag.status == Flag.Status.ACKNOWLEDGED:
+        if episode.status == Episode.Status.ACKNOWLEDGED:
             initial.update(
-                action_note=flag.action_note,
-                action_session=flag.action_session_id,
-                rupture_type=flag.rupture_type,
-                repair_strategy=flag.repair_strategy,
-                same_session=False,
+                action_note=episode.action_note,
+                action_session=episode.action_session_id,
+                rupture_type=episode.rupture_type,
+                repair_strategy=episode.repair_strategy,
             )
         super().__init__(*args, **kwargs)
         self.fields["action_session"].queryset = sessions
         self.fields["action_session"].label_from_instance = _session_label
-        _offer_same_session(
-            self,
-            flag,
-            others,
-            ngettext(
-                "Record this for the other open flag of session %(number)d too",
-                "Record this for the other %(count)d open flags of session %(number)d too",
-                len(others),
-            ),
-        )
-
-
-def _offer_same_session(form: forms.Form, flag: Flag, others: list[Flag], label: str) -> None:
-    """Keep the "the session's other flags too" checkbox only when there are others."""
-    form.others = others
-    if others:
-        form.fields["same_session"].label = label % {
-            "count": len(others),
-            "number": flag.session.number,
-        }
-    else:
-        del form.fields["same_session"]
 
 
 def _session_label(session) -> str:
@@ -387,22 +362,12 @@ class FlagResolveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept as your comment on the flag."),
     )
-    same_session = forms.BooleanField(required=False, initial=True)
 
-    def __init__(self, *args, flag: Flag, others: list[Flag], **kwargs):
-        # The flag page holds this form and the acknowledge form: their ids must not collide.
+    def __init__(self, *args, **kwargs):
+        # The episode page holds this form and the acknowledge form: their ids must not
+        # collide.
         kwargs.setdefault("auto_id", "id_resolve_%s")
         super().__init__(*args, **kwargs)
-        _offer_same_session(
-            self,
-            flag,
-            others,
-            ngettext(
-                "Resolve the other unresolved flag of session %(number)d too",
-                "Resolve the other %(count)d unresolved flags of session %(number)d too",
-                len(others),
-            ),
-        )
 
 
 class FlagCommentForm(forms.Form):

@@ -1,8 +1,9 @@
-"""Flag pages: a flag with its history and comments, the acknowledge / resolve / comment
-actions, and the clinic admin's rupture-rule settings.
+"""Episode pages: an episode (one event, with the flags that found it), its history and
+comments, the acknowledge / resolve / comment actions, and the clinic admin's rupture-rule
+settings.
 
-Every view starts from ``Flag.objects.visible_to`` (through the selectors): a flag outside
-the user's scope is 404, and so is a write by someone who may see the flag but not do that
+Every view starts from ``Episode.objects.visible_to`` (through the selectors): an episode
+outside the user's scope is 404, and so is a write by someone who may see it but not do that
 (a supervisor acknowledging, a clinic admin commenting).
 """
 
@@ -12,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from alliance import selectors, services
+from alliance.episode_text import episode_evidence, episode_headline
 from alliance.flag_forms import (
     RULE_DESCRIPTIONS,
     FlagAcknowledgeForm,
@@ -25,27 +27,18 @@ from alliance.flag_forms import (
     RuleSettingsForm,
 )
 from alliance.forms import add_validation_error
-from alliance.models import Flag
+from alliance.models import Episode
 
 
-def _acknowledge_form(flag: Flag, data=None) -> FlagAcknowledgeForm:
+def _acknowledge_form(episode: Episode, data=None) -> FlagAcknowledgeForm:
     return FlagAcknowledgeForm(
-        data,
-        flag=flag,
-        sessions=selectors.flag_action_sessions(flag.client),
-        others=list(selectors.flag_session_others(flag)),
+        data, episode=episode, sessions=selectors.flag_action_sessions(episode.client)
     )
 
 
-def _resolve_form(flag: Flag, data=None) -> FlagResolveForm:
-    return FlagResolveForm(
-        data, flag=flag, others=list(selectors.flag_session_others(flag, unresolved=True))
-    )
-
-
-def _flag_page(
+def _episode_page(
     request: HttpRequest,
-    flag: Flag,
+    episode: Episode,
     *,
     acknowledge_form: FlagAcknowledgeForm | None = None,
     resolve_form: FlagResolveForm | None = None,
@@ -54,47 +47,50 @@ def _flag_page(
 ) -> HttpResponse:
     user = request.user
     may_act = (
-        selectors.flag_may_act(user, flag.client)
-        and flag.is_active
-        and flag.status != Flag.Status.RESOLVED
+        selectors.flag_may_act(user, episode.client)
+        and episode.is_active
+        and episode.status != Episode.Status.RESOLVED
     )
-    may_comment = selectors.flag_may_comment(user, flag.client)
+    may_comment = selectors.flag_may_comment(user, episode.client)
+    language = get_language()
     context = {
-        "flag": flag,
-        "client": flag.client,
-        "rule_description": RULE_DESCRIPTIONS.get(flag.rule, ""),
-        "client_report": selectors.flag_client_report(flag, language=get_language()),
-        "same_session": list(
-            selectors.client_flags(user, flag.client)
-            .filter(session_id=flag.session_id)
-            .exclude(pk=flag.pk)
-        ),
+        "episode": episode,
+        "client": episode.client,
+        "headline": episode_headline(episode),
+        "evidence": episode_evidence(episode, language=language),
+        "rule_descriptions": RULE_DESCRIPTIONS,
         "may_act": may_act,
         "may_comment": may_comment,
-        # A form sent back with errors is shown even when the flag has since closed.
-        "acknowledge_form": acknowledge_form or (_acknowledge_form(flag) if may_act else None),
-        "resolve_form": resolve_form or (_resolve_form(flag) if may_act else None),
+        # A form sent back with errors is shown even when the episode has since closed.
+        "acknowledge_form": acknowledge_form or (_acknowledge_form(episode) if may_act else None),
+        "resolve_form": resolve_form or (FlagResolveForm() if may_act else None),
         "comment_form": comment_form or (FlagCommentForm() if may_comment else None),
     }
     return render(request, "alliance/flags/detail.html", context, status=status)
 
 
 @login_required
+def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
+    return _episode_page(request, selectors.episode_get(request.user, episode_id))
+
+
+@login_required
 def flag_detail(request: HttpRequest, flag_id: int) -> HttpResponse:
-    return _flag_page(request, selectors.flag_get(request.user, flag_id))
+    """A link to one rule's flag (older pages, exports) opens its episode."""
+    episode_id = selectors.flag_episode_id(request.user, flag_id)
+    return redirect("episode_detail", episode_id=episode_id)
 
 
 @login_required
 @require_POST
-def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
-    flag = selectors.flag_get_for_action(request.user, flag_id)
-    form = _acknowledge_form(flag, request.POST)
+def episode_acknowledge(request: HttpRequest, episode_id: int) -> HttpResponse:
+    episode = selectors.episode_get_for_action(request.user, episode_id)
+    form = _acknowledge_form(episode, request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        flags = [flag, *(form.others if data.get("same_session") else [])]
         try:
-            services.flags_acknowledge(
-                flags=flags,
+            services.episode_acknowledge(
+                episode=episode,
                 user=request.user,
                 action_note=data["action_note"],
                 action_session=data["action_session"],
@@ -104,54 +100,45 @@ def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
-            messages.success(
-                request,
-                ngettext(
-                    "Flag acknowledged. What you did is recorded.",
-                    "%(count)d flags acknowledged. What you did is recorded.",
-                    len(flags),
-                )
-                % {"count": len(flags)},
-            )
-            return redirect("client_detail", client_id=flag.client_id)
-    return _flag_page(request, flag, acknowledge_form=form, status=400)
+            messages.success(request, _("Flag acknowledged. What you did is recorded."))
+            return redirect("client_detail", client_id=episode.client_id)
+    return _episode_page(request, episode, acknowledge_form=form, status=400)
 
 
 @login_required
 @require_POST
-def flag_resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
-    flag = selectors.flag_get_for_action(request.user, flag_id)
-    form = _resolve_form(flag, request.POST)
+def episode_resolve(request: HttpRequest, episode_id: int) -> HttpResponse:
+    episode = selectors.episode_get_for_action(request.user, episode_id)
+    form = FlagResolveForm(request.POST)
     if form.is_valid():
-        flags = [flag, *(form.others if form.cleaned_data.get("same_session") else [])]
         try:
-            services.flags_resolve(flags=flags, user=request.user, note=form.cleaned_data["note"])
+            services.episode_resolve(
+                episode=episode, user=request.user, note=form.cleaned_data["note"]
+            )
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
-            messages.success(
-                request,
-                ngettext("Flag resolved.", "%(count)d flags resolved.", len(flags))
-                % {"count": len(flags)},
-            )
-            return redirect("client_detail", client_id=flag.client_id)
-    return _flag_page(request, flag, resolve_form=form, status=400)
+            messages.success(request, _("Flag resolved."))
+            return redirect("client_detail", client_id=episode.client_id)
+    return _episode_page(request, episode, resolve_form=form, status=400)
 
 
 @login_required
 @require_POST
-def flag_comment(request: HttpRequest, flag_id: int) -> HttpResponse:
-    flag = selectors.flag_get_for_comment(request.user, flag_id)
+def episode_comment(request: HttpRequest, episode_id: int) -> HttpResponse:
+    episode = selectors.episode_get_for_comment(request.user, episode_id)
     form = FlagCommentForm(request.POST)
     if form.is_valid():
         try:
-            services.flag_comment_add(flag=flag, user=request.user, text=form.cleaned_data["text"])
+            services.episode_comment_add(
+                episode=episode, user=request.user, text=form.cleaned_data["text"]
+            )
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
             messages.success(request, _("Comment added."))
-            return redirect(reverse("flag_detail", args=[flag.pk]) + "#comments")
-    return _flag_page(request, flag, comment_form=form, status=400)
+            return redirect(reverse("episode_detail", args=[episode.pk]) + "#comments")
+    return _episode_page(request, episode, comment_form=form, status=400)
 
 
 # --- clinic administration: rule settings ------------------------------------------------

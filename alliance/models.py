@@ -1,4 +1,4 @@
-"""Core domain: clinics, people and their roles, clients, flags."""
+"""Core domain: clinics, people and their roles, clients, rupture episodes and flags."""
 
 import datetime as dt
 import zoneinfo
@@ -275,31 +275,31 @@ class ClientTransfer(models.Model):
         return f"{self.client}: {self.from_therapist} -> {self.to_therapist}"
 
 
-class FlagQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "FlagQuerySet":
+class EpisodeQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "EpisodeQuerySet":
         return self.filter(client__in=Client.objects.visible_to(user))
 
-    def active(self) -> "FlagQuerySet":
+    def active(self) -> "EpisodeQuerySet":
         return self.filter(retired_at__isnull=True)
 
-    def open(self) -> "FlagQuerySet":
-        return self.active().filter(status=Flag.Status.OPEN)
+    def open(self) -> "EpisodeQuerySet":
+        return self.active().filter(status=Episode.Status.OPEN)
+
+    def unresolved(self) -> "EpisodeQuerySet":
+        return self.active().exclude(status=Episode.Status.RESOLVED)
 
 
-class Flag(TimeStampedModel):
-    """A possible rupture or signal found by alliance.analytics.detect on a client's series.
+class Episode(TimeStampedModel):
+    """One event on a client's course, as the clinician handles it: the flags that describe
+    it (alliance.analytics.episodes.group_episodes), acknowledged, resolved and commented once.
 
-    Identity is (client, session, rater, scale, rule): recomputing updates the row in place,
-    so acknowledgements survive; a flag whose condition no longer holds is retired, not deleted.
+    Identity is (client, session, kind), ``session`` being where the episode began:
+    recomputing updates the row in place, so the workflow survives; an episode none of whose
+    flags is found any more is retired, not deleted.
     """
 
-    class Rule(models.TextChoices):
-        RELIABLE_DROP = "reliable_drop", _("Reliable drop")
-        BELOW_BASELINE = "below_baseline", _("Below the client's baseline")
-        SUDDEN_LOSS = "sudden_loss", _("Sudden loss")
-        LOW_ALLIANCE = "low_alliance", _("Low alliance")
-        RATER_DISCREPANCY = "rater_discrepancy", _("Client and therapist disagree")
-        CLIENT_REPORTED_TENSION = "client_reported_tension", _("Client reported tension")
+    class Kind(models.TextChoices):
+        RUPTURE = "rupture", _("Possible rupture")
         CEILING = "ceiling", _("Ratings at the ceiling")
         MISSING_FORMS = "missing_forms", _("Client forms missing")
 
@@ -327,15 +327,118 @@ class Flag(TimeStampedModel):
         OWN_CONTRIBUTION = "own_contribution", _("Acknowledged my own contribution")
         OTHER = "other", _("Other")
 
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="episodes")
+    session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="episodes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The last session of a run of low scores (the first one otherwise).
+    last_session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="+")
+    repair_status = models.CharField(
+        max_length=16, choices=RepairStatus.choices, blank=True, default=""
+    )
+    repaired_session = models.ForeignKey(
+        TherapySession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set when a recomputation no longer finds any of its flags (e.g. a corrected rating).
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    acknowledged_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    action_note = models.TextField(blank=True, help_text=_("What was done to repair."))
+    action_session = models.ForeignKey(
+        TherapySession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rupture_type = models.CharField(max_length=16, choices=RuptureType.choices, blank=True)
+    repair_strategy = models.CharField(max_length=32, choices=RepairStrategy.choices, blank=True)
+    resolved_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EpisodeQuerySet.as_manager()
+    # Workflow changes (acknowledge, resolve) save one row at a time and are kept here; the
+    # detection fields are recomputed from scores in bulk (flags_refresh) and are not.
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+
+    class Meta:
+        ordering = ["client", "session__starts_at", "session__number", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "session", "kind"], name="episode_identity"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["client"],
+                condition=Q(retired_at__isnull=True) & ~Q(status="resolved"),
+                name="episode_unresolved_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} #{self.session_id} {self.kind}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("episode_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.retired_at is None
+
+
+class EpisodeComment(models.Model):
+    """A supervisor's (or therapist's) comment on an episode."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on {self.episode}"
+
+
+class FlagQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "FlagQuerySet":
+        return self.filter(client__in=Client.objects.visible_to(user))
+
+    def active(self) -> "FlagQuerySet":
+        return self.filter(retired_at__isnull=True)
+
+
+class Flag(TimeStampedModel):
+    """What one rule found at one session of a client's series (alliance.analytics.detect):
+    the evidence of its episode, which carries the clinician's workflow.
+
+    Identity is (client, session, rater, scale, rule): recomputing updates the row in place;
+    a flag whose condition no longer holds is retired, not deleted.
+    """
+
+    class Rule(models.TextChoices):
+        RELIABLE_DROP = "reliable_drop", _("Reliable drop")
+        BELOW_BASELINE = "below_baseline", _("Below the client's baseline")
+        SUDDEN_LOSS = "sudden_loss", _("Sudden loss")
+        LOW_ALLIANCE = "low_alliance", _("Low alliance")
+        RATER_DISCREPANCY = "rater_discrepancy", _("Client and therapist disagree")
+        CLIENT_REPORTED_TENSION = "client_reported_tension", _("Client reported tension")
+        CEILING = "ceiling", _("Ratings at the ceiling")
+        MISSING_FORMS = "missing_forms", _("Client forms missing")
+
+    RepairStatus = Episode.RepairStatus
+
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="flags")
     session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="flags")
+    episode = models.ForeignKey(Episode, on_delete=models.PROTECT, related_name="flags")
     rater = models.CharField(max_length=16, choices=Rater.choices)
     scale = models.CharField(max_length=32)
     rule = models.CharField(max_length=32, choices=Rule.choices)
     magnitude = models.FloatField()
     explanation = models.TextField()
     repair_status = models.CharField(
-        max_length=16, choices=RepairStatus.choices, blank=True, default=""
+        max_length=16, choices=Episode.RepairStatus.choices, blank=True, default=""
     )
     repaired_session = models.ForeignKey(
         "therapy_sessions.TherapySession",
@@ -347,30 +450,7 @@ class Flag(TimeStampedModel):
     # Set when a recomputation no longer finds the condition (e.g. a corrected rating).
     retired_at = models.DateTimeField(null=True, blank=True)
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    acknowledged_by = models.ForeignKey(
-        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    action_note = models.TextField(blank=True, help_text=_("What was done to repair."))
-    action_session = models.ForeignKey(
-        "therapy_sessions.TherapySession",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    rupture_type = models.CharField(max_length=16, choices=RuptureType.choices, blank=True)
-    repair_strategy = models.CharField(max_length=32, choices=RepairStrategy.choices, blank=True)
-    resolved_by = models.ForeignKey(
-        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-
     objects = FlagQuerySet.as_manager()
-    # Workflow changes (acknowledge, resolve) save one row at a time and are kept here; the
-    # detection fields are recomputed from scores in bulk (flags_refresh) and are not.
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
 
     class Meta:
         ordering = ["client", "session__number", "rule"]
@@ -380,13 +460,6 @@ class Flag(TimeStampedModel):
             ),
             models.CheckConstraint(condition=Q(magnitude__gte=0), name="flag_magnitude_nonneg"),
         ]
-        indexes = [
-            models.Index(
-                fields=["client"],
-                condition=Q(retired_at__isnull=True, status="open"),
-                name="flag_open_by_client_idx",
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.client} #{self.session_id} {self.rule} ({self.rater} {self.scale})"
@@ -394,21 +467,6 @@ class Flag(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.retired_at is None
-
-
-class FlagComment(models.Model):
-    """A supervisor's (or therapist's) comment on a flag."""
-
-    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at"]
-
-    def __str__(self) -> str:
-        return f"Comment by {self.author} on {self.flag}"
 
 
 class PendingFlagRefresh(models.Model):

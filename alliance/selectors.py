@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
 from alliance.analytics.config import TENSION_SCALE
-from alliance.models import Client, Clinic, Flag, FlagComment, Supervision, User
+from alliance.models import Client, Clinic, Episode, EpisodeComment, Flag, Supervision, User
 from measures.models import Rater, ScaleScore
 from measures.selectors import instruments_for, rating_tension_addressed
 from sessions.models import TherapySession
@@ -138,7 +138,8 @@ def annotate_alliance(clients: QuerySet[Client], *, now: dt.datetime | None = No
     """Add the caseload columns to a client queryset, all as subqueries of one SQL query.
 
     latest_/previous_client_total and _therapist_total (by session number), client_change
-    and therapist_change (latest minus previous), open_flags, sessions_since_client_form
+    and therapist_change (latest minus previous), open_episodes (not yet acknowledged),
+    sessions_since_client_form
     (completed sessions after the last one with a client form), next_session_at (the next
     scheduled session) and last_session_at (the last completed one).
     """
@@ -154,7 +155,7 @@ def annotate_alliance(clients: QuerySet[Client], *, now: dt.datetime | None = No
         previous_client_total=_latest_client_total(offset=1),
         latest_therapist_total=_latest_therapist_total(),
         previous_therapist_total=_latest_therapist_total(offset=1),
-        open_flags=_count(Flag.objects.open().filter(client=OuterRef("pk")), "client"),
+        open_episodes=_count(Episode.objects.open().filter(client=OuterRef("pk")), "client"),
         sessions_since_client_form=_sessions_since_client_form(),
         next_session_at=Subquery(next_session.values("starts_at")[:1]),
         last_session_at=Subquery(last_session.values("starts_at")[:1]),
@@ -198,13 +199,13 @@ CASELOAD_SORTS = {
     "therapist_alliance": "latest_therapist_total",
     "client_change": "client_change",
     "therapist_change": "therapist_change",
-    "open_flags": "open_flags",
+    "open_episodes": "open_episodes",
     "since_form": "sessions_since_client_form",
     "next_session": "next_session_at",
     "last_session": "last_session_at",
 }
-# Most in need of attention first: open flags, then the lowest client alliance.
-DEFAULT_SORT = "-open_flags"
+# Most in need of attention first: open episodes, then the lowest client alliance.
+DEFAULT_SORT = "-open_episodes"
 
 
 def caseload_sort(value: str | None) -> str:
@@ -315,7 +316,7 @@ class TherapistSummary:
     mean_client_alliance: float | None = None
     completed_30d: int = 0
     with_client_form_30d: int = 0
-    open_flags: int = 0
+    open_episodes: int = 0
 
     @property
     def client_form_rate(self) -> float | None:
@@ -392,15 +393,15 @@ def therapist_summaries(
         summaries[therapist_id].completed_30d = total
         summaries[therapist_id].with_client_form_30d = with_form
 
-    flags = (
-        Flag.objects.open()
+    episodes = (
+        Episode.objects.open()
         .filter(client__in=visible.filter(primary_therapist__in=ids))
         .values("client__primary_therapist_id")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for row in flags:
-        summaries[row["client__primary_therapist_id"]].open_flags = row["n"]
+    for row in episodes:
+        summaries[row["client__primary_therapist_id"]].open_episodes = row["n"]
     return list(summaries.values())
 
 
@@ -430,20 +431,23 @@ def annotate_latest_client_total(clients: QuerySet[Client]) -> QuerySet[Client]:
 # --- client page -------------------------------------------------------------------------
 
 
-def client_flags(user: User, client: Client) -> QuerySet[Flag]:
-    """The client's active flags with their comments: open and acknowledged ones by session,
-    newest first (the total before the subscales), then the resolved ones."""
-    resolved_last = Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0))
-    total_first = Case(When(scale="total", then=Value(0)), default=Value(1))
-    # From the client's own related manager: each flag's client is the one given, not a
-    # join. Only the joins the flag list shows: PostgreSQL took 2.1 ms to plan the nine-table
-    # join at scale M, 1.3 ms for these five (docs/deployment.md, item 27).
+def client_episodes(user: User, client: Client) -> QuerySet[Episode]:
+    """The client's active episodes with their active flags and comments: open and
+    acknowledged ones by session, newest first, then the resolved ones."""
+    resolved_last = Case(When(status=Episode.Status.RESOLVED, then=Value(1)), default=Value(0))
     return (
-        client.flags.visible_to(user)
+        client.episodes.visible_to(user)
         .active()
-        .select_related("session", "action_session", "acknowledged_by", "resolved_by")
-        .prefetch_related(_comments_with_authors())
-        .order_by(resolved_last, "-session__number", total_first, "rater", "scale", "rule")
+        .select_related(
+            "session",
+            "last_session",
+            "repaired_session",
+            "action_session",
+            "acknowledged_by",
+            "resolved_by",
+        )
+        .prefetch_related(_active_flags(), _comments_with_authors())
+        .order_by(resolved_last, "-session__starts_at", "-session__number", "kind")
     )
 
 
@@ -737,41 +741,64 @@ def flag_may_comment(user: User, client: Client) -> bool:
     return Supervision.objects.filter(treating, supervisor=user).exists()
 
 
-def _flags_with_details(flags: QuerySet[Flag]) -> QuerySet[Flag]:
-    """Flags with what their cards show: sessions, people and comments (3 queries)."""
-    return flags.select_related(
+def _episodes_with_details(episodes: QuerySet[Episode]) -> QuerySet[Episode]:
+    """Episodes with what their pages show: sessions, people, flags and comments
+    (3 queries)."""
+    return episodes.select_related(
         "client__clinic",
         "client__primary_therapist",
         "session",
+        "last_session",
         "repaired_session",
         "action_session",
         "acknowledged_by",
         "resolved_by",
-    ).prefetch_related(_comments_with_authors())
+    ).prefetch_related(_active_flags(), _comments_with_authors())
+
+
+def _active_flags() -> Prefetch:
+    """An episode's active flags, the evidence in reading order (client before therapist,
+    the total first), with their sessions."""
+    total_first = Case(When(scale="total", then=Value(0)), default=Value(1))
+    flags = (
+        Flag.objects.active()
+        .select_related("session", "repaired_session")
+        .order_by("session__starts_at", "session__number", "rater", total_first, "scale", "rule")
+    )
+    return Prefetch("flags", queryset=flags, to_attr="evidence")
 
 
 def _comments_with_authors() -> Prefetch:
-    return Prefetch("comments", queryset=FlagComment.objects.select_related("author"))
+    return Prefetch("comments", queryset=EpisodeComment.objects.select_related("author"))
 
 
-def flag_get(user: User, flag_id: int) -> Flag:
-    """One flag within the user's scope (retired ones too), with its comments, else 404."""
-    return get_object_or_404(_flags_with_details(Flag.objects.visible_to(user)), pk=flag_id)
+def episode_get(user: User, episode_id: int) -> Episode:
+    """One episode within the user's scope (retired ones too), with its flags and comments,
+    else 404."""
+    return get_object_or_404(
+        _episodes_with_details(Episode.objects.visible_to(user)), pk=episode_id
+    )
 
 
-def flag_get_for_action(user: User, flag_id: int) -> Flag:
-    """A flag the user may acknowledge and resolve, else 404 (seeing is not enough)."""
-    flag = flag_get(user, flag_id)
-    if not flag_may_act(user, flag.client):
+def episode_get_for_action(user: User, episode_id: int) -> Episode:
+    """An episode the user may acknowledge and resolve, else 404 (seeing is not enough)."""
+    episode = episode_get(user, episode_id)
+    if not flag_may_act(user, episode.client):
         raise Http404("No flag you may act on matches the given query.")
-    return flag
+    return episode
 
 
-def flag_get_for_comment(user: User, flag_id: int) -> Flag:
-    flag = flag_get(user, flag_id)
-    if not flag_may_comment(user, flag.client):
+def episode_get_for_comment(user: User, episode_id: int) -> Episode:
+    episode = episode_get(user, episode_id)
+    if not flag_may_comment(user, episode.client):
         raise Http404("No flag you may comment on matches the given query.")
-    return flag
+    return episode
+
+
+def flag_episode_id(user: User, flag_id: int) -> int:
+    """The episode of one flag within the user's scope, else 404 (old links to a flag)."""
+    flags = Flag.objects.visible_to(user).filter(pk=flag_id)
+    return get_object_or_404(flags.values_list("episode_id", flat=True))
 
 
 @dataclass(frozen=True)
@@ -807,21 +834,6 @@ def flag_action_sessions(client: Client) -> QuerySet[TherapySession]:
     return client.sessions.filter(
         status=TherapySession.Status.COMPLETED, starts_at__lte=timezone.now()
     ).order_by("-starts_at", "-number")
-
-
-def flag_session_others(flag: Flag, *, unresolved: bool = False) -> QuerySet[Flag]:
-    """The client's other active flags at the same session that are open (to acknowledge
-    together) or, with ``unresolved``, open or acknowledged (to resolve together)."""
-    flags = (
-        Flag.objects.active().exclude(status=Flag.Status.RESOLVED)
-        if unresolved
-        else Flag.objects.open()
-    )
-    return (
-        flags.filter(client_id=flag.client_id, session_id=flag.session_id)
-        .exclude(pk=flag.pk)
-        .order_by("rater", "scale", "rule")
-    )
 
 
 def clinic_rule_scales(clinic: Clinic) -> dict[str, list[str]]:

@@ -20,13 +20,14 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from alliance import selectors
-from alliance.analytics import DEFAULTS, detect, validate_config
+from alliance.analytics import DEFAULTS, detect, group_episodes, validate_config
 from alliance.models import (
     Client,
     ClientTransfer,
     Clinic,
+    Episode,
+    EpisodeComment,
     Flag,
-    FlagComment,
     PendingFlagRefresh,
     Supervision,
     User,
@@ -39,14 +40,23 @@ logger = logging.getLogger(__name__)
 LOCK_NOT_AVAILABLE = "55P03"
 
 # --- flags -------------------------------------------------------------------------------
-# The rupture engine (alliance.analytics) finds flags; these services store them and carry
-# the clinician's workflow on them (acknowledge, resolve, comment).
+# The rupture engine (alliance.analytics) finds flags and groups them into episodes; these
+# services store both and carry the clinician's workflow on the episode (acknowledge,
+# resolve, comment).
 
-# What detection sets on a flag; the workflow fields (status, notes, who/when) are never
-# touched by a refresh.
+# What detection sets on a flag and on an episode; the episode's workflow fields (status,
+# notes, who/when) are never touched by a refresh.
 DETECTION_FIELDS = [  # updated_at last: set by the refresh, not read by it
+    "episode",
     "magnitude",
     "explanation",
+    "repair_status",
+    "repaired_session",
+    "retired_at",
+    "updated_at",
+]
+EPISODE_DETECTION_FIELDS = [
+    "last_session",
     "repair_status",
     "repaired_session",
     "retired_at",
@@ -211,8 +221,11 @@ def _lock_timeout(value: str | None) -> None:
 def _flags_upsert(
     *, client_ids: list[int], detected, session_ids: dict[tuple[int, int], int]
 ) -> FlagRefresh:
+    """Store the detected flags and their episodes (``group_episodes``) by identity."""
     now = timezone.now()
     result = FlagRefresh()
+    episode_of, found = group_episodes(detected)
+    episode_ids = _episodes_upsert(found=found, session_ids=session_ids, now=now)
     existing = {
         (flag.client_id, flag.session_id, flag.rater, flag.scale, flag.rule): flag
         for flag in Flag.objects.filter(client_id__in=client_ids).only(
@@ -222,7 +235,7 @@ def _flags_upsert(
     to_create: list[Flag] = []
     to_update: list[Flag] = []
     seen = set()
-    for row in detected.itertuples(index=False):
+    for row, episode in zip(detected.itertuples(index=False), episode_of, strict=True):
         client_id = int(row.client)
         session_id = session_ids[(client_id, int(row.session))]
         repaired_id = (
@@ -231,6 +244,7 @@ def _flags_upsert(
             else session_ids[(client_id, int(row.repaired_session))]
         )
         fields = {
+            "episode_id": episode_ids[episode],
             "magnitude": float(row.magnitude),
             "explanation": row.explanation,
             "repair_status": row.repair_status or "",
@@ -276,43 +290,92 @@ def _flags_upsert(
     Flag.objects.bulk_update(to_update, DETECTION_FIELDS, batch_size=UPDATE_BATCH_SIZE)
     # Retiring sets the same two values on every row: one plain UPDATE.
     Flag.objects.filter(pk__in=retired).update(retired_at=now, updated_at=now)
+    Episode.objects.filter(client_id__in=client_ids, retired_at__isnull=True).exclude(
+        pk__in=set(episode_ids)
+    ).update(retired_at=now, updated_at=now)
     result.created = len(to_create)
     result.retired = len(retired)
     return result
 
 
-def _check_may_act(flag: Flag, user: User) -> None:
-    if not selectors.flag_may_act(user, flag.client):
+def _episodes_upsert(*, found, session_ids: dict[tuple[int, int], int], now) -> list[int]:
+    """Create or update the episodes of ``group_episodes`` by identity (client, session,
+    kind), keeping their workflow; the id of each, in ``found``'s order."""
+    rows = []
+    for row in found.itertuples(index=False):
+        client_id = int(row.client)
+        rows.append(
+            (
+                (client_id, session_ids[(client_id, int(row.session))], row.kind),
+                {
+                    "last_session_id": session_ids[(client_id, int(row.last_session))],
+                    "repair_status": row.repair_status or "",
+                    "repaired_session_id": (
+                        None
+                        if pd.isna(row.repaired_session)
+                        else session_ids[(client_id, int(row.repaired_session))]
+                    ),
+                    "retired_at": None,
+                },
+            )
+        )
+    client_ids = {identity[0] for identity, _fields in rows}
+    existing = {
+        (episode.client_id, episode.session_id, episode.kind): episode
+        for episode in Episode.objects.filter(client_id__in=client_ids).only(
+            "client_id", "session_id", "kind", *EPISODE_DETECTION_FIELDS[:-1]
+        )
+    }
+    to_create, to_update = [], []
+    for (client_id, session_id, kind), fields in rows:
+        episode = existing.get((client_id, session_id, kind))
+        if episode is None:
+            episode = Episode(client_id=client_id, session_id=session_id, kind=kind, **fields)
+            existing[(client_id, session_id, kind)] = episode
+            to_create.append(episode)
+        elif any(getattr(episode, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(episode, name, value)
+            episode.updated_at = now
+            to_update.append(episode)
+    Episode.objects.bulk_create(to_create)
+    Episode.objects.bulk_update(to_update, EPISODE_DETECTION_FIELDS, batch_size=UPDATE_BATCH_SIZE)
+    return [existing[identity].pk for identity, _fields in rows]
+
+
+def _check_may_act(episode: Episode, user: User) -> None:
+    if not selectors.flag_may_act(user, episode.client):
         raise ValidationError(
             _("Only a therapist of this client acknowledges or resolves its flags.")
         )
-    if flag.retired_at is not None:
+    if episode.retired_at is not None:
         raise ValidationError(
             _("This flag no longer applies: the scores changed since it was raised.")
         )
 
 
-def _lock_unresolved(flag: Flag) -> Flag:
-    """The flag's row, locked until the transaction ends (two clicks, two tabs)."""
-    locked = Flag.objects.select_for_update().get(pk=flag.pk)
-    if locked.status == Flag.Status.RESOLVED:
+def _lock_unresolved(episode: Episode) -> Episode:
+    """The episode's row, locked until the transaction ends (two clicks, two tabs)."""
+    locked = Episode.objects.select_for_update().get(pk=episode.pk)
+    if locked.status == Episode.Status.RESOLVED:
         raise ValidationError(_("This flag is already resolved."))
     return locked
 
 
-def flag_acknowledge(
+def episode_acknowledge(
     *,
-    flag: Flag,
+    episode: Episode,
     user: User,
     action_note: str,
     action_session: TherapySession | None = None,
     rupture_type: str = "",
     repair_strategy: str = "",
-) -> Flag:
-    """A therapist of the client acknowledges a flag and records what they did about it
-    (the note, optionally the session where it happened, the rupture's markers after
-    Safran & Muran, and the repair strategy). Acknowledging again edits the record."""
-    _check_may_act(flag, user)
+) -> Episode:
+    """A therapist of the client acknowledges an episode once, whatever rules it holds, and
+    records what they did about it (the note, optionally the session where it happened,
+    the rupture's markers after Safran & Muran, and the repair strategy). Acknowledging
+    again edits the record."""
+    _check_may_act(episode, user)
     errors = {}
     action_note = action_note.strip()
     if not action_note:
@@ -321,18 +384,18 @@ def flag_acknowledge(
         )
     if (
         action_session is not None
-        and not selectors.flag_action_sessions(flag.client).filter(pk=action_session.pk).exists()
+        and not selectors.flag_action_sessions(episode.client).filter(pk=action_session.pk).exists()
     ):
         errors["action_session"] = _("Choose one of this client's held sessions.")
-    if rupture_type not in ("", *Flag.RuptureType.values):
+    if rupture_type not in ("", *Episode.RuptureType.values):
         errors["rupture_type"] = _("Choose a rupture type from the list.")
-    if repair_strategy not in ("", *Flag.RepairStrategy.values):
+    if repair_strategy not in ("", *Episode.RepairStrategy.values):
         errors["repair_strategy"] = _("Choose a repair strategy from the list.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = _lock_unresolved(flag)
-        locked.status = Flag.Status.ACKNOWLEDGED
+        locked = _lock_unresolved(episode)
+        locked.status = Episode.Status.ACKNOWLEDGED
         locked.acknowledged_by = user
         locked.acknowledged_at = timezone.now()
         locked.action_note = action_note
@@ -355,40 +418,28 @@ def flag_acknowledge(
     return locked
 
 
-def flags_acknowledge(*, flags: list[Flag], user: User, **record) -> list[Flag]:
-    """Acknowledge several flags with the same record (a session's flags), all or none."""
+def episode_resolve(*, episode: Episode, user: User, note: str = "") -> Episode:
+    """A therapist of the client closes an episode (open or acknowledged). A note, if given,
+    is kept as the resolver's comment on it."""
+    _check_may_act(episode, user)
     with transaction.atomic():
-        return [flag_acknowledge(flag=flag, user=user, **record) for flag in flags]
-
-
-def flag_resolve(*, flag: Flag, user: User, note: str = "") -> Flag:
-    """A therapist of the client closes a flag (open or acknowledged). A note, if given, is
-    kept as the resolver's comment on the flag."""
-    _check_may_act(flag, user)
-    with transaction.atomic():
-        locked = _lock_unresolved(flag)
-        locked.status = Flag.Status.RESOLVED
+        locked = _lock_unresolved(episode)
+        locked.status = Episode.Status.RESOLVED
         locked.resolved_by = user
         locked.resolved_at = timezone.now()
         locked.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
         if note.strip():
-            FlagComment.objects.create(flag=locked, author=user, text=note.strip())
+            EpisodeComment.objects.create(episode=locked, author=user, text=note.strip())
     return locked
-
-
-def flags_resolve(*, flags: list[Flag], user: User, note: str = "") -> list[Flag]:
-    """Resolve several flags (a session's flags) with the same note, all or none."""
-    with transaction.atomic():
-        return [flag_resolve(flag=flag, user=user, note=note) for flag in flags]
 
 
 COMMENT_MAX_LENGTH = 2000
 
 
-def flag_comment_add(*, flag: Flag, user: User, text: str) -> FlagComment:
-    """A supervisor of the client's therapist, or a therapist of the client, comments on a
-    flag (whatever its status)."""
-    if not selectors.flag_may_comment(user, flag.client):
+def episode_comment_add(*, episode: Episode, user: User, text: str) -> EpisodeComment:
+    """A supervisor of the client's therapist, or a therapist of the client, comments on an
+    episode (whatever its status)."""
+    if not selectors.flag_may_comment(user, episode.client):
         raise ValidationError(
             _("Only the client's therapists and their supervisors comment on its flags.")
         )
@@ -402,7 +453,7 @@ def flag_comment_add(*, flag: Flag, user: User, text: str) -> FlagComment:
                 % {"max": COMMENT_MAX_LENGTH, "count": len(text)}
             }
         )
-    comment = FlagComment(flag=flag, author=user, text=text)
+    comment = EpisodeComment(episode=episode, author=user, text=text)
     comment.full_clean()
     comment.save()
     return comment

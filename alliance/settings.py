@@ -227,7 +227,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ClientStatusEnum": "alliance.models.Client.Status",
-        "FlagStatusEnum": "alliance.models.Flag.Status",
+        "EpisodeStatusEnum": "alliance.models.Episode.Status",
         "SessionStatusEnum": "sessions.models.TherapySession.Status",
     },
 }

@@ -20,9 +20,14 @@ urlpatterns = [
     path("clients/<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
     path("clients/<int:client_id>/export/", include("alliance.export_views")),
     path("flags/<int:flag_id>/", flag_views.flag_detail, name="flag_detail"),
-    path("flags/<int:flag_id>/acknowledge/", flag_views.flag_acknowledge, name="flag_acknowledge"),
-    path("flags/<int:flag_id>/resolve/", flag_views.flag_resolve, name="flag_resolve"),
-    path("flags/<int:flag_id>/comments/", flag_views.flag_comment, name="flag_comment"),
+    path("episodes/<int:episode_id>/", flag_views.episode_detail, name="episode_detail"),
+    path(
+        "episodes/<int:episode_id>/acknowledge/",
+        flag_views.episode_acknowledge,
+        name="episode_acknowledge",
+    ),
+    path("episodes/<int:episode_id>/resolve/", flag_views.episode_resolve, name="episode_resolve"),
+    path("episodes/<int:episode_id>/comments/", flag_views.episode_comment, name="episode_comment"),
     # The supervision dashboard, supervision packets and the clinic overview.
     path("", include("alliance.dashboard_views")),
     path(

@@ -60,7 +60,7 @@ CASELOAD_COLUMNS = [
     ("client_change", gettext_lazy("Change"), ""),
     ("therapist_alliance", gettext_lazy("Therapist alliance"), ""),
     ("therapist_change", gettext_lazy("Change"), ""),
-    ("open_flags", gettext_lazy("Open flags"), "-"),
+    ("open_episodes", gettext_lazy("Open flags"), "-"),
     ("since_form", gettext_lazy("Sessions since client form"), "-"),
     ("last_session", gettext_lazy("Last session"), "-"),
     ("next_session", gettext_lazy("Next session"), ""),

@@ -6,6 +6,7 @@ plus norms, scale ranges and cutoffs) and stores the returned flags. See docs/ru
 
 from alliance.analytics.config import BOUNDS, DEFAULTS, RULE_NAMES, validate_config
 from alliance.analytics.engine import detect
+from alliance.analytics.episodes import group_episodes
 from alliance.analytics.frames import FLAG_COLUMNS
 from alliance.analytics.norms import clinic_norms
 
@@ -16,5 +17,6 @@ __all__ = [
     "RULE_NAMES",
     "clinic_norms",
     "detect",
+    "group_episodes",
     "validate_config",
 ]

@@ -10,7 +10,7 @@ from django.utils.encoding import force_str
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
-from alliance.models import Client, Flag, User
+from alliance.models import Client, Episode, Flag, User
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -76,6 +76,12 @@ class FlagFilter(django_filters.FilterSet):
         lookup_expr="isnull",
         exclude=True,
         help_text="true: only retired flags; false: only active ones. Absent: active ones.",
+    )
+
+    status = django_filters.ChoiceFilter(
+        field_name="episode__status",
+        choices=Episode.Status.choices,
+        help_text="The status of the flag's episode.",
     )
 
     class Meta:

@@ -6,7 +6,7 @@ from rest_framework import exceptions, serializers
 
 from alliance.audit import audit_record
 from alliance.dashboards import RISK_SORT
-from alliance.models import Client, Flag, FlagComment, User
+from alliance.models import Client, Episode, EpisodeComment, Flag, User
 from alliance.security.lockout import lockout_message
 from alliance.security.two_factor import two_factor_owed
 from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
@@ -66,7 +66,7 @@ class FlagCommentSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True)
 
     class Meta:
-        model = FlagComment
+        model = EpisodeComment
         fields = ["id", "author", "text", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
 
@@ -82,10 +82,10 @@ class FlagSerializer(serializers.ModelSerializer):
         choices=Flag.RepairStatus.choices, allow_blank=True, read_only=True
     )
     rupture_type = serializers.ChoiceField(
-        choices=Flag.RuptureType.choices, allow_blank=True, read_only=True
+        choices=Episode.RuptureType.choices, allow_blank=True, read_only=True
     )
     repair_strategy = serializers.ChoiceField(
-        choices=Flag.RepairStrategy.choices, allow_blank=True, read_only=True
+        choices=Episode.RepairStrategy.choices, allow_blank=True, read_only=True
     )
 
     class Meta:
@@ -265,7 +265,7 @@ class CaseloadClientSerializer(serializers.ModelSerializer):
     latest_therapist_total = serializers.FloatField(allow_null=True)
     previous_therapist_total = serializers.FloatField(allow_null=True)
     therapist_change = serializers.FloatField(allow_null=True)
-    open_flags = serializers.IntegerField()
+    open_episodes = serializers.IntegerField()
     sessions_since_client_form = serializers.IntegerField()
     next_session_at = serializers.DateTimeField(allow_null=True)
     last_session_at = serializers.DateTimeField(allow_null=True)
@@ -284,7 +284,7 @@ class CaseloadClientSerializer(serializers.ModelSerializer):
             "latest_therapist_total",
             "previous_therapist_total",
             "therapist_change",
-            "open_flags",
+            "open_episodes",
             "sessions_since_client_form",
             "next_session_at",
             "last_session_at",
@@ -316,7 +316,7 @@ class TherapistSummarySerializer(serializers.Serializer):
     completed_30d = serializers.IntegerField()
     with_client_form_30d = serializers.IntegerField()
     client_form_rate = serializers.FloatField(allow_null=True)
-    open_flags = serializers.IntegerField()
+    open_episodes = serializers.IntegerField()
 
 
 class SupervisionSerializer(serializers.Serializer):
@@ -345,10 +345,10 @@ class FlagAcknowledgeSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="The client's held session where it happened."
     )
     rupture_type = serializers.ChoiceField(
-        choices=Flag.RuptureType.choices, required=False, allow_blank=True, default=""
+        choices=Episode.RuptureType.choices, required=False, allow_blank=True, default=""
     )
     repair_strategy = serializers.ChoiceField(
-        choices=Flag.RepairStrategy.choices, required=False, allow_blank=True, default=""
+        choices=Episode.RepairStrategy.choices, required=False, allow_blank=True, default=""
     )
 
 

@@ -38,7 +38,7 @@ from alliance.api.serializers import (
     SeriesSerializer,
     SupervisionSerializer,
 )
-from alliance.models import Client, Flag, FlagComment
+from alliance.models import Client, EpisodeComment, Flag
 from alliance.security.services import api_token_issue
 from measures.models import Rater, Rating
 from sessions.ratelimit import rate_limit_exceeded, window_left
@@ -285,7 +285,7 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         return flags.select_related(
             "client", "session", "acknowledged_by", "resolved_by"
         ).prefetch_related(
-            Prefetch("comments", queryset=FlagComment.objects.select_related("author"))
+            Prefetch("comments", queryset=EpisodeComment.objects.select_related("author"))
         )
 
     @extend_schema(request=FlagAcknowledgeSerializer, responses={200: FlagSerializer})

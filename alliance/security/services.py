@@ -24,8 +24,8 @@ from alliance.models import (
     Client,
     ClientTransfer,
     Clinic,
+    EpisodeComment,
     Flag,
-    FlagComment,
     User,
 )
 from alliance.services import user_sessions_end
@@ -191,7 +191,7 @@ def client_purge_counts(client: Client) -> Counter:
             "scores": ScaleScore.objects.filter(rating__in=ratings).count(),
             "rating changes": RatingChange.objects.filter(rating__in=ratings).count(),
             "flags": flags.count(),
-            "comments": FlagComment.objects.filter(flag__in=flags).count(),
+            "comments": EpisodeComment.objects.filter(flag__in=flags).count(),
             "form links": FormLink.objects.filter(session__in=sessions).count(),
             "transfers": ClientTransfer.objects.filter(client=client).count(),
         }
@@ -207,7 +207,7 @@ def client_purge(*, client: Client) -> Counter:
         if client.status != Client.Status.DISCHARGED:
             raise ValidationError(_("Only a discharged client's record is purged."))
         removed = client_purge_counts(client)
-        FlagComment.objects.filter(flag__client=client).delete()
+        EpisodeComment.objects.filter(flag__client=client).delete()
         Flag.objects.filter(client=client).delete()
         # Answers, scores and rating changes go with their ratings (CASCADE).
         Rating.objects.filter(session__client=client).delete()

@@ -51,7 +51,7 @@ def _labels() -> dict[str, str]:
         "client_change": _("Change (client)"),
         "therapist_alliance": _("Therapist alliance"),
         "therapist_change": _("Change (therapist)"),
-        "open_flags": _("Open flags"),
+        "open_episodes": _("Open flags"),
         "since_form": _("Sessions since client form"),
         "last": _("Last session"),
         "next": _("Next session"),
@@ -110,8 +110,8 @@ def _alliance_cells(client, words, *, change_label: str) -> str:
     )
 
 
-def _open_flags(client) -> str:
-    flags = client.open_flags
+def _open_episodes(client) -> str:
+    flags = client.open_episodes
     return f'<span class="badge flag">{flags}</span>' if flags else "0"
 
 
@@ -138,7 +138,7 @@ def risk_rows(clients, show_therapist: bool) -> SafeString:
             f"{_discharged(client, words)}</th>"
             f"{therapist}"
             f"{_alliance_cells(client, words, change_label='change')}"
-            f'<td class="num" data-label="{words["open_flags"]}">{_open_flags(client)}</td>'
+            f'<td class="num" data-label="{words["open_episodes"]}">{_open_episodes(client)}</td>'
             f'<td class="num{warn}" data-label="{words["since_form"]}">{since}</td>'
             "</tr>"
         )
@@ -174,7 +174,7 @@ def caseload_table_rows(clients, show_therapist: bool, missing_forms_after: int)
             f"{_alliance_cells(client, words, change_label='client_change')}"
             f'<td class="num change{_change_class(client.therapist_change)}" '
             f'data-label="{words["therapist_change"]}">{signed(client.therapist_change)}</td>'
-            f'<td class="num" data-label="{words["open_flags"]}">{_open_flags(client)}</td>'
+            f'<td class="num" data-label="{words["open_episodes"]}">{_open_episodes(client)}</td>'
             f'<td class="num{warn}" data-label="{words["since_form"]}">{since}</td>'
             f'<td class="num" data-label="{words["last"]}">'
             f"{_date(client.last_session_at, 'j M Y')}</td>"

@@ -3,7 +3,7 @@
 from django import template
 
 from alliance import selectors
-from alliance.models import Flag
+from alliance.models import Episode, Flag
 
 register = template.Library()
 
@@ -45,7 +45,7 @@ def flag_groups(flags) -> dict:
     sessions: dict[int, dict] = {}
     resolved = []
     for flag in flags:
-        if flag.status == Flag.Status.RESOLVED:
+        if flag.status == Episode.Status.RESOLVED:
             resolved.append(flag)
             continue
         group = sessions.setdefault(
@@ -53,7 +53,7 @@ def flag_groups(flags) -> dict:
             {"session": flag.session, "flags": [], "open": 0, "records": {}, "lead": None},
         )
         group["flags"].append(flag)
-        if flag.status == Flag.Status.OPEN:
+        if flag.status == Episode.Status.OPEN:
             group["open"] += 1
             group["lead"] = group["lead"] or flag
         elif flag.action_note:

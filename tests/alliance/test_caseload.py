@@ -60,7 +60,7 @@ def test_caseload_columns(therapist, instruments):
     assert row.client_change == -1
     assert row.latest_therapist_total == 3
     assert row.therapist_change == -1
-    assert row.open_flags == 2  # acknowledged and retired flags are not open
+    assert row.open_episodes == 2  # acknowledged and retired flags are not open
     assert row.sessions_since_client_form == 2
     assert row.last_session_at == sessions[3].starts_at
     assert row.next_session_at == upcoming.starts_at
@@ -71,7 +71,7 @@ def test_a_client_never_rated_has_empty_columns(therapist):
     [row] = selectors.caseload_for(therapist, therapist=therapist)
     assert row.latest_client_total is None
     assert row.client_change is None
-    assert row.open_flags == 0
+    assert row.open_episodes == 0
     assert row.sessions_since_client_form == 0
     assert row.next_session_at is None
 
@@ -98,8 +98,8 @@ def three_clients(therapist, instruments):
         ("-client_alliance", ["high", "flagged", "low"]),
         ("client_change", ["low", "high", "flagged"]),  # no change yet sorts last
         ("therapist_alliance", ["low", "high", "flagged"]),
-        ("-open_flags", ["flagged", "low", "high"]),
-        ("open_flags", ["high", "low", "flagged"]),
+        ("-open_episodes", ["flagged", "low", "high"]),
+        ("open_episodes", ["high", "low", "flagged"]),
         ("-since_form", ["flagged", "high", "low"]),
         ("nonsense", ["flagged", "low", "high"]),  # unknown sorts are ignored
         ("-", ["flagged", "low", "high"]),
@@ -119,7 +119,7 @@ def test_sort_links_reverse_the_current_column(client, therapist, three_clients)
     columns = {c["key"]: c for c in response.context["columns"]}
     assert columns["client_alliance"]["next_sort"] == "-client_alliance"
     assert columns["client_alliance"]["aria_sort"] == "ascending"
-    assert columns["open_flags"]["next_sort"] == "-open_flags"
+    assert columns["open_episodes"]["next_sort"] == "-open_episodes"
     html = response.content.decode()
     assert "?sort=-client_alliance&amp;q=R-" in html  # the search is kept
 
@@ -326,7 +326,7 @@ def test_supervisee_summary_figures(client, supervisor, therapist, instruments):
     assert summary.mean_client_alliance == pytest.approx((3 + 5) / 2)
     assert (summary.with_client_form_30d, summary.completed_30d) == (2, 4)
     assert summary.client_form_rate == pytest.approx(0.5)
-    assert summary.open_flags == 1
+    assert summary.open_episodes == 1
 
 
 def test_a_supervisor_without_supervisees_is_told_how_links_are_made(client, clinic):

@@ -277,7 +277,7 @@ def test_a_repair_is_recorded_only_at_a_held_session(client, therapist, flag, se
     assert flag.status == Flag.Status.OPEN
 
 
-def test_one_note_covers_the_sessions_other_open_flags(client, therapist, flag, sessions):
+def test_one_note_covers_the_sessions_other_open_episodes(client, therapist, flag, sessions):
     others = [
         FlagFactory(session=sessions[4], rule="sudden_loss"),
         FlagFactory(session=sessions[4], scale="bond"),
@@ -406,14 +406,14 @@ def test_the_client_page_is_read_only_for_supervisors_and_admins(
     assert "The client's therapists acknowledge and resolve flags." in html
 
 
-def test_the_caseload_counts_open_flags_until_acknowledged(client, therapist, flag, sessions):
+def test_the_caseload_counts_open_episodes_until_acknowledged(client, therapist, flag, sessions):
     FlagFactory(session=sessions[3])
     as_user(client, therapist)
     rows = client.get(reverse("caseload")).context["clients"]
-    assert rows[0].open_flags == 2
+    assert rows[0].open_episodes == 2
     client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
     rows = client.get(reverse("caseload")).context["clients"]
-    assert rows[0].open_flags == 1
+    assert rows[0].open_episodes == 1
 
 
 def test_the_flag_list_reads_in_a_fixed_number_of_queries(
