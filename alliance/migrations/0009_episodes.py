@@ -69,7 +69,7 @@ def group_existing_flags(apps, schema_editor):
                 session_id=session_at[row.session],
                 last_session_id=session_at[row.last_session],
                 kind=row.kind,
-                repair_status=row.repair_status or "",
+                repair_status=row.repair_status if isinstance(row.repair_status, str) else "",
                 repaired_session_id=(
                     None if pd.isna(row.repaired_session) else session_at.get(row.repaired_session)
                 ),
