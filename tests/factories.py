@@ -86,16 +86,42 @@ def rating_of(session, instrument, answers=None, **kwargs):
     return rating
 
 
+KINDS = {"ceiling": "ceiling", "missing_forms": "missing_forms"}
+
+
+class EpisodeFactory(factory.django.DjangoModelFactory):
+    """An open episode at a session (the one there of its kind: flags share it)."""
+
+    class Meta:
+        model = "alliance.Episode"
+        django_get_or_create = ("client", "session", "kind")
+
+    session = factory.SubFactory(TherapySessionFactory)
+    client = factory.SelfAttribute("session.client")
+    last_session = factory.SelfAttribute("session")
+    kind = "rupture"
+
+
 class FlagFactory(factory.django.DjangoModelFactory):
-    """An open flag on a session's client, as the rupture engine would store it."""
+    """An open flag on a session's client, as the rupture engine would store it, in the
+    episode of its session (created if need be)."""
 
     class Meta:
         model = "alliance.Flag"
 
     session = factory.SubFactory(TherapySessionFactory)
     client = factory.SelfAttribute("session.client")
+    episode = factory.SubFactory(
+        EpisodeFactory,
+        session=factory.SelfAttribute("..session"),
+        kind=factory.LazyAttribute(
+            lambda episode: KINDS.get(episode.factory_parent.rule, "rupture")
+        ),
+        repair_status=factory.SelfAttribute("..repair_status"),
+    )
     rater = "client"
     scale = "total"
     rule = "reliable_drop"
     magnitude = 1.5
     explanation = "Client-rated total fell from 4.5 to 3.0 (drop 1.5 ≥ threshold 0.9)."
+    repair_status = ""
