@@ -171,6 +171,7 @@ SIGNAL_TEXT = {
     ),
     Episode.Kind.MISSING_FORMS: gettext_noop("Client forms missing from session %(number)d"),
     "repaired": gettext_noop("Repaired drop at session %(number)d"),
+    "other": gettext_noop("Open flag at session %(number)d"),
 }
 
 
@@ -263,12 +264,13 @@ def risk_assess(
 def _signal_of(episode: EpisodeFact) -> str:
     """The key of SIGNAL_TEXT that says what an open episode without a drop to repair is."""
     if episode.kind != Episode.Kind.RUPTURE:
-        return episode.kind
+        return episode.kind if episode.kind in SIGNAL_TEXT else "other"
     if episode.repair_status == Episode.RepairStatus.REPAIRED:
         return "repaired"
-    if "client_reported_tension" in episode.rules:
-        return "client_reported_tension"
-    return "rater_discrepancy"
+    for rule in ("client_reported_tension", "rater_discrepancy"):
+        if rule in episode.rules:
+            return rule
+    return "other"
 
 
 def needs_a_look(risk: Risk) -> bool:
