@@ -4,6 +4,7 @@ Included at the root by alliance/urls.py. The numbers come from alliance.dashboa
 aggregate queries); each figure is serialised once and drawn by static/js/alliance/charts.js.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -17,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from alliance import charts, dashboards, exports, selectors
 from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
-from alliance.models import Client, Episode, Flag, User
+from alliance.models import Client, Episode, User
 
 # The supervisor's queue shows this many clients; the rest are a filter or a caseload away.
 QUEUE_LIMIT = 100
@@ -113,27 +114,48 @@ def _packet_therapist(request: HttpRequest, therapist_id: int) -> User:
 class PacketPage:
     client: Client
     chart: dashboards.Chart
-    flags: list[dict]  # on the totals, and the signals
+    episodes: list[dict]  # not yet resolved, the latest first; each with its flags
     subscale_flags: int = 0  # on bond, goal or task: counted, listed on the client's page
 
 
 def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
-    """One page per client: the chart sized for paper and the flags not yet resolved."""
-    repair = dict(Flag.RepairStatus.choices)
+    """One page per client: the chart sized for paper and the episodes not yet resolved,
+    one item each, with their flags on the totals and the signals as evidence."""
+    repair = dict(Episode.RepairStatus.choices)
     lifecycle = dict(Episode.Status.choices)
     text = dashboards.chart_text()
     pages = []
     for client in packet.clients:
         series = packet.series[client.pk]
-        unresolved = [
-            row
-            for row in charts.frame_records(series.flags)
-            if row["status"] != Episode.Status.RESOLVED
-        ]
-        flags = sorted(
-            (row for row in unresolved if row["scale"] not in dashboards.SUBSCALES),
-            key=lambda row: (-int(row["session"]), row["rater"], row["rule"]),
-        )
+        by_episode: dict[int, list[dict]] = defaultdict(list)
+        for row in charts.frame_records(series.flags):
+            if row["status"] != Episode.Status.RESOLVED:
+                by_episode[int(row["episode"])].append(row)
+        episodes, subscale_flags = [], 0
+        for flags in by_episode.values():
+            shown = sorted(
+                (row for row in flags if row["scale"] not in dashboards.SUBSCALES),
+                key=lambda row: (int(row["session"]), row["rater"], row["rule"]),
+            )
+            subscale_flags += len(flags) - len(shown)
+            first = min(flags, key=lambda row: int(row["session"]))
+            episodes.append(
+                {
+                    "session": int(first["session"]),
+                    "label": ", ".join(dict.fromkeys(str(row["label"]) for row in flags)),
+                    "repair_status": first["episode_repair_status"],
+                    "repair": repair.get(first["episode_repair_status"], ""),
+                    "status_label": lifecycle.get(first["status"], first["status"]),
+                    "flags": [
+                        {
+                            "label": text.series(row["rater"], row["scale"]),
+                            "explanation": row["explanation"],
+                        }
+                        for row in shown
+                    ],
+                }
+            )
+        episodes.sort(key=lambda episode: -episode["session"])
         pages.append(
             PacketPage(
                 client=client,
@@ -144,18 +166,8 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
                     width=PRINT_WIDTH,
                     height=PRINT_HEIGHT,
                 ),
-                flags=[
-                    {
-                        "session": int(flag["session"]),
-                        "label": f"{flag['label']} · {text.series(flag['rater'], flag['scale'])}",
-                        "repair_status": flag["repair_status"],
-                        "repair": repair.get(flag["repair_status"], ""),
-                        "status_label": lifecycle.get(flag["status"], flag["status"]),
-                        "explanation": flag["explanation"],
-                    }
-                    for flag in flags
-                ],
-                subscale_flags=len(unresolved) - len(flags),
+                episodes=episodes,
+                subscale_flags=subscale_flags,
             )
         )
     return pages

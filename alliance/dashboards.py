@@ -44,16 +44,8 @@ from measures.models import Rater, ScaleScore
 from measures.selectors import instruments_for
 from sessions.models import TherapySession
 
-# Drop-type rules: the ones with a repair window (reliable_drop, below_baseline, sudden_loss).
-RUPTURE_RULES = tuple(rule for rule, params in DEFAULTS.items() if "repair_window" in params)
-SIGNAL_RULES = ("client_reported_tension", "rater_discrepancy", "ceiling")
 # Sparklines show the client-rated total of the last completed sessions.
 SPARKLINE_SESSIONS = 10
-# risk_assess reads the client-rated totals of this many last completed sessions.
-RANKED_SESSIONS = 3
-# "Declining": the client-rated total fell at each of the last two completed sessions, by at
-# least this share of the scale's range in all (0.4 points on a 1-5 scale).
-DECLINE_SHARE = 0.1
 # The supervisor's per-therapist trend compares two windows of this length.
 TREND_WEEKS = 12
 # Time to acknowledge a flag: the median over flags acknowledged in this many days.
@@ -99,11 +91,12 @@ def missing_forms_after(clinic: Clinic | None) -> int:
 
 
 class RiskTier:
-    """Most in need of a look first (docs/dashboards.md, "Risk ranking")."""
+    """Most in need of a look first (docs/dashboards.md, "Risk ranking"). A client is on the
+    "need a look" list when their tier is above FINE."""
 
     UNREPAIRED = 0
     PENDING = 1
-    LOW_OR_DECLINING = 2
+    LOW = 2
     SIGNAL = 3
     MISSING_FORMS = 4
     FINE = 5
@@ -111,7 +104,7 @@ class RiskTier:
     LABELS = (
         gettext_noop("Unrepaired rupture"),
         gettext_noop("Rupture, repair pending"),
-        gettext_noop("Low or declining"),
+        gettext_noop("Low alliance"),
         gettext_noop("Signal to look at"),
         gettext_noop("Client forms missing"),
         gettext_noop("No concerns"),
@@ -128,7 +121,7 @@ class Risk:
     # Each reason's text is made (translated) when the reasons are first read: a queue
     # ranks thousands of clients and shows a hundred.
     texts: list[Callable[[], str]] = field(default_factory=list)
-    flag_id: int | None = None  # the flag behind the first reason, for a link
+    episode_id: int | None = None  # the episode behind the first reason, for a link
 
     @functools.cached_property
     def reasons(self) -> list[str]:
@@ -147,20 +140,24 @@ class Risk:
         return ["unrepaired", "pending", "low", "signal", "missing", "fine"][self.tier]
 
 
-class FlagFact(NamedTuple):
-    """What the ranking reads of one flag (a tuple: the ranking reads thousands)."""
+class EpisodeFact(NamedTuple):
+    """What the ranking reads of one active, unresolved episode (a tuple: the ranking reads
+    thousands)."""
 
     id: int
-    rule: str
-    rater: str
-    scale: str
-    repair_status: str
+    kind: str
     status: str
-    session: int
+    repair_status: str
+    session: int  # the number of the session where it began
+    rules: frozenset[str]  # the rules of its active flags
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == Episode.Status.OPEN
 
 
-def _latest(flags: list[FlagFact]) -> FlagFact:
-    return max(flags, key=lambda f: (f.session, f.id))
+def _latest(episodes: list[EpisodeFact]) -> EpisodeFact:
+    return max(episodes, key=lambda e: (e.session, e.id))
 
 
 # Translated when used: the ranking assesses every client of a queue (thousands).
@@ -169,130 +166,139 @@ SIGNAL_TEXT = {
     "rater_discrepancy": gettext_noop(
         "Therapist rated higher than the client at session %(number)d"
     ),
-    "ceiling": gettext_noop(
+    Episode.Kind.CEILING: gettext_noop(
         "Ratings at the scale maximum from session %(number)d: invite feedback"
     ),
+    Episode.Kind.MISSING_FORMS: gettext_noop("Client forms missing from session %(number)d"),
+    "repaired": gettext_noop("Repaired drop at session %(number)d"),
+    "other": gettext_noop("Open flag at session %(number)d"),
 }
 
 
 def risk_assess(
-    flags: list[FlagFact],
-    recent_totals: list[float | None],
-    *,
-    sessions_since_form: int,
-    missing_after: int,
-    scale_range: tuple[float, float],
+    episodes: list[EpisodeFact], *, sessions_since_form: int, missing_after: int
 ) -> Risk:
     """One client's risk tier and the reasons for it, most serious first.
 
-    ``flags``: the client's active flags that are not resolved. ``recent_totals``: the
-    client-rated totals (None: no client form) of the last completed sessions, oldest first
-    (only the last RANKED_SESSIONS are read).
+    ``episodes``: the client's active episodes that are not resolved. A client needs a look
+    (a tier above FINE) only when something is actionable now:
 
-    Unrepaired > pending: a drop rule (RUPTURE_RULES) on the client-rated total, by repair
-    status; acknowledged ones count until resolved (the score has not come back). Low or
-    declining: a low_alliance flag on the client-rated total, or a total that fell at each of
-    the last two completed sessions by DECLINE_SHARE of the range in all. Signal: an open
-    tension, therapist-higher discrepancy or ceiling flag. Missing forms: at least
-    ``missing_after`` completed sessions since the last client form. Subscale and
-    therapist-rated drops are counted as flags but do not rank (2-item subscales are noisy).
+    - Unrepaired > pending: a rupture episode (a drop of either rater, on any scale) whose
+      repair status is unrepaired or pending, acknowledged or not (the score has not come
+      back).
+    - Low alliance: an open (unacknowledged) episode with a low_alliance flag.
+    - Signal: any other open episode: a tension report, the raters' disagreement, a drop
+      since repaired but not yet acknowledged, a ceiling run.
+    - Missing forms: at least ``missing_after`` completed sessions since the last client
+      form, or an open missing-forms episode.
+
+    An acknowledged episode without an unrepaired or pending drop (a tension report, a
+    repaired drop) keeps nobody on the list; a repaired one is mentioned under FINE. Every
+    open episode puts the client above FINE, so "No concerns" never stands beside an open
+    flag.
     """
     reasons: list[tuple[int, Callable[[], str], int | None]] = []
-    ruptures = [
-        f
-        for f in flags
-        if f.rule in RUPTURE_RULES and f.rater == Rater.CLIENT and f.scale == "total"
-    ]
-    unrepaired = [f for f in ruptures if f.repair_status == Flag.RepairStatus.UNREPAIRED]
-    pending = [
-        f for f in ruptures if f.repair_status in (Flag.RepairStatus.PENDING, "")
-    ]  # a drop flag without a status yet is treated as pending
+    ruptures = [e for e in episodes if e.kind == Episode.Kind.RUPTURE]
+    unrepaired = [e for e in ruptures if e.repair_status == Episode.RepairStatus.UNREPAIRED]
+    pending = [e for e in ruptures if e.repair_status == Episode.RepairStatus.PENDING]
     if unrepaired:
-        flag = _latest(unrepaired)
-        acknowledged = all(f.status == Episode.Status.ACKNOWLEDGED for f in unrepaired)
+        episode = _latest(unrepaired)
+        acknowledged = not any(e.is_open for e in unrepaired)
         reasons.append(
-            (RiskTier.UNREPAIRED, functools.partial(_unrepaired_text, flag, acknowledged), flag.id)
+            (
+                RiskTier.UNREPAIRED,
+                functools.partial(_unrepaired_text, episode.session, acknowledged),
+                episode.id,
+            )
         )
     if pending:
-        flag = _latest(pending)
-        reasons.append(
-            (
-                RiskTier.PENDING,
-                _text(gettext_noop("Drop at session %(number)d, repair pending"), flag),
-                flag.id,
-            )
-        )
-    low = [
-        f
-        for f in flags
-        if f.rule == "low_alliance" and f.rater == Rater.CLIENT and f.scale == "total"
-    ]
+        episode = _latest(pending)
+        message = gettext_noop("Drop at session %(number)d, repair pending")
+        reasons.append((RiskTier.PENDING, _text(message, episode), episode.id))
+    low = [e for e in ruptures if e.is_open and "low_alliance" in e.rules]
     if low:
-        flag = _latest(low)
+        episode = _latest(low)
+        message = gettext_noop("Low alliance at session %(number)d")
+        reasons.append((RiskTier.LOW, _text(message, episode), episode.id))
+    signals = [
+        e
+        for e in episodes
+        if e.is_open
+        and e.kind != Episode.Kind.MISSING_FORMS
+        and e not in low
+        and e.repair_status not in (Episode.RepairStatus.UNREPAIRED, Episode.RepairStatus.PENDING)
+    ]
+    if signals:
+        episode = _latest(signals)
         reasons.append(
-            (
-                RiskTier.LOW_OR_DECLINING,
-                _text(gettext_noop("Low alliance at session %(number)d"), flag),
-                flag.id,
-            )
+            (RiskTier.SIGNAL, _text(SIGNAL_TEXT[_signal_of(episode)], episode), episode.id)
         )
-    last3 = recent_totals[-RANKED_SESSIONS:]
-    if len(last3) == RANKED_SESSIONS and None not in last3:
-        a, b, c = last3
-        if a > b > c and a - c >= DECLINE_SHARE * (scale_range[1] - scale_range[0]):
-            reasons.append(
-                (RiskTier.LOW_OR_DECLINING, functools.partial(_decline_text, a, b, c), None)
-            )
-    for rule in SIGNAL_RULES:
-        found = [f for f in flags if f.rule == rule and f.status == Episode.Status.OPEN]
-        if found:
-            flag = _latest(found)
-            reasons.append((RiskTier.SIGNAL, _text(SIGNAL_TEXT[rule], flag), flag.id))
+    missing = [e for e in episodes if e.is_open and e.kind == Episode.Kind.MISSING_FORMS]
     if sessions_since_form >= missing_after:
         reasons.append(
             (
                 RiskTier.MISSING_FORMS,
                 functools.partial(_missing_forms_text, sessions_since_form),
-                None,
+                _latest(missing).id if missing else None,
             )
         )
-    repaired = [f for f in ruptures if f.repair_status == Flag.RepairStatus.REPAIRED]
-    if repaired:
-        flag = _latest(repaired)
+    elif missing:
+        episode = _latest(missing)
         reasons.append(
-            (
-                RiskTier.FINE,
-                _text(gettext_noop("Repaired drop at session %(number)d"), flag),
-                flag.id,
-            )
+            (RiskTier.MISSING_FORMS, _text(SIGNAL_TEXT[episode.kind], episode), episode.id)
         )
+    repaired = [
+        e for e in ruptures if e.repair_status == Episode.RepairStatus.REPAIRED and not e.is_open
+    ]
+    if repaired:
+        episode = _latest(repaired)
+        reasons.append((RiskTier.FINE, _text(SIGNAL_TEXT["repaired"], episode), episode.id))
     if not reasons:
         return Risk(tier=RiskTier.FINE)
     reasons.sort(key=lambda reason: reason[0])
-    return Risk(tier=reasons[0][0], texts=[text for _t, text, _f in reasons], flag_id=reasons[0][2])
+    return Risk(
+        tier=reasons[0][0], texts=[text for _t, text, _e in reasons], episode_id=reasons[0][2]
+    )
 
 
-def _text(message: str, flag: FlagFact) -> Callable[[], str]:
-    """The translated ``message`` (marked with gettext_noop) with the flag's session number,
-    when called."""
-    return functools.partial(_flag_text, message, flag.session)
+def _signal_of(episode: EpisodeFact) -> str:
+    """The key of SIGNAL_TEXT that says what an open episode without a drop to repair is."""
+    if episode.kind != Episode.Kind.RUPTURE:
+        return episode.kind if episode.kind in SIGNAL_TEXT else "other"
+    if episode.repair_status == Episode.RepairStatus.REPAIRED:
+        return "repaired"
+    for rule in ("client_reported_tension", "rater_discrepancy"):
+        if rule in episode.rules:
+            return rule
+    return "other"
 
 
-def _flag_text(message: str, number: int) -> str:
+def needs_a_look(risk: Risk) -> bool:
+    return risk.tier < RiskTier.FINE
+
+
+def is_actionable(episode: EpisodeFact) -> bool:
+    """An episode that keeps its client on the list: open, or an unrepaired or pending
+    rupture (acknowledged or not)."""
+    return episode.is_open or (
+        episode.kind == Episode.Kind.RUPTURE
+        and episode.repair_status in (Episode.RepairStatus.UNREPAIRED, Episode.RepairStatus.PENDING)
+    )
+
+
+def _text(message: str, episode: EpisodeFact) -> Callable[[], str]:
+    """The translated ``message`` (marked with gettext_noop) with the episode's session
+    number, when called."""
+    return functools.partial(_session_text, message, episode.session)
+
+
+def _session_text(message: str, number: int) -> str:
     return _(message) % {"number": number}
 
 
-def _unrepaired_text(flag: FlagFact, acknowledged: bool) -> str:
-    text = _("Unrepaired drop at session %(number)d") % {"number": flag.session}
+def _unrepaired_text(number: int, acknowledged: bool) -> str:
+    text = _("Unrepaired drop at session %(number)d") % {"number": number}
     return f"{text} {_('(acknowledged)')}" if acknowledged else text
-
-
-def _decline_text(a: float, b: float, c: float) -> str:
-    return _("Client total fell two sessions running (%(a)s → %(b)s → %(c)s)") % {
-        "a": f"{a:.2f}",
-        "b": f"{b:.2f}",
-        "c": f"{c:.2f}",
-    }
 
 
 def _missing_forms_text(count: int) -> str:
@@ -303,31 +309,41 @@ def _missing_forms_text(count: int) -> str:
     ) % {"count": count}
 
 
-def _flag_facts(client_ids: list[int]) -> dict[int, list[FlagFact]]:
-    """The active, unresolved flags of these clients that ``risk_assess`` reads (drops and
-    low alliance on the client-rated total, open signals), by client: one query."""
-    facts: dict[int, list[FlagFact]] = defaultdict(list)
-    ranked = Q(rater=Rater.CLIENT, scale="total", rule__in=[*RUPTURE_RULES, "low_alliance"]) | Q(
-        rule__in=SIGNAL_RULES, status=Episode.Status.OPEN
-    )
-    rows = (
-        Flag.objects.active()
-        .exclude(status=Episode.Status.RESOLVED)
-        .filter(ranked, client_id__in=client_ids)
-        .values_list(
-            "pk",
-            "client_id",
-            "rule",
-            "rater",
-            "scale",
-            "repair_status",
-            "status",
-            "session__number",
+def episode_facts(
+    client_ids: list[int] | None = None,
+    *,
+    clients: QuerySet[Client] | None = None,
+    resolved: bool = False,
+) -> dict[int, list[EpisodeFact]]:
+    """The active, unresolved (``resolved``: all active) episodes of these clients
+    (``client_ids``, or the ``clients`` queryset) with the rules of their active flags, by
+    client: one query (one row per flag, regrouped here)."""
+    flags = Flag.objects.active().filter(episode__retired_at__isnull=True)
+    if not resolved:
+        flags = flags.exclude(episode__status=Episode.Status.RESOLVED)
+    if clients is not None:
+        flags = flags.filter(client__in=clients)
+    else:
+        flags = flags.filter(client_id__in=client_ids)
+    rows = flags.values_list(
+        "episode_id",
+        "episode__client_id",
+        "episode__kind",
+        "episode__status",
+        "episode__repair_status",
+        "episode__session__number",
+        "rule",
+    ).order_by()
+    found: dict[int, tuple] = {}
+    rules: dict[int, set[str]] = defaultdict(set)
+    for episode_id, client_id, kind, status, repair, number, rule in rows:
+        found[episode_id] = (client_id, kind, status, repair or "", number)
+        rules[episode_id].add(rule)
+    facts: dict[int, list[EpisodeFact]] = defaultdict(list)
+    for episode_id, (client_id, kind, status, repair, number) in found.items():
+        facts[client_id].append(
+            EpisodeFact(episode_id, kind, status, repair, number, frozenset(rules[episode_id]))
         )
-        .order_by()
-    )
-    for pk, client_id, rule, rater, scale, repair, status, number in rows:
-        facts[client_id].append(FlagFact(pk, rule, rater, scale, repair or "", status, number))
     return facts
 
 
@@ -411,16 +427,14 @@ def _with_risk(viewer: User, clients: list[Client]) -> list[Client]:
         return clients
     scale_range, missing_after = _risk_settings(viewer.clinic)
     ids = [c.pk for c in clients]
-    facts = _flag_facts(ids)
+    facts = episode_facts(ids)
     recent = recent_client_totals(ids)
     for client in clients:
         client.recent = recent.get(client.pk, [])
         client.risk = risk_assess(
             facts.get(client.pk, []),
-            [value for _number, value in client.recent],
             sessions_since_form=client.sessions_since_client_form,
             missing_after=missing_after,
-            scale_range=scale_range,
         )
         client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
     return clients
@@ -447,7 +461,7 @@ class RiskQueue:
     # What the ranking read of every client, for the per-therapist figures
     # (``therapist_figures(..., queue=...)``) to count from instead of reading it again.
     ranking: list[selectors.RankingRow] = field(default_factory=list)
-    facts: dict[int, list[FlagFact]] = field(default_factory=dict)
+    facts: dict[int, list[EpisodeFact]] = field(default_factory=dict)
 
 
 def risk_queue(
@@ -458,26 +472,24 @@ def risk_queue(
 
     A supervisor may see thousands of clients and is shown a hundred, so the ranking reads
     only what ``risk_assess`` needs for every client (the latest client total, sessions
-    since the last client form, the ranked flags and the last RANKED_SESSIONS client totals)
-    and the caseload columns and sparklines are read for the rows shown. Four queries.
+    since the last client form and the unresolved episodes), then the caseload columns and
+    sparklines are read for the rows shown. Four queries.
     """
     if not therapists:
         return RiskQueue(rows=[], total=0, attention=0, clients=0)
     scale_range, missing_after = _risk_settings(viewer.clinic)
-    ranking = selectors.queue_ranking(viewer, [t.pk for t in therapists], sessions=RANKED_SESSIONS)
-    facts = _flag_facts([row.pk for row in ranking])
+    ranking = selectors.queue_ranking(viewer, [t.pk for t in therapists], sessions=0)
+    facts = episode_facts([row.pk for row in ranking])
     ranked = []
     for row in ranking:
         risk = risk_assess(
             facts.get(row.pk, []),
-            row.recent_totals,
             sessions_since_form=row.sessions_since_client_form,
             missing_after=missing_after,
-            scale_range=scale_range,
         )
         ranked.append((_rank_key(risk, row.latest_client_total, row.code), row.pk, risk))
     ranked.sort(key=lambda entry: entry[0])
-    attention = [entry for entry in ranked if entry[2].tier < RiskTier.FINE]
+    attention = [entry for entry in ranked if needs_a_look(entry[2])]
     queue = ranked if every_client else attention
     risks = {pk: risk for _key, pk, risk in queue[:limit]}
     found = {c.pk: c for c in selectors.caseload_for(viewer).filter(pk__in=list(risks))}
@@ -573,9 +585,9 @@ class TherapistFigures:
     with_client_form: int = 0
     mean_recent: float | None = None  # mean client total, last TREND_WEEKS weeks
     mean_previous: float | None = None  # the TREND_WEEKS weeks before
-    unrepaired: int = 0  # clients with an unrepaired rupture (client-rated total)
+    unrepaired: int = 0  # clients with an unresolved unrepaired rupture episode
     pending: int = 0
-    acknowledged: int = 0  # flags acknowledged in the last ACKNOWLEDGE_DAYS days
+    acknowledged: int = 0  # episodes acknowledged in the last ACKNOWLEDGE_DAYS days
     median_acknowledge_hours: float | None = None
     # Monday -> (mean client total, ratings) of the weeks of the period that have ratings.
     weekly: dict[dt.date, tuple[float, int]] = field(default_factory=dict)
@@ -607,9 +619,9 @@ def therapist_figures(
     client-form completion over ``period`` and over the summaries' COMPLETION_DAYS;
     trend = mean client-rated total of the TREND_WEEKS weeks up to the end of the period
     minus the TREND_WEEKS weeks before; the weekly means over the period. Then clients with
-    an unrepaired or pending rupture; median hours from a flag's creation to its
-    acknowledgement over flags acknowledged in the ACKNOWLEDGE_DAYS days up to the period
-    end.
+    an unrepaired or pending rupture episode; median hours from an episode's creation to
+    its acknowledgement over episodes acknowledged in the ACKNOWLEDGE_DAYS days up to the
+    period end.
     """
     if not therapists:
         return []
@@ -677,7 +689,7 @@ def therapist_figures(
 
     waits: dict[int, list[float]] = defaultdict(list)
     acknowledged = (
-        Flag.objects.filter(
+        Episode.objects.filter(
             client__in=Client.objects.visible_to(viewer),
             client__primary_therapist_id__in=ids,
             acknowledged_at__gte=end - dt.timedelta(days=ACKNOWLEDGE_DAYS),
@@ -701,45 +713,42 @@ SUMMARY_SPAN = "summary"
 
 
 def _rupture_clients(viewer: User, therapist_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Therapist id -> (active primary clients with an unrepaired rupture, with a pending
-    one): active, unresolved drop flags on the client-rated total. One query."""
-    rupture = Q(rule__in=RUPTURE_RULES, rater=Rater.CLIENT, scale="total")
-    flags = (
-        Flag.objects.active()
-        .exclude(status=Episode.Status.RESOLVED)
+    """Therapist id -> (active primary clients with an unrepaired rupture episode, with a
+    pending one): active, unresolved rupture episodes (a drop of either rater). One
+    query."""
+    episodes = (
+        Episode.objects.unresolved()
         .filter(
-            rupture,
+            kind=Episode.Kind.RUPTURE,
             client__in=Client.objects.visible_to(viewer).active(),
             client__primary_therapist_id__in=therapist_ids,
         )
         .values("client__primary_therapist_id")
         .annotate(
             unrepaired=Count(
-                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)
+                "client", distinct=True, filter=Q(repair_status=Episode.RepairStatus.UNREPAIRED)
             ),
             pending=Count(
-                "client", distinct=True, filter=Q(repair_status=Flag.RepairStatus.PENDING)
+                "client", distinct=True, filter=Q(repair_status=Episode.RepairStatus.PENDING)
             ),
         )
         .order_by()
     )
     return {
-        row["client__primary_therapist_id"]: (row["unrepaired"], row["pending"]) for row in flags
+        row["client__primary_therapist_id"]: (row["unrepaired"], row["pending"]) for row in episodes
     }
 
 
 def _rupture_clients_of_queue(queue: RiskQueue) -> dict[int, tuple[int, int]]:
-    """What ``_rupture_clients`` counts, from the flags the queue's ranking read (a superset:
-    every active, unresolved drop flag on the client-rated total of its clients)."""
+    """What ``_rupture_clients`` counts, from the episodes the queue's ranking read (every
+    active, unresolved episode of its clients)."""
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for row in queue.ranking:
         statuses = {
-            f.repair_status
-            for f in queue.facts.get(row.pk, ())
-            if f.rule in RUPTURE_RULES and f.rater == Rater.CLIENT and f.scale == "total"
+            e.repair_status for e in queue.facts.get(row.pk, ()) if e.kind == Episode.Kind.RUPTURE
         }
-        counts[row.therapist_id][0] += Flag.RepairStatus.UNREPAIRED in statuses
-        counts[row.therapist_id][1] += Flag.RepairStatus.PENDING in statuses
+        counts[row.therapist_id][0] += Episode.RepairStatus.UNREPAIRED in statuses
+        counts[row.therapist_id][1] += Episode.RepairStatus.PENDING in statuses
     return {therapist_id: (u, p) for therapist_id, (u, p) in counts.items()}
 
 
@@ -855,6 +864,8 @@ FLAG_COLUMNS = [
     "repair_status",
     "status",
     "explanation",
+    "episode",
+    "episode_repair_status",
 ]
 
 
@@ -879,6 +890,8 @@ FLAG_FIELDS = (
     "repair_status",
     "episode__status",
     "explanation",
+    "episode_id",
+    "episode__repair_status",
 )
 
 
@@ -895,6 +908,8 @@ def _flag_values(flag: Flag) -> tuple:
         flag.repair_status,
         flag.episode.status,  # set by the episode's prefetch of its flags: no query
         flag.explanation,
+        flag.episode_id,
+        flag.episode.repair_status,
     )
 
 
@@ -913,8 +928,19 @@ def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
     names = dict(Flag.Rule.choices)
     return pd.DataFrame.from_records(
         [
-            (number, rater, scale, rule, str(names.get(rule, rule)), repair or "", status, text)
-            for number, rater, scale, rule, repair, status, text in flags
+            (
+                number,
+                rater,
+                scale,
+                rule,
+                str(names.get(rule, rule)),
+                repair or "",
+                status,
+                text,
+                episode,
+                episode_repair or "",
+            )
+            for number, rater, scale, rule, repair, status, text, episode, episode_repair in flags
         ],
         columns=FLAG_COLUMNS,
     )
@@ -1391,6 +1417,7 @@ def packet_frames(packet: Packet) -> dict[str, pd.DataFrame]:
                     "repair_status": flag.repair_status,
                     "status": flag.status,
                     "explanation": flag.explanation,
+                    "episode": flag.episode,
                 }
             )
     frames["Sessions"] = pd.DataFrame(session_rows, columns=PACKET_SESSION_COLUMNS)
@@ -1427,6 +1454,7 @@ PACKET_FLAG_COLUMNS = [
     "repair_status",
     "status",
     "explanation",
+    "episode",
 ]
 
 
@@ -1438,7 +1466,8 @@ class ClinicOverview:
     period: Period
     latest_totals: pd.Series  # latest client-rated total of each active client (NaN: none)
     completion: list[tuple[User, int, int]]  # (therapist, completed, with client form)
-    flags_per_rule: pd.DataFrame  # rule, label, n, open, unrepaired
+    # rule, label, and the active episodes in which the rule fired: n, open, unrepaired
+    flags_per_rule: pd.DataFrame
     monthly: pd.DataFrame  # month, rater, mean, n; every month for both raters
 
     @property
@@ -1464,8 +1493,9 @@ class ClinicOverview:
 
 def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
     """The clinic admin's overview, in five aggregate queries: latest client totals of the
-    active clients; client-form completion per therapist over the period; active flags per
-    rule on sessions in the period; monthly mean client- and therapist-rated totals."""
+    active clients; client-form completion per therapist over the period; per rule, the
+    active episodes whose flags of that rule are on sessions in the period (all, open,
+    unrepaired); monthly mean client- and therapist-rated totals."""
     visible = Client.objects.visible_to(admin)
     latest = pd.Series(
         list(
@@ -1488,12 +1518,20 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
     flags = (
         Flag.objects.visible_to(admin)
         .active()
-        .filter(session__starts_at__gte=period.start_at, session__starts_at__lt=period.end_at)
+        .filter(
+            episode__retired_at__isnull=True,
+            session__starts_at__gte=period.start_at,
+            session__starts_at__lt=period.end_at,
+        )
         .values("rule")
         .annotate(
-            n=Count("pk"),
-            open=Count("pk", filter=Q(status=Episode.Status.OPEN)),
-            unrepaired=Count("pk", filter=Q(repair_status=Flag.RepairStatus.UNREPAIRED)),
+            n=Count("episode", distinct=True),
+            open=Count("episode", distinct=True, filter=Q(episode__status=Episode.Status.OPEN)),
+            unrepaired=Count(
+                "episode",
+                distinct=True,
+                filter=Q(episode__repair_status=Episode.RepairStatus.UNREPAIRED),
+            ),
         )
         .order_by()
     )

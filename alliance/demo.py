@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from alliance.models import Client, Clinic, Supervision, User
-from alliance.services import flags_refresh_for_client
+from alliance.models import Client, Clinic, Episode, Supervision, User
+from alliance.services import episode_acknowledge, episode_resolve, flags_refresh_for_client
 from measures.models import Instrument, Rater, Rating
 from measures.selectors import instrument_for
 from measures.services import rating_record
@@ -225,6 +225,60 @@ def _rate(
     )
 
 
+# The therapists keep up with their flags: an episode the story does not tell (the noise of
+# the generated ratings) is dealt with once it is older than the client's last
+# NEW_SESSIONS held sessions; newer ones are still open (docs/ruptures.md, "The demo's list").
+NEW_SESSIONS = 2
+
+
+def _is_story_episode(course: Course, episode: Episode) -> bool:
+    """The episode the course's story is about."""
+    if episode.kind != Episode.Kind.RUPTURE:
+        return True  # ceiling and missing forms are stories of their own
+    if course.story in ("repaired", "unrepaired"):
+        return episode.session.number == course.rupture_at
+    if course.story == "overrated":
+        return {f.rule for f in episode.flags.all()} == {"rater_discrepancy"}
+    return False
+
+
+def _handle_episodes(course: Course, client: Client, therapist: User) -> None:
+    """What the therapist has done about the client's open episodes by now: a repaired
+    story's rupture was acknowledged with its repair; an episode the story does not tell is
+    acknowledged and resolved once it is older than the last NEW_SESSIONS held sessions.
+    Everything else stays open. Episodes already handled are left alone (idempotent)."""
+    held = list(
+        TherapySession.objects.completed()
+        .filter(client=client)
+        .order_by("-starts_at", "-number")
+        .values_list("pk", flat=True)[:NEW_SESSIONS]
+    )
+    episodes = (
+        Episode.objects.open()
+        .filter(client=client)
+        .select_related("client", "session")
+        .prefetch_related("flags")
+    )
+    for episode in episodes:
+        if _is_story_episode(course, episode):
+            if course.story == "repaired":
+                episode_acknowledge(
+                    episode=episode,
+                    user=therapist,
+                    action_note="We talked about the last session openly; the client felt "
+                    "heard and we adjusted the homework.",
+                    rupture_type=Episode.RuptureType.WITHDRAWAL,
+                    repair_strategy=Episode.RepairStrategy.EXPLORE_TOGETHER,
+                )
+        elif episode.last_session_id not in held:
+            episode = episode_acknowledge(
+                episode=episode,
+                user=therapist,
+                action_note="Checked in with the client about it; nothing to repair.",
+            )
+            episode_resolve(episode=episode, user=therapist)
+
+
 def demo_seed() -> dict[str, int]:
     """Create (or complete) the demo clinic. Returns counts of what it holds."""
     with transaction.atomic():
@@ -240,6 +294,8 @@ def demo_seed() -> dict[str, int]:
         clients = [_course(course, clinic, users, instruments, today) for course in COURSES]
         for client in clients:
             flags_refresh_for_client(client=client)
+        for course, client in zip(COURSES, clients, strict=True):
+            _handle_episodes(course, client, users[course.therapist])
     return {
         "clients": len(clients),
         "sessions": TherapySession.objects.filter(client__clinic=clinic).count(),

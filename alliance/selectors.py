@@ -428,6 +428,10 @@ def annotate_latest_client_total(clients: QuerySet[Client]) -> QuerySet[Client]:
     return clients.annotate(latest_client_total=_latest_client_total())
 
 
+def annotate_sessions_since_client_form(clients: QuerySet[Client]) -> QuerySet[Client]:
+    return clients.annotate(sessions_since_client_form=_sessions_since_client_form())
+
+
 # --- client page -------------------------------------------------------------------------
 
 

@@ -60,16 +60,17 @@ def _labels() -> dict[str, str]:
 
 @register.simple_tag
 def risk_reason(risk) -> SafeString:
-    """A client's risk tier and why (``dashboards.Risk``): the first reason links to the flag
-    behind it, the others follow."""
+    """A client's risk tier and why (``dashboards.Risk``): the first reason links to the
+    episode behind it, the others follow."""
     html = (
         f'<span class="risk-tier risk-{risk.css}"><span class="risk-mark" aria-hidden="true">'
         f"</span>{escape(risk.label)}</span>"
     )
     if risk.reasons:
         reason = escape(risk.reason)
-        if risk.flag_id:
-            reason = f'<a href="{reverse("flag_detail", args=[risk.flag_id])}">{reason}</a>'
+        if risk.episode_id:
+            url = reverse("episode_detail", args=[risk.episode_id])
+            reason = f'<a href="{url}">{reason}</a>'
         html += f'\n<span class="risk-reason">{reason}</span>'
         if len(risk.reasons) > 1:
             rest = escape("; ".join(risk.reasons[1:]))

@@ -47,9 +47,29 @@ def weekly_course(
     return sessions
 
 
-def flag(session, rule="reliable_drop", *, rater="client", scale="total", **fields):
-    """A flag on a session, as the engine would store it."""
-    return FlagFactory(session=session, rule=rule, rater=rater, scale=scale, **fields)
+def flag(session, rule="reliable_drop", *, rater="client", scale="total", status=None, **fields):
+    """A flag on a session, as the engine would store it, in the episode of its client,
+    session and kind: the episode's repair status follows its active flags as
+    ``group_episodes`` makes it, and it is retired when none is active. ``status``
+    (acknowledged, resolved) is set on the episode, now."""
+    made = FlagFactory(session=session, rule=rule, rater=rater, scale=scale, **fields)
+    episode = made.episode
+    repairs = list(episode.flags.filter(retired_at__isnull=True).values_list("repair_status"))
+    found = {repair for (repair,) in repairs if repair}
+    if "unrepaired" in found:
+        episode.repair_status = "unrepaired"
+    elif found == {"repaired"}:
+        episode.repair_status = "repaired"
+    else:
+        episode.repair_status = "pending" if found else ""
+    episode.retired_at = None if repairs else made.retired_at
+    if status is not None:
+        episode.status = status
+        now = timezone.now()
+        episode.acknowledged_at = now if status == "acknowledged" else episode.acknowledged_at
+        episode.resolved_at = now if status == "resolved" else episode.resolved_at
+    episode.save()
+    return made
 
 
 def queries_for(client, url, params=None, *, status=200) -> int:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from alliance import selectors
 from alliance.models import Client
+from tests.alliance.dashboard_helpers import flag
 from tests.factories import (
     ClientFactory,
     FlagFactory,
@@ -49,9 +50,10 @@ def test_caseload_columns(therapist, instruments):
     client = ClientFactory(primary_therapist=therapist, code="R-0001")
     sessions = rated_course(client, instruments, [5, 4, None, None], [4, 4, 3, None])
     FlagFactory(session=sessions[1])
-    FlagFactory(session=sessions[1], rule="below_baseline")
-    FlagFactory(session=sessions[1], rule="ceiling", status="acknowledged")
-    FlagFactory(session=sessions[0], rule="low_alliance", retired_at=timezone.now())
+    FlagFactory(session=sessions[1], rule="below_baseline")  # the same episode
+    flag(sessions[1], "ceiling", status="acknowledged")
+    flag(sessions[0], "low_alliance", retired_at=timezone.now())
+    flag(sessions[2], "client_reported_tension", scale="tension")
     upcoming = TherapySessionFactory(
         client=client, number=5, status="scheduled", starts_at=timezone.now() + dt.timedelta(days=2)
     )
@@ -60,7 +62,7 @@ def test_caseload_columns(therapist, instruments):
     assert row.client_change == -1
     assert row.latest_therapist_total == 3
     assert row.therapist_change == -1
-    assert row.open_episodes == 2  # acknowledged and retired flags are not open
+    assert row.open_episodes == 2  # one per episode; acknowledged and retired ones are not open
     assert row.sessions_since_client_form == 2
     assert row.last_session_at == sessions[3].starts_at
     assert row.next_session_at == upcoming.starts_at

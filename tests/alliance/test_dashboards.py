@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance import dashboards, selectors
-from alliance.models import Client, Flag
+from alliance.models import Client, Episode, Flag
 from measures.services import rating_record
 from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
 from tests.alliance.flag_helpers import answers_for
@@ -51,27 +51,32 @@ def ranked(therapist, instruments):
     flag(e[2], "client_reported_tension", scale="tension")
     make("F-missing", [4, None, None, None])
     _, g = make("G-repaired", [4, 2, 4])
-    flag(g[2], repair_status="repaired")
+    flag(g[2], repair_status="repaired")  # repaired, not yet acknowledged: a signal
+    _, k = make("K-repaired-ack", [4, 2, 4])
+    flag(k[2], repair_status="repaired", status="acknowledged")  # handled: no look
     ClientFactory(primary_therapist=therapist, code="H-new")
+    _, l_ = make("L-therapist", [4, 4, 4], [4, 4, 3])
+    flag(l_[3], rater="therapist", repair_status="unrepaired")  # either rater counts
+    flag(l_[3], scale="goal", repair_status="unrepaired")  # the same episode
     _, i = make("I-noise", [4, 4, 4], [4, 4, 3])
-    flag(i[3], rater="therapist", repair_status="unrepaired")  # therapist-rated: no rank
-    flag(i[3], scale="goal", repair_status="unrepaired")  # a 2-item subscale: no rank
     flag(i[2], repair_status="unrepaired", status="resolved")  # closed by the therapist
     flag(i[1], "sudden_loss", repair_status="unrepaired", retired_at=timezone.now())  # gone
-    flag(i[2], "client_reported_tension", scale="tension", status="acknowledged")
+    flag(i[3], "client_reported_tension", scale="tension", status="acknowledged")
     return therapist
 
 
 ORDER = [
     "A-unrepaired",
     "J-acknowledged",
+    "L-therapist",
     "B-pending",
     "C-low",
-    "D-declining",
     "E-tension",
-    "F-missing",
     "G-repaired",
+    "F-missing",
+    "D-declining",
     "I-noise",
+    "K-repaired-ack",
     "H-new",
 ]
 
@@ -80,17 +85,25 @@ def test_the_ranking_puts_each_tier_in_order(ranked):
     rows = dashboards.caseload_rows(ranked, therapist=ranked)
     assert [c.code for c in rows] == ORDER
     tiers = [c.risk.tier for c in rows]
-    assert tiers == [0, 0, 1, 2, 2, 3, 4, 5, 5, 5]
+    assert tiers == [0, 0, 0, 1, 2, 3, 3, 4, 5, 5, 5, 5]
     reasons = {c.code: c.risk.reason for c in rows}
     assert reasons["A-unrepaired"] == "Unrepaired drop at session 4"
     assert reasons["J-acknowledged"] == "Unrepaired drop at session 3 (acknowledged)"
+    assert reasons["L-therapist"] == "Unrepaired drop at session 3"
     assert reasons["B-pending"] == "Drop at session 3, repair pending"
     assert reasons["C-low"] == "Low alliance at session 2"
-    assert reasons["D-declining"] == "Client total fell two sessions running (5.00 → 4.00 → 3.00)"
     assert reasons["E-tension"] == "Client reported tension at session 2"
-    assert reasons["F-missing"] == "No client form for the last 3 sessions"
     assert reasons["G-repaired"] == "Repaired drop at session 2"
+    assert reasons["F-missing"] == "No client form for the last 3 sessions"
+    # Falling two sessions running is no rule: no look without an episode.
+    assert reasons["D-declining"] == ""
+    assert reasons["K-repaired-ack"] == "Repaired drop at session 2"
     assert reasons["I-noise"] == reasons["H-new"] == ""
+
+
+def test_no_concerns_never_stands_beside_an_open_flag(ranked):
+    for row in dashboards.caseload_rows(ranked, therapist=ranked):
+        assert row.open_episodes == 0 or dashboards.needs_a_look(row.risk), row.code
 
 
 def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
@@ -99,16 +112,16 @@ def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
     caseload = dashboards.caseload_rows(supervisor, therapist=ranked)
     queue = dashboards.risk_queue(supervisor, [ranked], every_client=True, limit=100)
     assert [c.code for c in queue.rows] == ORDER
-    assert [(c.risk.tier, c.risk.reasons, c.risk.flag_id) for c in queue.rows] == [
-        (c.risk.tier, c.risk.reasons, c.risk.flag_id) for c in caseload
+    assert [(c.risk.tier, c.risk.reasons, c.risk.episode_id) for c in queue.rows] == [
+        (c.risk.tier, c.risk.reasons, c.risk.episode_id) for c in caseload
     ]
     assert [c.recent for c in queue.rows] == [c.recent for c in caseload]
     assert [c.latest_client_total for c in queue.rows] == [c.latest_client_total for c in caseload]
-    assert (queue.total, queue.attention, queue.clients) == (10, 7, 10)
+    assert (queue.total, queue.attention, queue.clients) == (12, 8, 12)
 
     needing_a_look = dashboards.risk_queue(supervisor, [ranked], limit=3)
     assert [c.code for c in needing_a_look.rows] == ORDER[:3]
-    assert (needing_a_look.total, needing_a_look.attention) == (7, 7)
+    assert (needing_a_look.total, needing_a_look.attention) == (8, 8)
     assert dashboards.risk_queue(supervisor, [], limit=3).rows == []
 
 
@@ -135,20 +148,20 @@ def test_the_supervision_queue_rows_show_rank_reason_and_columns(client, supervi
     client.force_login(supervisor)
     html = client.get(reverse("supervision"), {"queue": "all"}).content.decode()
     rows = re.findall(r'<tr class="risk-(\w+)">(.*?)</tr>', html, flags=re.S)
-    assert [re.search(r">([A-J]-[a-z]+)</a>", row).group(1) for _css, row in rows] == ORDER
-    assert [css for css, _row in rows][:3] == ["unrepaired", "unrepaired", "pending"]
+    assert [re.search(r">([A-L]-[a-z-]+)</a>", row).group(1) for _css, row in rows] == ORDER
+    assert [css for css, _row in rows][:4] == ["unrepaired", "unrepaired", "unrepaired", "pending"]
     first = rows[0][1]
     assert '<td class="num rank" data-label="#">1</td>' in first
     unrepaired = Flag.objects.get(client__code="A-unrepaired")
     assert (
-        f'<a href="{reverse("flag_detail", args=[unrepaired.pk])}">'
+        f'<a href="{reverse("episode_detail", args=[unrepaired.episode_id])}">'
         "Unrepaired drop at session 4</a>" in first
     )
     assert "&lt;b&gt;Ann&lt;/b&gt; O&#x27;Hara &amp; Co" in first
     assert "<b>Ann</b>" not in html
     assert '<svg class="sparkline"' in first
     assert '<td class="num" data-label="Client alliance">2.00</td>' in first
-    by_code = {re.search(r">([A-J]-[a-z]+)</a>", row).group(1): row for _css, row in rows}
+    by_code = {re.search(r">([A-L]-[a-z-]+)</a>", row).group(1): row for _css, row in rows}
     since_form = '<td class="num warn" data-label="Sessions since client form">3</td>'
     assert since_form in by_code["F-missing"]
     assert '<td class="trend" data-label="Trend">—</td>' in by_code["H-new"]
@@ -158,16 +171,7 @@ def test_a_flag_link_leads_to_the_reason(client, ranked):
     client.force_login(ranked)
     html = client.get(reverse("caseload")).content.decode()
     unrepaired = Flag.objects.get(client__code="A-unrepaired")
-    assert f'href="{reverse("flag_detail", args=[unrepaired.pk])}"' in html
-
-
-def test_declining_needs_two_falls_of_enough_size(therapist, instruments):
-    small = ClientFactory(primary_therapist=therapist, code="small")
-    weekly_course(small, instruments, [4.5, 4.33333, 4.16667])  # falls of 1/6: noise
-    broken = ClientFactory(primary_therapist=therapist, code="broken")
-    weekly_course(broken, instruments, [5, 3, 4, 2])  # fell, rose, fell
-    rows = {c.code: c.risk.tier for c in dashboards.caseload_rows(therapist, therapist=therapist)}
-    assert rows == {"small": 5, "broken": 5}
+    assert f'href="{reverse("episode_detail", args=[unrepaired.episode_id])}"' in html
 
 
 def test_the_clinics_missing_forms_setting_counts(therapist, instruments):
@@ -237,16 +241,15 @@ def figures_world(clinic, therapist, instruments):
     )
     rated_session(gone, 1, weeks_before(40), 1, instruments=instruments)
 
-    # Unrepaired ruptures: P twice (one client), Q only therapist-rated (not counted).
+    # Ruptures: P unrepaired (one episode of two flags), Q pending.
     flag(p4, repair_status="unrepaired")
     flag(p4, "below_baseline", repair_status="unrepaired")
-    flag(q2, rater="therapist", repair_status="unrepaired")
     flag(q2, "sudden_loss", repair_status="pending")
     # Acknowledged after 2 h, 10 h and 30 h within 90 days; 1 h long before; one waiting.
     for hours, ago in ((2, 5), (10, 40), (30, 80), (1, 200)):
         acknowledged = end - dt.timedelta(days=ago)
         made = flag(p2, f"rule-{hours}", status="acknowledged")
-        Flag.objects.filter(pk=made.pk).update(
+        Episode.objects.filter(pk=made.episode_id).update(
             created_at=acknowledged - dt.timedelta(hours=hours), acknowledged_at=acknowledged
         )
     flag(p2, "waiting")
@@ -279,8 +282,9 @@ def test_therapist_figures_match_hand_computed_values(
 def test_rupture_counts_from_the_queue_are_the_counts_of_the_query(
     supervisor, therapist, clinic, instruments
 ):
-    """Clients (not flags) with an unrepaired or a pending drop on the client-rated total,
-    counted from the queue's reads as the query counts them."""
+    """Clients (not flags or episodes) with an unrepaired or a pending rupture episode (a
+    drop of either rater, on any scale), counted from the queue's reads as the query counts
+    them."""
     other = TherapistFactory(clinic=clinic)
     SupervisionFactory(supervisor=supervisor, therapist=other)
 
@@ -292,15 +296,15 @@ def test_rupture_counts_from_the_queue_are_the_counts_of_the_query(
     both = session_of(therapist, "both")
     flag(both, repair_status="unrepaired")
     flag(both, "below_baseline", repair_status="unrepaired")  # one client, twice
-    flag(both, "sudden_loss", repair_status="pending")
+    flag(both, "sudden_loss", repair_status="pending")  # the same episode: unrepaired
     flag(session_of(therapist, "u"), repair_status="unrepaired", status="acknowledged")
+    flag(session_of(therapist, "t"), rater="therapist", repair_status="unrepaired")
     for code in ("p1", "p2", "p3"):
         flag(session_of(therapist, code), repair_status="pending")
-    flag(session_of(other, "other"), repair_status="unrepaired")
-    # Not counted: resolved, therapist-rated, a subscale, a signal, a discharged client.
-    flag(session_of(therapist, "r"), repair_status="unrepaired", status="resolved")
-    flag(session_of(therapist, "t"), rater="therapist", repair_status="unrepaired")
     flag(session_of(therapist, "s"), scale="bond", repair_status="pending")
+    flag(session_of(other, "other"), repair_status="unrepaired")
+    # Not counted: resolved, a signal, a discharged client.
+    flag(session_of(therapist, "r"), repair_status="unrepaired", status="resolved")
     flag(session_of(therapist, "x"), "client_reported_tension")
     gone = session_of(
         therapist, "gone", status=Client.Status.DISCHARGED, discharged_at=timezone.now()
@@ -316,7 +320,7 @@ def test_rupture_counts_from_the_queue_are_the_counts_of_the_query(
 
     counted = counts()
     from_queue = counts(dashboards.risk_queue(supervisor, therapists, limit=1))
-    assert counted == from_queue == {therapist.pk: (2, 4), other.pk: (1, 0)}
+    assert counted == from_queue == {therapist.pk: (3, 4), other.pk: (1, 0)}
 
 
 def test_weekly_totals_have_every_week_and_gaps(supervisor, therapist, figures_world):
@@ -607,4 +611,4 @@ def test_the_api_ranks_as_the_pages_do(ranked, supervisor):
     assert default[0]["risk"]["tier"] in range(6)  # every row carries its risk
 
     attention = api_client_for(supervisor).get("/api/v1/supervision/").json()["attention"]
-    assert [row["code"] for row in attention] == ORDER[:7]  # tiers 0-4, as on the dashboard
+    assert [row["code"] for row in attention] == ORDER[:8]  # tiers 0-4, as on the dashboard

@@ -80,9 +80,51 @@ def test_the_demo_clients_are_flagged_as_their_stories_were_built(instruments):
         )
         assert numbers and min(numbers) > half
 
-    # Every flag is open and active after seeding; a full recomputation changes nothing.
-    assert not Flag.objects.exclude(status="open").exists()
+    # Every flag is active after seeding; a full recomputation changes nothing.
     assert not Flag.objects.filter(retired_at__isnull=False).exists()
     out = io.StringIO()
     call_command("refresh_flags", stdout=out)
     assert "0 new, 0 updated, 0 retired, 0 back" in out.getvalue()
+
+
+# The clients whose story calls for a look (docs/ruptures.md, "The demo's list"): an
+# unrepaired or pending rupture, missing forms, a ceiling run, a therapist who rates well above
+# the client; and three whose last two sessions brought something new (RDC-013 and RDC-022: a
+# pending drop of the therapist's rating; RDC-021: tension reported at the last session).
+NEED_A_LOOK = {
+    "RDC-002": "unrepaired rupture",
+    "RDC-016": "unrepaired rupture",
+    "RDC-011": "rupture, repair pending",
+    "RDC-005": "client forms missing",
+    "RDC-017": "client forms missing",
+    "RDC-024": "client forms missing",
+    "RDC-006": "ratings at the ceiling",
+    "RDC-009": "therapist rates higher",
+    "RDC-023": "therapist rates higher",
+    "RDC-013": "new: therapist-rated drop, pending",
+    "RDC-022": "new: therapist-rated drop, pending",
+    "RDC-021": "new: tension reported",
+}
+
+
+def test_the_demos_list_is_the_clients_whose_story_calls_for_a_look(instruments):
+    from alliance import dashboards
+    from alliance.models import Episode, User
+
+    call_command("seed_demo", stdout=io.StringIO())
+    supervisor = User.objects.get(username="demo-supervisor")
+    therapists = list(User.objects.filter(username__in=["demo-therapist", "demo-therapist2"]))
+    queue = dashboards.risk_queue(supervisor, therapists, every_client=True, limit=100)
+    listed = {c.code for c in queue.rows if dashboards.needs_a_look(c.risk)}
+    assert listed == set(NEED_A_LOOK)
+    for row in queue.rows:  # "No concerns" never beside an open flag
+        assert row.open_episodes == 0 or dashboards.needs_a_look(row.risk), row.code
+    # The repaired stories' ruptures were acknowledged with their repair.
+    for code, (number, repair) in RUPTURES.items():
+        episode = Episode.objects.get(client__code=code, session__number=number, kind="rupture")
+        assert episode.repair_status == repair
+        assert episode.status == ("acknowledged" if repair == "repaired" else "open")
+    # Seeding again changes no episode's workflow.
+    before = sorted(Episode.objects.values_list("pk", "status"))
+    call_command("seed_demo", stdout=io.StringIO())
+    assert sorted(Episode.objects.values_list("pk", "status")) == before

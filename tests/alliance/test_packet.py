@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from alliance import dashboards
+from alliance.models import Flag
 from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
 from tests.factories import (
     ClientFactory,
@@ -49,6 +50,12 @@ def test_the_packet_has_a_page_per_client_most_at_risk_first(client, supervisor,
     assert '"width":680' in first.json and '"height":400' in first.json
     assert "Unrepaired drop at session 4" in html
     assert "Client reported tension" in html  # the flags not yet resolved, in words
+    # One item per episode: the drop and the tension report at session 4 are one event.
+    [episode] = pages[0].episodes
+    assert episode["session"] == 4 and episode["repair_status"] == "unrepaired"
+    assert episode["label"] == "Reliable drop, Client reported tension"
+    assert len(episode["flags"]) == 2
+    assert html.count("<li><strong>Session 4 ·") == 1
     assert response.context["packet"].figures.summary.active_clients == 3
 
 
@@ -179,7 +186,6 @@ def test_bad_period_on_a_packet_is_ignored(client, supervisor, caseload):
 def test_a_packets_series_is_the_client_pages_series(therapist, caseload):
     """The packet reads sessions and flags as values (clients_series), the client page gives
     the model instances it has loaded (client_series): the same frames either way."""
-    from alliance import selectors
     from sessions.selectors import sessions_of_client
 
     clients = list(caseload.values())
@@ -188,7 +194,12 @@ def test_a_packets_series_is_the_client_pages_series(therapist, caseload):
         page = dashboards.client_series(
             client,
             sessions=sessions_of_client(client),
-            flags=list(selectors.client_flags(therapist, client).order_by("pk")),
+            flags=list(
+                Flag.objects.active()
+                .filter(client=client)
+                .select_related("session", "episode")
+                .order_by("pk")
+            ),
         )
         for part in ("scores", "sessions", "flags"):
             mine, theirs = getattr(page, part), getattr(packet[client.pk], part)
