@@ -86,14 +86,38 @@ def rating_of(session, instrument, answers=None, **kwargs):
     return rating
 
 
+class EpisodeFactory(factory.django.DjangoModelFactory):
+    """An open rupture episode beginning at a session (give it flags with FlagFactory)."""
+
+    class Meta:
+        model = "alliance.Episode"
+        django_get_or_create = ("client", "session", "kind")
+
+    session = factory.SubFactory(TherapySessionFactory)
+    client = factory.SelfAttribute("session.client")
+    kind = "rupture"
+    last_session = factory.SelfAttribute("session")
+
+
+def _episode_of(flag) -> object:
+    """The flag's episode as the refresh groups it: one per client, session and kind
+    (alliance.analytics.episodes), made if none exists yet."""
+    from alliance.analytics.episodes import RUPTURE_RULES
+
+    kind = "rupture" if flag.rule in RUPTURE_RULES else flag.rule
+    return EpisodeFactory(client=flag.client, session=flag.session, kind=kind)
+
+
 class FlagFactory(factory.django.DjangoModelFactory):
-    """An open flag on a session's client, as the rupture engine would store it."""
+    """An active flag on a session's client, as the rupture engine would store it, in the
+    (open) episode of its client, session and kind unless one is given."""
 
     class Meta:
         model = "alliance.Flag"
 
     session = factory.SubFactory(TherapySessionFactory)
     client = factory.SelfAttribute("session.client")
+    episode = factory.LazyAttribute(_episode_of)
     rater = "client"
     scale = "total"
     rule = "reliable_drop"
