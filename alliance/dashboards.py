@@ -877,7 +877,7 @@ FLAG_FIELDS = (
     "scale",
     "rule",
     "repair_status",
-    "status",
+    "episode__status",
     "explanation",
 )
 
@@ -893,7 +893,7 @@ def _flag_values(flag: Flag) -> tuple:
         flag.scale,
         flag.rule,
         flag.repair_status,
-        flag.status,
+        flag.episode.status,  # set by the episode's prefetch of its flags: no query
         flag.explanation,
     )
 

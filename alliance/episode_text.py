@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from alliance import selectors
 from alliance.dashboards import scale_range_for
+from alliance.flag_forms import RULE_DESCRIPTIONS
 from alliance.models import Client, Episode, Flag
 from measures.models import Rater
 
@@ -73,6 +74,7 @@ class Evidence:
     flag: Flag
     rule: str  # the rule's name in the clinician's words
     explanation: str  # the engine's sentence with every number
+    description: str  # what the rule looks for and its source
     client_report: selectors.ClientReport | None
 
 
@@ -203,6 +205,7 @@ def episode_evidence(episode: Episode, *, language: str) -> list[Evidence]:
             flag=flag,
             rule=str(labels.get(flag.rule, flag.rule)),
             explanation=flag.explanation,
+            description=str(RULE_DESCRIPTIONS.get(flag.rule, "")),
             client_report=selectors.flag_client_report(flag, language=language),
         )
         for flag in episode.evidence

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_POST
 from alliance import selectors, services
 from alliance.episode_text import episode_evidence, episode_headline
 from alliance.flag_forms import (
-    RULE_DESCRIPTIONS,
     FlagAcknowledgeForm,
     FlagCommentForm,
     FlagResolveForm,
@@ -58,7 +57,6 @@ def _episode_page(
         "client": episode.client,
         "headline": episode_headline(episode),
         "evidence": episode_evidence(episode, language=language),
-        "rule_descriptions": RULE_DESCRIPTIONS,
         "may_act": may_act,
         "may_comment": may_comment,
         # A form sent back with errors is shown even when the episode has since closed.

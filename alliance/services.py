@@ -309,9 +309,9 @@ def _episodes_upsert(*, found, session_ids: dict[tuple[int, int], int], now) -> 
                 (client_id, session_ids[(client_id, int(row.session))], row.kind),
                 {
                     "last_session_id": session_ids[(client_id, int(row.last_session))],
-                    # None in group_episodes' frame reads back NaN under pandas 3's string
-                    # dtype: an episode without a drop has no repair status.
-                    "repair_status": "" if pd.isna(row.repair_status) else row.repair_status,
+                    "repair_status": row.repair_status
+                    if isinstance(row.repair_status, str)
+                    else "",
                     "repaired_session_id": (
                         None
                         if pd.isna(row.repaired_session)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django_otp import user_has_device
 
 from alliance import dashboards, selectors, services
+from alliance.episode_text import client_episode_rows
 from alliance.forms import (
     CaseloadFilterForm,
     ClientCreateForm,
@@ -157,7 +158,8 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     sessions = session_selectors.sessions_of_client(client)
     rows = session_selectors.session_rows(sessions, user=user, language=get_language())
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
-    flags = list(selectors.client_flags(user, client))
+    episodes = client_episode_rows(user, client)
+    flags = [flag for row in episodes for flag in row.episode.evidence]
     return render(
         request,
         "alliance/client_detail.html",
@@ -165,7 +167,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "client": client,
             "rows": rows,
             "to_rate": to_rate,
-            "flags": flags,
+            "episodes": episodes,
             "chart": dashboards.client_page_chart(client, sessions=sessions, flags=flags),
             "transfers": list(selectors.client_transfers(client)),
             "may_change": selectors.client_may_change(user, client),

@@ -86,8 +86,11 @@ def rating_of(session, instrument, answers=None, **kwargs):
     return rating
 
 
+KINDS = {"ceiling": "ceiling", "missing_forms": "missing_forms"}
+
+
 class EpisodeFactory(factory.django.DjangoModelFactory):
-    """An open rupture episode beginning at a session (give it flags with FlagFactory)."""
+    """An open episode at a session (the one there of its kind: flags share it)."""
 
     class Meta:
         model = "alliance.Episode"
@@ -95,31 +98,30 @@ class EpisodeFactory(factory.django.DjangoModelFactory):
 
     session = factory.SubFactory(TherapySessionFactory)
     client = factory.SelfAttribute("session.client")
-    kind = "rupture"
     last_session = factory.SelfAttribute("session")
-
-
-def _episode_of(flag) -> object:
-    """The flag's episode as the refresh groups it: one per client, session and kind
-    (alliance.analytics.episodes), made if none exists yet."""
-    from alliance.analytics.episodes import RUPTURE_RULES
-
-    kind = "rupture" if flag.rule in RUPTURE_RULES else flag.rule
-    return EpisodeFactory(client=flag.client, session=flag.session, kind=kind)
+    kind = "rupture"
 
 
 class FlagFactory(factory.django.DjangoModelFactory):
-    """An active flag on a session's client, as the rupture engine would store it, in the
-    (open) episode of its client, session and kind unless one is given."""
+    """An open flag on a session's client, as the rupture engine would store it, in the
+    episode of its session (created if need be)."""
 
     class Meta:
         model = "alliance.Flag"
 
     session = factory.SubFactory(TherapySessionFactory)
     client = factory.SelfAttribute("session.client")
-    episode = factory.LazyAttribute(_episode_of)
+    episode = factory.SubFactory(
+        EpisodeFactory,
+        session=factory.SelfAttribute("..session"),
+        kind=factory.LazyAttribute(
+            lambda episode: KINDS.get(episode.factory_parent.rule, "rupture")
+        ),
+        repair_status=factory.SelfAttribute("..repair_status"),
+    )
     rater = "client"
     scale = "total"
     rule = "reliable_drop"
     magnitude = 1.5
     explanation = "Client-rated total fell from 4.5 to 3.0 (drop 1.5 ≥ threshold 0.9)."
+    repair_status = ""

@@ -27,9 +27,10 @@ RUPTURE_RULES = (
     "client_reported_tension",
     "rater_discrepancy",
 )
-# Rules that describe a run of low scores: at the next position, the same rule on the same
-# rater and scale continues the episode instead of starting one.
-RUN_RULES = ("below_baseline", "low_alliance")
+# Rules that describe a state that can last (a run of low scores, a lasting gap between the
+# raters): at the next position, the same rule on the same rater and scale continues the
+# episode instead of starting one.
+RUN_RULES = ("below_baseline", "low_alliance", "rater_discrepancy")
 
 EPISODE_COLUMNS = (
     "client",
@@ -55,9 +56,9 @@ def group_episodes(flags: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 
     One episode holds (a) every rupture-type flag (the drops of either rater, low alliance,
     the client's tension report, the raters' disagreement) of one client at one position,
-    and (b) the flags of a below-baseline or low-alliance run that continues at the next
-    position on the same rater and scale: the same dip, not a new rupture. Any other flag at
-    that next position begins an episode of its own. Ceiling and missing-forms flags are one
+    and (b) the flags of a below-baseline, low-alliance or disagreement run that continues at
+    the next position on the same rater and scale: the same dip, not a new rupture. Any other
+    flag at that next position begins an episode of its own. Ceiling and missing-forms flags are one
     episode each.
 
     Repair (Eubanks, Muran & Safran 2018: a rupture is repaired when the alliance returns to
@@ -109,7 +110,8 @@ def group_episodes(flags: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         episode["repair_status"], episode["repaired_session"] = _episode_repair(
             episode.pop("repairs")
         )
-    return episode_of, pd.DataFrame(episodes, columns=list(EPISODE_COLUMNS))
+    frame = pd.DataFrame(episodes, columns=list(EPISODE_COLUMNS), dtype=object)
+    return episode_of, frame.astype({"session": np.int64, "last_session": np.int64})
 
 
 def _client_order(column: pd.Series) -> np.ndarray:

@@ -87,7 +87,8 @@ def flag_rows(client):
             "repair_status",
             "repaired_session__number",
             "retired_at",
-            "status",
+            "episode__session__number",
+            "episode__status",
         )
     )
 

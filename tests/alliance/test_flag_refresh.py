@@ -10,11 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from alliance import selectors, services
 from alliance.analytics import DEFAULTS
-from alliance.models import Client, Flag
+from alliance.models import Client, Episode, Flag
 from measures.models import Rating
 from measures.services import rating_record, rating_update
 from tests.alliance.flag_helpers import answers_for, course, flag_rows, next_session
-from tests.factories import ClientFactory, ClinicFactory, TherapistFactory
+from tests.factories import ClientFactory, ClinicFactory, FlagFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,8 @@ def test_a_reliable_drop_is_stored_with_its_explanation(client_of_therapist, ins
     assert flag.session.number == 4
     assert flag.magnitude == pytest.approx(2.0)
     assert flag.repair_status == Flag.RepairStatus.PENDING
-    assert flag.status == Flag.Status.OPEN and flag.retired_at is None
+    assert flag.episode.status == Episode.Status.OPEN and flag.retired_at is None
+    assert flag.episode.repair_status == Episode.RepairStatus.PENDING
     assert "fell from 4.0 at session 3 to 2.0 at session 4" in flag.explanation
     assert "from instrument norms" in flag.explanation
 
@@ -169,25 +170,29 @@ def test_acknowledgement_survives_and_repair_status_follows_later_scores(
 ):
     course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
     flag = total_flag(client_of_therapist)
-    services.flag_acknowledge(
-        flag=flag,
+    services.episode_acknowledge(
+        episode=flag.episode,
         user=therapist,
         action_note="Discussed the tension next session.",
-        rupture_type=Flag.RuptureType.WITHDRAWAL,
-        repair_strategy=Flag.RepairStrategy.EXPLORE_TOGETHER,
+        rupture_type=Episode.RuptureType.WITHDRAWAL,
+        repair_strategy=Episode.RepairStrategy.EXPLORE_TOGETHER,
     )
-    services.flag_comment_add(flag=flag, user=therapist, text="Client agreed to say so next time.")
+    services.episode_comment_add(
+        episode=flag.episode, user=therapist, text="Client agreed to say so next time."
+    )
     # The next session brings the client's total back to the pre-drop level: repaired.
     session5 = next_session(client_of_therapist)
     rating_record(session=session5, instrument=instruments["client"], answers=answers_for(4))
     flag.refresh_from_db()
     assert flag.repair_status == Flag.RepairStatus.REPAIRED
     assert flag.repaired_session == session5
-    assert flag.status == Flag.Status.ACKNOWLEDGED
-    assert flag.action_note == "Discussed the tension next session."
-    assert flag.rupture_type == "withdrawal" and flag.repair_strategy == "explore_together"
-    assert flag.acknowledged_by == therapist
-    assert flag.comments.count() == 1
+    episode = Episode.objects.get(pk=flag.episode_id)
+    assert (episode.repair_status, episode.repaired_session) == ("repaired", session5)
+    assert episode.status == Episode.Status.ACKNOWLEDGED
+    assert episode.action_note == "Discussed the tension next session."
+    assert episode.rupture_type == "withdrawal" and episode.repair_strategy == "explore_together"
+    assert episode.acknowledged_by == therapist
+    assert episode.comments.count() == 1
     assert Flag.objects.filter(client=client_of_therapist, rule="reliable_drop").count() >= 1
 
 
@@ -196,7 +201,9 @@ def test_a_corrected_rating_retires_the_flag_and_its_return_restores_it(
 ):
     sessions = course(client_of_therapist, instruments, therapist_totals=[4, 4, 4, 2], refresh=True)
     flag = total_flag(client_of_therapist, rater="therapist")
-    services.flag_acknowledge(flag=flag, user=therapist, action_note="Talked it over.")
+    services.episode_acknowledge(
+        episode=flag.episode, user=therapist, action_note="Talked it over."
+    )
     rating = Rating.objects.get(session=sessions[4], rater="therapist")
 
     rating = rating_update(
@@ -205,14 +212,16 @@ def test_a_corrected_rating_retires_the_flag_and_its_return_restores_it(
     flag.refresh_from_db()
     assert flag.retired_at is not None  # kept, not deleted
     assert flag not in Flag.objects.active()
+    assert not Episode.objects.active().filter(pk=flag.episode_id).exists()
 
     rating_update(
         rating=rating, user=therapist, answers=answers_for(2), expected_revision=rating.revision
     )
     flag.refresh_from_db()
     assert flag.retired_at is None
-    assert flag.status == Flag.Status.ACKNOWLEDGED
-    assert flag.action_note == "Talked it over."
+    episode = Episode.objects.get(pk=flag.episode_id)
+    assert episode.retired_at is None and episode.status == Episode.Status.ACKNOWLEDGED
+    assert episode.action_note == "Talked it over."
     # The same row came back: no duplicate of its identity.
     assert (
         client_of_therapist.flags.filter(
@@ -277,11 +286,8 @@ def make_work(client):
     """
     client.flags.filter(rule="reliable_drop", scale="total").delete()
     client.flags.update(magnitude=99)
-    Flag.objects.create(
-        client=client,
+    FlagFactory(
         session=client.sessions.get(number=1),
-        rater="client",
-        scale="total",
         rule="low_alliance",
         magnitude=1,
         explanation="No longer true.",

@@ -1,4 +1,5 @@
-"""The flag workflow: who sees, acknowledges, resolves and comments on a flag, and how."""
+"""The episode workflow: who sees, acknowledges, resolves and comments on an episode (a
+"flag" on screen: one item per event, however many rules found it), and how."""
 
 import datetime as dt
 from html.parser import HTMLParser
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance import selectors, services
-from alliance.models import Flag, FlagComment
+from alliance.models import Episode, EpisodeComment, Flag
 from sessions.models import TherapySession
 from tests.factories import (
     ClientFactory,
@@ -34,6 +35,11 @@ def sessions(client_of_therapist):
 @pytest.fixture
 def flag(sessions):
     return FlagFactory(session=sessions[4])
+
+
+@pytest.fixture
+def episode(flag):
+    return flag.episode
 
 
 @pytest.fixture
@@ -73,54 +79,56 @@ COMMENTS = {**ACTS, "supervisor": 302}
 
 
 @pytest.mark.parametrize("role", SEES)
-def test_who_sees_a_flag(client, world, flag, role):
-    response = as_user(client, world[role]).get(reverse("flag_detail", args=[flag.pk]))
+def test_who_sees_a_flag(client, world, episode, role):
+    response = as_user(client, world[role]).get(reverse("episode_detail", args=[episode.pk]))
     assert response.status_code == SEES[role]
 
 
 @pytest.mark.parametrize("role", ACTS)
-def test_only_the_clients_therapist_acknowledges(client, world, flag, role):
-    response = as_user(client, world[role]).post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+def test_only_the_clients_therapist_acknowledges(client, world, episode, role):
+    response = as_user(client, world[role]).post(
+        reverse("episode_acknowledge", args=[episode.pk]), ACK
+    )
     assert response.status_code == ACTS[role]
-    flag.refresh_from_db()
-    assert (flag.status == "acknowledged") == (role == "therapist")
+    episode.refresh_from_db()
+    assert (episode.status == "acknowledged") == (role == "therapist")
 
 
 @pytest.mark.parametrize("role", ACTS)
-def test_only_the_clients_therapist_resolves(client, world, flag, role):
-    response = as_user(client, world[role]).post(reverse("flag_resolve", args=[flag.pk]), {})
+def test_only_the_clients_therapist_resolves(client, world, episode, role):
+    response = as_user(client, world[role]).post(reverse("episode_resolve", args=[episode.pk]), {})
     assert response.status_code == ACTS[role]
-    flag.refresh_from_db()
-    assert (flag.status == "resolved") == (role == "therapist")
+    episode.refresh_from_db()
+    assert (episode.status == "resolved") == (role == "therapist")
 
 
 @pytest.mark.parametrize("role", COMMENTS)
-def test_the_therapist_and_their_supervisor_comment(client, world, flag, role):
+def test_the_therapist_and_their_supervisor_comment(client, world, episode, role):
     response = as_user(client, world[role]).post(
-        reverse("flag_comment", args=[flag.pk]), {"text": "Let's discuss on Thursday."}
+        reverse("episode_comment", args=[episode.pk]), {"text": "Let's discuss on Thursday."}
     )
     assert response.status_code == COMMENTS[role]
-    assert FlagComment.objects.filter(flag=flag).exists() == (COMMENTS[role] == 302)
+    assert EpisodeComment.objects.filter(episode=episode).exists() == (COMMENTS[role] == 302)
 
 
-def test_anonymous_users_are_sent_to_log_in(client, flag):
-    for name in ("flag_detail", "flag_acknowledge", "flag_resolve", "flag_comment"):
-        response = client.post(reverse(name, args=[flag.pk]))
+def test_anonymous_users_are_sent_to_log_in(client, episode):
+    for name in ("episode_detail", "episode_acknowledge", "episode_resolve", "episode_comment"):
+        response = client.post(reverse(name, args=[episode.pk]))
         assert response.status_code == 302 and "/login/" in response.url
 
 
-def test_a_supervisor_of_someone_else_sees_nothing(client, flag, clinic):
+def test_a_supervisor_of_someone_else_sees_nothing(client, episode, clinic):
     outsider = SupervisionFactory(
         supervisor__clinic=clinic, supervisor__username="outsider"
     ).supervisor
-    response = as_user(client, outsider).get(reverse("flag_detail", args=[flag.pk]))
+    response = as_user(client, outsider).get(reverse("episode_detail", args=[episode.pk]))
     assert response.status_code == 404
 
 
-def test_a_therapist_who_held_a_session_with_the_client_may_act(client, flag, other_therapist):
-    TherapySessionFactory(client=flag.client, number=5, therapist=other_therapist)
+def test_a_therapist_who_held_a_session_with_the_client_may_act(client, episode, other_therapist):
+    TherapySessionFactory(client=episode.client, number=5, therapist=other_therapist)
     response = as_user(client, other_therapist).post(
-        reverse("flag_acknowledge", args=[flag.pk]), ACK
+        reverse("episode_acknowledge", args=[episode.pk]), ACK
     )
     assert response.status_code == 302
 
@@ -128,28 +136,28 @@ def test_a_therapist_who_held_a_session_with_the_client_may_act(client, flag, ot
 # --- acknowledge, resolve, comment -------------------------------------------------------
 
 
-def test_acknowledging_records_what_was_done(client, therapist, flag, sessions):
+def test_acknowledging_records_what_was_done(client, therapist, episode, sessions):
     response = as_user(client, therapist).post(
-        reverse("flag_acknowledge", args=[flag.pk]),
+        reverse("episode_acknowledge", args=[episode.pk]),
         {**ACK, "action_session": sessions[4].pk},
         follow=True,
     )
-    assert response.redirect_chain[-1][0] == reverse("client_detail", args=[flag.client_id])
+    assert response.redirect_chain[-1][0] == reverse("client_detail", args=[episode.client_id])
     assert "Flag acknowledged" in response.content.decode()
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.ACKNOWLEDGED
-    assert flag.acknowledged_by == therapist and flag.acknowledged_at is not None
-    assert flag.action_note == ACK["action_note"]
-    assert flag.action_session == sessions[4]
-    assert (flag.rupture_type, flag.repair_strategy) == ("withdrawal", "explore_together")
+    episode.refresh_from_db()
+    assert episode.status == Episode.Status.ACKNOWLEDGED
+    assert episode.acknowledged_by == therapist and episode.acknowledged_at is not None
+    assert episode.action_note == ACK["action_note"]
+    assert episode.action_session == sessions[4]
+    assert (episode.rupture_type, episode.repair_strategy) == ("withdrawal", "explore_together")
     page = response.content.decode()
     assert "Discussed the tension at the next session." in page
     assert "Explored the rupture together" in page
 
 
-def test_a_missing_note_comes_back_with_every_answer_kept(client, therapist, flag, sessions):
+def test_a_missing_note_comes_back_with_every_answer_kept(client, therapist, episode, sessions):
     response = as_user(client, therapist).post(
-        reverse("flag_acknowledge", args=[flag.pk]),
+        reverse("episode_acknowledge", args=[episode.pk]),
         {
             "action_note": "  ",
             "action_session": sessions[3].pk,
@@ -164,58 +172,64 @@ def test_a_missing_note_comes_back_with_every_answer_kept(client, therapist, fla
     assert f'<option value="{sessions[3].pk}" selected>' in page
     assert '<option value="confrontation" selected>' in page
     assert '<option value="clarify" selected>' in page
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.OPEN
+    episode.refresh_from_db()
+    assert episode.status == Episode.Status.OPEN
 
 
-def test_the_session_must_be_one_of_the_clients(client, therapist, flag, clinic):
+def test_the_session_must_be_one_of_the_clients(client, therapist, episode, clinic):
     elsewhere = TherapySessionFactory(client=ClientFactory(primary_therapist=therapist))
     response = as_user(client, therapist).post(
-        reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_session": elsewhere.pk}
+        reverse("episode_acknowledge", args=[episode.pk]), {**ACK, "action_session": elsewhere.pk}
     )
     assert response.status_code == 400
     assert "action_session" in response.context["acknowledge_form"].errors
     cancelled = TherapySessionFactory(
-        client=flag.client, number=9, status=TherapySession.Status.CANCELLED
+        client=episode.client, number=9, status=TherapySession.Status.CANCELLED
     )
     with pytest.raises(ValidationError) as error:
-        services.flag_acknowledge(
-            flag=flag, user=therapist, action_note="x", action_session=cancelled
+        services.episode_acknowledge(
+            episode=episode, user=therapist, action_note="x", action_session=cancelled
         )
     assert "action_session" in error.value.message_dict
 
 
-def test_a_tension_flag_shows_the_clients_own_words(client, therapist, sessions, instruments):
+def test_a_tension_report_shows_the_clients_own_words(client, therapist, sessions, instruments):
     rating_of(
         sessions[4],
         instruments["client"],
         questions={"tension": "yes", "tension_addressed": "2", "comment": "You <rushed> me."},
     )
     tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
-    url = reverse("flag_detail", args=[tension.pk])
+    url = reverse("episode_detail", args=[tension.episode_id])
     spanish = as_user(client, therapist).get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    assert "<dd>Mal</dd>" in spanish
+    assert "Mal" in spanish
     client.cookies.pop("django_language", None)
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "You &lt;rushed&gt; me." in page
-    assert "<dd>Poorly</dd>" in page
-    assert "Size" not in page
-    other = as_user(client, therapist).get(reverse("flag_detail", args=[FlagFactory().pk]))
+    assert "Poorly" in page
+    assert "The client said there was tension or a misunderstanding at session 4." in page
+    other = as_user(client, therapist).get(
+        reverse("episode_detail", args=[FlagFactory().episode_id])
+    )
     assert other.status_code == 404
 
 
-def test_a_tension_flag_without_a_comment_says_so(client, therapist, sessions, instruments):
+def test_a_tension_report_without_a_comment_says_so(client, therapist, sessions, instruments):
     rating_of(sessions[4], instruments["client"], questions={"tension": "yes"})
     tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
-    page = as_user(client, therapist).get(reverse("flag_detail", args=[tension.pk]))
-    assert page.context["client_report"] == selectors.ClientReport(comment="", addressed="")
+    page = as_user(client, therapist).get(reverse("episode_detail", args=[tension.episode_id]))
+    (item,) = page.context["evidence"]
+    assert item.client_report == selectors.ClientReport(comment="", addressed="")
     assert "No comment" in page.content.decode()
 
 
-def test_other_flags_keep_their_size(client, therapist, flag):
-    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
-    assert page.context["client_report"] is None
-    assert "Size" in page.content.decode()
+def test_the_numbers_are_one_click_away(client, therapist, episode, flag):
+    page = as_user(client, therapist).get(reverse("episode_detail", args=[episode.pk]))
+    html = page.content.decode()
+    (item,) = page.context["evidence"]
+    assert item.client_report is None and item.explanation == flag.explanation
+    summary = html.index("How was this worked out?")
+    assert html.rindex("<details", 0, summary) < summary < html.index(flag.explanation)
 
 
 class _Ids(HTMLParser):
@@ -233,190 +247,186 @@ def page_ids(html: str) -> list[str]:
     return parser.ids
 
 
-def test_every_id_on_the_flag_page_is_unique(client, therapist, flag, sessions):
-    # Another open flag at the session: both forms offer their "same session" checkbox.
+def test_every_id_on_the_episode_page_is_unique(client, therapist, episode, sessions):
     FlagFactory(session=sessions[4], rule="sudden_loss")
-    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    page = as_user(client, therapist).get(reverse("episode_detail", args=[episode.pk]))
     ids = page_ids(page.content.decode())
     assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
-    assert "id_acknowledge_same_session" in ids and "id_resolve_same_session" in ids
+    assert "id_acknowledge_action_note" in ids and "id_resolve_note" in ids
 
 
-def test_a_repair_is_recorded_only_at_a_held_session(client, therapist, flag, sessions):
+def test_a_repair_is_recorded_only_at_a_held_session(client, therapist, episode, sessions):
     now = timezone.now()
     not_held = [
         TherapySessionFactory(
-            client=flag.client,
+            client=episode.client,
             number=5,
             starts_at=now + dt.timedelta(days=7),
             status=TherapySession.Status.SCHEDULED,
         ),
         # Marked completed ahead of time: it has still not taken place.
-        TherapySessionFactory(client=flag.client, number=6, starts_at=now + dt.timedelta(days=14)),
         TherapySessionFactory(
-            client=flag.client,
+            client=episode.client, number=6, starts_at=now + dt.timedelta(days=14)
+        ),
+        TherapySessionFactory(
+            client=episode.client,
             number=7,
             starts_at=now - dt.timedelta(hours=1),
             status=TherapySession.Status.SCHEDULED,
         ),
     ]
-    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+    page = as_user(client, therapist).get(reverse("episode_detail", args=[episode.pk]))
     offered = list(page.context["acknowledge_form"].fields["action_session"].queryset)
     assert sorted(session.number for session in offered) == [1, 2, 3, 4]
     for session in not_held:
         response = client.post(
-            reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_session": session.pk}
+            reverse("episode_acknowledge", args=[episode.pk]), {**ACK, "action_session": session.pk}
         )
         assert response.status_code == 400
         with pytest.raises(ValidationError) as error:
-            services.flag_acknowledge(
-                flag=flag, user=therapist, action_note="x", action_session=session
+            services.episode_acknowledge(
+                episode=episode, user=therapist, action_note="x", action_session=session
             )
         assert "action_session" in error.value.message_dict
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.OPEN
+    episode.refresh_from_db()
+    assert episode.status == Episode.Status.OPEN
 
 
-def test_one_note_covers_the_sessions_other_open_episodes(client, therapist, flag, sessions):
+def test_one_acknowledgement_covers_every_rule_of_the_event(client, therapist, episode, sessions):
     others = [
         FlagFactory(session=sessions[4], rule="sudden_loss"),
-        FlagFactory(session=sessions[4], scale="bond"),
+        FlagFactory(session=sessions[4], rule="client_reported_tension", scale="tension"),
     ]
     elsewhere = FlagFactory(session=sessions[3])
-    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
-    assert "Record this for the other 2 open flags of session 4 too" in page.content.decode()
-    response = client.post(
-        reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "same_session": "on"}, follow=True
-    )
-    assert "3 flags acknowledged" in response.content.decode()
-    for other in [*others, elsewhere]:
-        other.refresh_from_db()
-    assert [other.status for other in others] == ["acknowledged", "acknowledged"]
-    assert others[0].action_note == ACK["action_note"]
-    assert elsewhere.status == "open"
+    assert {other.episode for other in others} == {episode}
+    page = as_user(client, therapist).get(reverse("client_detail", args=[episode.client_id]))
+    assert page.content.decode().count('class="flag-row ') == 2  # sessions 4 and 3
+    response = client.post(reverse("episode_acknowledge", args=[episode.pk]), ACK, follow=True)
+    assert "Flag acknowledged" in response.content.decode()
+    episode.refresh_from_db()
+    assert episode.status == "acknowledged" and episode.action_note == ACK["action_note"]
+    assert Episode.objects.get(pk=elsewhere.episode_id).status == "open"
 
 
-def test_without_the_box_only_this_flag_is_acknowledged(client, therapist, flag, sessions):
-    other = FlagFactory(session=sessions[4], rule="sudden_loss")
-    as_user(client, therapist).post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
-    other.refresh_from_db()
-    assert other.status == "open"
-
-
-def test_acknowledging_again_edits_the_record(client, therapist, flag):
-    as_user(client, therapist).post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
-    page = client.get(reverse("flag_detail", args=[flag.pk])).content.decode()
+def test_acknowledging_again_edits_the_record(client, therapist, episode):
+    as_user(client, therapist).post(reverse("episode_acknowledge", args=[episode.pk]), ACK)
+    page = client.get(reverse("episode_detail", args=[episode.pk])).content.decode()
     assert "Edit what was done" in page and ACK["action_note"] in page
     client.post(
-        reverse("flag_acknowledge", args=[flag.pk]), {**ACK, "action_note": "Changed the task."}
+        reverse("episode_acknowledge", args=[episode.pk]),
+        {**ACK, "action_note": "Changed the task."},
     )
-    flag.refresh_from_db()
-    assert flag.action_note == "Changed the task."
+    episode.refresh_from_db()
+    assert episode.action_note == "Changed the task."
 
 
-def test_resolving_closes_the_flag_and_keeps_the_note_as_a_comment(client, therapist, flag):
+def test_resolving_closes_the_flag_and_keeps_the_note_as_a_comment(client, therapist, episode):
     response = as_user(client, therapist).post(
-        reverse("flag_resolve", args=[flag.pk]), {"note": "Back on track."}, follow=True
+        reverse("episode_resolve", args=[episode.pk]), {"note": "Back on track."}, follow=True
     )
     assert "Flag resolved." in response.content.decode()
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.RESOLVED and flag.resolved_by == therapist
-    assert flag.comments.get().text == "Back on track."
+    episode.refresh_from_db()
+    assert episode.status == Episode.Status.RESOLVED and episode.resolved_by == therapist
+    assert episode.comments.get().text == "Back on track."
     # A resolved flag is closed: no more acknowledging or resolving.
-    response = client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    response = client.post(reverse("episode_acknowledge", args=[episode.pk]), ACK)
     assert response.status_code == 400
     assert "already resolved" in response.content.decode()
     with pytest.raises(ValidationError, match="already resolved"):
-        services.flag_resolve(flag=flag, user=therapist)
+        services.episode_resolve(episode=episode, user=therapist)
 
 
-def test_a_retired_flag_is_read_only(client, therapist, flag):
-    flag.retired_at = timezone.now()
-    flag.save()
-    page = as_user(client, therapist).get(reverse("flag_detail", args=[flag.pk]))
+def test_a_retired_episode_is_read_only(client, therapist, episode):
+    episode.retired_at = timezone.now()
+    episode.save()
+    page = as_user(client, therapist).get(reverse("episode_detail", args=[episode.pk]))
     assert "This flag no longer applies" in page.content.decode()
     assert page.context["acknowledge_form"] is None
-    response = client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    response = client.post(reverse("episode_acknowledge", args=[episode.pk]), ACK)
     assert response.status_code == 400
     assert "no longer applies" in response.content.decode()
 
 
 def test_a_supervisor_comments_and_the_comment_is_listed_under_the_flag(
-    client, supervisor, therapist, flag
+    client, supervisor, therapist, episode
 ):
     response = as_user(client, supervisor).post(
-        reverse("flag_comment", args=[flag.pk]),
+        reverse("episode_comment", args=[episode.pk]),
         {"text": "Good catch. Bring the recording on Thursday."},
         follow=True,
     )
-    assert response.redirect_chain[-1][0].startswith(reverse("flag_detail", args=[flag.pk]))
+    assert response.redirect_chain[-1][0].startswith(reverse("episode_detail", args=[episode.pk]))
     assert "Comment added." in response.content.decode()
-    comment = flag.comments.get()
+    comment = episode.comments.get()
     assert comment.author == supervisor
-    page = as_user(client, therapist).get(reverse("client_detail", args=[flag.client_id]))
+    page = as_user(client, therapist).get(reverse("client_detail", args=[episode.client_id]))
     assert "Good catch. Bring the recording on Thursday." in page.content.decode()
 
 
-def test_an_empty_comment_is_refused(client, supervisor, flag):
+def test_an_empty_comment_is_refused(client, supervisor, episode):
     response = as_user(client, supervisor).post(
-        reverse("flag_comment", args=[flag.pk]), {"text": " "}
+        reverse("episode_comment", args=[episode.pk]), {"text": " "}
     )
     assert response.status_code == 400
     assert "text" in response.context["comment_form"].errors
     with pytest.raises(ValidationError):
-        services.flag_comment_add(flag=flag, user=supervisor, text="   ")
+        services.episode_comment_add(episode=episode, user=supervisor, text="   ")
 
 
-def test_services_refuse_users_who_may_only_read(flag, supervisor, clinic_admin):
+def test_services_refuse_users_who_may_only_read(episode, supervisor, clinic_admin):
     with pytest.raises(ValidationError):
-        services.flag_acknowledge(flag=flag, user=supervisor, action_note="x")
+        services.episode_acknowledge(episode=episode, user=supervisor, action_note="x")
     with pytest.raises(ValidationError):
-        services.flag_resolve(flag=flag, user=clinic_admin)
+        services.episode_resolve(episode=episode, user=clinic_admin)
     with pytest.raises(ValidationError):
-        services.flag_comment_add(flag=flag, user=clinic_admin, text="x")
+        services.episode_comment_add(episode=episode, user=clinic_admin, text="x")
 
 
 # --- the client page and the caseload ----------------------------------------------------
 
 
-def test_the_client_page_lists_active_flags_with_their_workflow(client, therapist, flag):
+def test_the_client_page_lists_active_episodes_with_their_workflow(
+    client, therapist, episode, flag
+):
     FlagFactory(
         session=flag.session, rule="below_baseline", repair_status="unrepaired", scale="goal"
     )
-    FlagFactory(session=flag.session, rule="ceiling", retired_at=timezone.now())
-    page = as_user(client, therapist).get(reverse("client_detail", args=[flag.client_id]))
+    retired = FlagFactory(session=flag.session, rule="ceiling")
+    Episode.objects.filter(pk=retired.episode_id).update(retired_at=timezone.now())
+    Episode.objects.filter(pk=episode.pk).update(repair_status="unrepaired")
+    page = as_user(client, therapist).get(reverse("client_detail", args=[episode.client_id]))
     html = page.content.decode()
-    assert "Reliable drop" in html and "Below the client&#x27;s baseline" in html
-    assert flag.explanation.replace("≥", "≥") in html
-    assert "Repair: Unrepaired" in html and "Session 4" in html
+    assert html.count('class="flag-row ') == 1
+    assert "Possible rupture" in html and "Repair: Unrepaired" in html
+    assert "session 4" in html
     assert "Ratings at the ceiling" not in html  # retired
-    assert reverse("flag_detail", args=[flag.pk]) in html
-    assert ">Acknowledge<" in html or "Acknowledge<span" in html
+    assert reverse("episode_detail", args=[episode.pk]) in html
+    assert "Acknowledge<span" in html
 
 
 def test_the_client_page_is_read_only_for_supervisors_and_admins(
-    client, supervisor, clinic_admin, flag
+    client, supervisor, clinic_admin, episode
 ):
-    html = as_user(client, supervisor).get(reverse("client_detail", args=[flag.client_id]))
+    html = as_user(client, supervisor).get(reverse("client_detail", args=[episode.client_id]))
     html = html.content.decode()
     assert "Acknowledge<span" not in html and "Comment<span" in html
-    html = as_user(client, clinic_admin).get(reverse("client_detail", args=[flag.client_id]))
+    html = as_user(client, clinic_admin).get(reverse("client_detail", args=[episode.client_id]))
     html = html.content.decode()
     assert "Acknowledge<span" not in html and "Comment<span" not in html
     assert "The client's therapists acknowledge and resolve flags." in html
 
 
-def test_the_caseload_counts_open_episodes_until_acknowledged(client, therapist, flag, sessions):
+def test_the_caseload_counts_open_episodes_until_acknowledged(client, therapist, episode, sessions):
     FlagFactory(session=sessions[3])
     as_user(client, therapist)
     rows = client.get(reverse("caseload")).context["clients"]
     assert rows[0].open_episodes == 2
-    client.post(reverse("flag_acknowledge", args=[flag.pk]), ACK)
+    client.post(reverse("episode_acknowledge", args=[episode.pk]), ACK)
     rows = client.get(reverse("caseload")).context["clients"]
     assert rows[0].open_episodes == 1
 
 
-def test_the_flag_list_reads_in_a_fixed_number_of_queries(
+def test_the_episode_list_reads_in_a_fixed_number_of_queries(
     client, therapist, sessions, django_assert_max_num_queries
 ):
     def page_queries() -> int:
@@ -433,12 +443,12 @@ def test_the_flag_list_reads_in_a_fixed_number_of_queries(
     for number, session in sessions.items():
         for rule in ("sudden_loss", "below_baseline"):
             flag = FlagFactory(session=session, rule=rule, scale=f"s{number}")
-            services.flag_comment_add(flag=flag, user=therapist, text="Noted.")
+            services.episode_comment_add(episode=flag.episode, user=therapist, text="Noted.")
     with django_assert_max_num_queries(one):
         client.get(reverse("client_detail", args=[sessions[1].client_id]))
 
 
-def test_another_clinics_therapist_never_sees_the_flag(client, flag):
+def test_another_clinics_therapist_never_sees_the_flag(client, episode):
     stranger = TherapistFactory(username="stranger")
-    response = as_user(client, stranger).get(reverse("flag_detail", args=[flag.pk]))
+    response = as_user(client, stranger).get(reverse("episode_detail", args=[episode.pk]))
     assert response.status_code == 404

@@ -74,6 +74,18 @@ def test_a_below_baseline_run_continues_its_dip():
     assert (episode.session, episode.last_session, episode.repair_status) == (6, 8, "unrepaired")
 
 
+def test_a_lasting_disagreement_is_one_episode():
+    frame = flags(*(signal(s, "rater_discrepancy") for s in (10, 11, 12)))
+    episode_of, episodes = grouped(frame)
+    assert episode_of == [0, 0, 0]
+    assert (episodes.session[0], episodes.last_session[0]) == (10, 12)
+
+
+def test_no_repair_is_none_not_a_number():
+    frame = flags(signal(4, "rater_discrepancy"), drop(5, repair="unrepaired"))
+    assert grouped(frame)[1].repair_status.tolist() == [None, "unrepaired"]
+
+
 def test_a_gap_in_the_run_begins_a_new_episode():
     frame = flags(drop(6, "below_baseline"), drop(8, "below_baseline"))
     assert grouped(frame)[0] == [0, 1]
