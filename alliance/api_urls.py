@@ -14,6 +14,7 @@ router.register("clients", alliance_views.ClientViewSet, basename="api-client")
 router.register("sessions", sessions_views.TherapySessionViewSet, basename="api-session")
 router.register("ratings", measures_views.RatingViewSet, basename="api-rating")
 router.register("instruments", measures_views.InstrumentViewSet, basename="api-instrument")
+router.register("episodes", alliance_views.EpisodeViewSet, basename="api-episode")
 router.register("flags", alliance_views.FlagViewSet, basename="api-flag")
 
 v1 = [

@@ -13,7 +13,8 @@ on a URL that is in neither.
 
 Nothing clinical is stored: ids, the kind of object, the address and the browser. A form
 link's token is a credential and is never stored either (its link's id is).
-Overhead: at most one query to find the client of a session, rating or flag, and the insert.
+Overhead: at most one query to find the client of a session, rating, episode or flag, and
+the insert.
 """
 
 import logging
@@ -30,7 +31,7 @@ from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
 from alliance.api.errors import error_body
-from alliance.models import AccessEvent, Client, Flag, User
+from alliance.models import AccessEvent, Client, Episode, Flag, User
 from measures.models import Rating
 from sessions.kiosk import kiosk_state
 from sessions.models import FormLink, TherapySession, hash_token
@@ -104,11 +105,12 @@ AUDITED: dict[str, Audited] = {
     "session_status": Audited("session", "session_id", actions={"POST": Action.UPDATE}),
     "rating_new": Audited("rating", "session_id", "session", actions={**READ, "POST": "create"}),
     "rating_edit": Audited("rating", "session_id", "session", actions=EDIT),
-    # Flags.
+    # Episodes and their flags (an old link to a flag redirects to its episode).
+    "episode_detail": Audited("episode", "episode_id"),
+    "episode_acknowledge": Audited("episode", "episode_id", actions={"POST": Action.UPDATE}),
+    "episode_resolve": Audited("episode", "episode_id", actions={"POST": Action.UPDATE}),
+    "episode_comment": Audited("episode", "episode_id", actions={"POST": Action.CREATE}),
     "flag_detail": Audited("flag", "flag_id"),
-    "flag_acknowledge": Audited("flag", "flag_id", actions={"POST": Action.UPDATE}),
-    "flag_resolve": Audited("flag", "flag_id", actions={"POST": Action.UPDATE}),
-    "flag_comment": Audited("flag", "flag_id", actions={"POST": Action.CREATE}),
     # The client's form: handed out by the therapist, opened and sent by the client.
     "formlink_new": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
     "kiosk_hand_over": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
@@ -137,11 +139,13 @@ AUDITED: dict[str, Audited] = {
     "api-session-form-link": Audited("form_link", "pk", "session", actions={"POST": Action.CREATE}),
     "api-rating-list": Audited("rating", actions={**READ, "POST": Action.CREATE}),
     "api-rating-detail": Audited("rating", "pk", actions={**READ, "PATCH": Action.UPDATE}),
+    "api-episode-list": Audited("episode"),
+    "api-episode-detail": Audited("episode", "pk"),
+    "api-episode-acknowledge": Audited("episode", "pk", actions={"POST": Action.UPDATE}),
+    "api-episode-resolve": Audited("episode", "pk", actions={"POST": Action.UPDATE}),
+    "api-episode-comments": Audited("episode", "pk", actions={"POST": Action.CREATE}),
     "api-flag-list": Audited("flag"),
     "api-flag-detail": Audited("flag", "pk"),
-    "api-flag-acknowledge": Audited("flag", "pk", actions={"POST": Action.UPDATE}),
-    "api-flag-resolve": Audited("flag", "pk", actions={"POST": Action.UPDATE}),
-    "api-flag-comments": Audited("flag", "pk", actions={"POST": Action.CREATE}),
 }
 
 
@@ -165,7 +169,7 @@ def _admin_pages(model: str, object_type: str, *, history: bool = False) -> dict
 # Site staff reading clinical records in the admin site.
 AUDITED |= {
     **_admin_pages("alliance_client", "client", history=True),
-    **_admin_pages("alliance_flag", "flag", history=True),
+    **_admin_pages("alliance_episode", "episode", history=True),
     **_admin_pages("therapy_sessions_therapysession", "session", history=True),
     **_admin_pages("therapy_sessions_formlink", "form_link"),
     **_admin_pages("measures_rating", "rating"),
@@ -299,6 +303,8 @@ def _client_of(kind: str, pk: int) -> int | None:
         rows = TherapySession.objects.filter(pk=pk).values_list("client_id", flat=True)
     elif kind == "rating":
         rows = Rating.objects.filter(pk=pk).values_list("session__client_id", flat=True)
+    elif kind == "episode":
+        rows = Episode.objects.filter(pk=pk).values_list("client_id", flat=True)
     elif kind == "flag":
         rows = Flag.objects.filter(pk=pk).values_list("client_id", flat=True)
     elif kind == "form_link":

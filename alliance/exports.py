@@ -415,7 +415,15 @@ def _item_texts(ratings: list[Rating]) -> dict[str, str]:
 EMPTY_HEADINGS = {
     "Sessions": ["Session number", "Date and time", "Status", "Therapist", "Note"],
     "Ratings": ["Session number", "Session date", "Filled in by", "Therapist", "Form"],
-    "Flags": ["Session number", "Rated by", "Scale", "Signal", "What was noticed", "Status"],
+    "Flags": [
+        "Session number",
+        "Episode",
+        "Rated by",
+        "Scale",
+        "Signal",
+        "What was noticed",
+        "Status",
+    ],
 }
 
 
@@ -432,7 +440,7 @@ def client_record_sheets(client: Client) -> dict[str, pd.DataFrame]:
     )
     flags = list(
         Flag.objects.filter(client=client)
-        .select_related("session", "acknowledged_by", "resolved_by")
+        .select_related("session", "episode__acknowledged_by", "episode__resolved_by")
         .order_by("session__number", "rule")
     )
 
@@ -474,17 +482,19 @@ def client_record_sheets(client: Client) -> dict[str, pd.DataFrame]:
     flag_rows = [
         {
             "Session number": f.session.number,
+            # One episode is one event: its flags share the number and the workflow.
+            "Episode": f.episode_id,
             "Rated by": f.get_rater_display(),
             "Scale": f.scale,
             "Signal": f.get_rule_display(),
             "What was noticed": f.explanation,
             "Repair": f.get_repair_status_display() if f.repair_status else "",
-            "Status": f.get_status_display(),
+            "Status": f.episode.get_status_display(),
             "Still current": "No" if f.retired_at else "Yes",
-            "Acknowledged by": str(f.acknowledged_by) if f.acknowledged_by else "",
-            "Acknowledged": when(f.acknowledged_at),
-            "What was done": f.action_note,
-            "Resolved": when(f.resolved_at),
+            "Acknowledged by": str(f.episode.acknowledged_by) if f.episode.acknowledged_by else "",
+            "Acknowledged": when(f.episode.acknowledged_at),
+            "What was done": f.episode.action_note,
+            "Resolved": when(f.episode.resolved_at),
         }
         for f in flags
     ]

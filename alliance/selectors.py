@@ -776,6 +776,12 @@ def _comments_with_authors() -> Prefetch:
     return Prefetch("comments", queryset=EpisodeComment.objects.select_related("author"))
 
 
+def episodes_with_details(user: User) -> QuerySet[Episode]:
+    """The episodes in the user's scope (retired ones too) with what the API shows of each:
+    sessions, people, active flags (``evidence``) and comments."""
+    return _episodes_with_details(Episode.objects.visible_to(user))
+
+
 def episode_get(user: User, episode_id: int) -> Episode:
     """One episode within the user's scope (retired ones too), with its flags and comments,
     else 404."""

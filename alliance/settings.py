@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ClientStatusEnum": "alliance.models.Client.Status",
+        "EpisodeKindEnum": "alliance.models.Episode.Kind",
         "EpisodeStatusEnum": "alliance.models.Episode.Status",
         "SessionStatusEnum": "sessions.models.TherapySession.Status",
     },

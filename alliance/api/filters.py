@@ -69,15 +69,35 @@ class ClientFilter(django_filters.FilterSet):
         fields = ["status", "therapist", "code", "code_contains", "language"]
 
 
+def episodes_in_scope(request):
+    return Episode.objects.visible_to(request.user) if request else Episode.objects.none()
+
+
+class EpisodeFilter(django_filters.FilterSet):
+    client = django_filters.ModelChoiceFilter(queryset=clients_in_scope, help_text="Client id.")
+    retired = BooleanFilter(
+        field_name="retired_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="true: only retired episodes; false: only active ones. Absent: active ones.",
+    )
+
+    class Meta:
+        model = Episode
+        fields = ["status", "kind", "client", "repair_status", "retired"]
+
+
 class FlagFilter(django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(queryset=clients_in_scope, help_text="Client id.")
+    episode = django_filters.ModelChoiceFilter(
+        queryset=episodes_in_scope, help_text="Episode id: the flags it holds."
+    )
     retired = BooleanFilter(
         field_name="retired_at",
         lookup_expr="isnull",
         exclude=True,
         help_text="true: only retired flags; false: only active ones. Absent: active ones.",
     )
-
     status = django_filters.ChoiceFilter(
         field_name="episode__status",
         choices=Episode.Status.choices,
@@ -86,7 +106,16 @@ class FlagFilter(django_filters.FilterSet):
 
     class Meta:
         model = Flag
-        fields = ["status", "rule", "client", "rater", "scale", "repair_status", "retired"]
+        fields = [
+            "status",
+            "rule",
+            "client",
+            "episode",
+            "rater",
+            "scale",
+            "repair_status",
+            "retired",
+        ]
 
 
 class StrictOrderingFilter(filters.OrderingFilter):

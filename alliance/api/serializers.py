@@ -62,7 +62,7 @@ class ClientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FlagCommentSerializer(serializers.ModelSerializer):
+class EpisodeCommentSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True)
 
     class Meta:
@@ -72,20 +72,19 @@ class FlagCommentSerializer(serializers.ModelSerializer):
 
 
 class FlagSerializer(serializers.ModelSerializer):
+    """A flag is the record of what one rule found; the workflow is its episode's."""
+
     client_code = serializers.CharField(source="client.code", read_only=True)
     session_number = serializers.IntegerField(source="session.number", read_only=True)
-    acknowledged_by = UserRefSerializer(read_only=True, allow_null=True)
-    resolved_by = UserRefSerializer(read_only=True, allow_null=True)
-    comments = FlagCommentSerializer(many=True, read_only=True)
+    episode_status = serializers.ChoiceField(
+        source="episode.status",
+        choices=Episode.Status.choices,
+        read_only=True,
+        help_text="The status of the flag's episode (acknowledge and resolve the episode).",
+    )
     # Blank until set: declared so the schema lists "" among their values.
     repair_status = serializers.ChoiceField(
         choices=Flag.RepairStatus.choices, allow_blank=True, read_only=True
-    )
-    rupture_type = serializers.ChoiceField(
-        choices=Episode.RuptureType.choices, allow_blank=True, read_only=True
-    )
-    repair_strategy = serializers.ChoiceField(
-        choices=Episode.RepairStrategy.choices, allow_blank=True, read_only=True
     )
 
     class Meta:
@@ -96,6 +95,8 @@ class FlagSerializer(serializers.ModelSerializer):
             "client_code",
             "session",
             "session_number",
+            "episode",
+            "episode_status",
             "rater",
             "scale",
             "rule",
@@ -104,6 +105,77 @@ class FlagSerializer(serializers.ModelSerializer):
             "repair_status",
             "repaired_session",
             "retired_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class EpisodeFlagSerializer(serializers.ModelSerializer):
+    """A flag as its episode's evidence: the rule that fired and its numbers."""
+
+    session_number = serializers.IntegerField(source="session.number", read_only=True)
+    repair_status = serializers.ChoiceField(
+        choices=Flag.RepairStatus.choices, allow_blank=True, read_only=True
+    )
+
+    class Meta:
+        model = Flag
+        fields = [
+            "id",
+            "rule",
+            "rater",
+            "scale",
+            "session",
+            "session_number",
+            "magnitude",
+            "explanation",
+            "repair_status",
+            "repaired_session",
+        ]
+        read_only_fields = fields
+
+
+class EpisodeSerializer(serializers.ModelSerializer):
+    client_code = serializers.CharField(source="client.code", read_only=True)
+    session_number = serializers.IntegerField(source="session.number", read_only=True)
+    last_session_number = serializers.IntegerField(source="last_session.number", read_only=True)
+    flags = EpisodeFlagSerializer(
+        source="evidence",
+        many=True,
+        read_only=True,
+        help_text="The active flags it holds, the rules that fired (none once retired: see "
+        "/flags/?episode=ID&retired=true).",
+    )
+    acknowledged_by = UserRefSerializer(read_only=True, allow_null=True)
+    resolved_by = UserRefSerializer(read_only=True, allow_null=True)
+    comments = EpisodeCommentSerializer(many=True, read_only=True)
+    # Blank until set: declared so the schema lists "" among their values.
+    repair_status = serializers.ChoiceField(
+        choices=Episode.RepairStatus.choices, allow_blank=True, read_only=True
+    )
+    rupture_type = serializers.ChoiceField(
+        choices=Episode.RuptureType.choices, allow_blank=True, read_only=True
+    )
+    repair_strategy = serializers.ChoiceField(
+        choices=Episode.RepairStrategy.choices, allow_blank=True, read_only=True
+    )
+
+    class Meta:
+        model = Episode
+        fields = [
+            "id",
+            "client",
+            "client_code",
+            "kind",
+            "session",
+            "session_number",
+            "last_session",
+            "last_session_number",
+            "repair_status",
+            "repaired_session",
+            "retired_at",
+            "flags",
             "status",
             "acknowledged_by",
             "acknowledged_at",
@@ -303,7 +375,7 @@ class CaseloadQuerySerializer(serializers.Serializer):
     sort = serializers.ChoiceField(
         choices=[f"{sign}{key}" for key in [*CASELOAD_SORTS, RISK_SORT] for sign in ("", "-")],
         default=DEFAULT_SORT,
-        help_text="Default: open flags first, then the lowest client alliance. risk: most at "
+        help_text="Default: open episodes first, then the lowest client alliance. risk: most at "
         "risk first, as the web app's caseloads.",
     )
     include_discharged = serializers.BooleanField(required=False, default=False)
@@ -337,7 +409,7 @@ class RatingsExportQuerySerializer(serializers.Serializer):
     )
 
 
-class FlagAcknowledgeSerializer(serializers.Serializer):
+class EpisodeAcknowledgeSerializer(serializers.Serializer):
     action_note = serializers.CharField(
         max_length=5000, help_text="What you did or will do about it."
     )
@@ -352,7 +424,7 @@ class FlagAcknowledgeSerializer(serializers.Serializer):
     )
 
 
-class FlagResolveSerializer(serializers.Serializer):
+class EpisodeResolveSerializer(serializers.Serializer):
     note = serializers.CharField(
         max_length=2000,
         required=False,
@@ -362,5 +434,5 @@ class FlagResolveSerializer(serializers.Serializer):
     )
 
 
-class FlagCommentCreateSerializer(serializers.Serializer):
+class EpisodeCommentCreateSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=2000)

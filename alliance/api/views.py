@@ -1,4 +1,3 @@
-from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -16,8 +15,8 @@ from rest_framework.views import APIView
 
 from alliance import dashboards, exports, fhir, selectors, services
 from alliance.api.authentication import token_expires_at
-from alliance.api.base import ClinicTimeMixin, ScopedViewSet
-from alliance.api.filters import ClientFilter, FlagFilter
+from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
+from alliance.api.filters import ClientFilter, EpisodeFilter, FlagFilter
 from alliance.api.permissions import IsSupervisor
 from alliance.api.schema import ErrorSerializer
 from alliance.api.serializers import (
@@ -29,16 +28,17 @@ from alliance.api.serializers import (
     ClientSerializer,
     ClientTransferSerializer,
     ClientUpdateSerializer,
-    FlagAcknowledgeSerializer,
-    FlagCommentCreateSerializer,
-    FlagCommentSerializer,
-    FlagResolveSerializer,
+    EpisodeAcknowledgeSerializer,
+    EpisodeCommentCreateSerializer,
+    EpisodeCommentSerializer,
+    EpisodeResolveSerializer,
+    EpisodeSerializer,
     FlagSerializer,
     RatingsExportQuerySerializer,
     SeriesSerializer,
     SupervisionSerializer,
 )
-from alliance.models import Client, EpisodeComment, Flag
+from alliance.models import Client, Episode, Flag
 from alliance.security.services import api_token_issue
 from measures.models import Rater, Rating
 from sessions.ratelimit import rate_limit_exceeded, window_left
@@ -221,7 +221,8 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     responses={200: CaseloadClientSerializer(many=True)},
 )
 class CaseloadView(ClinicTimeMixin, GenericAPIView):
-    """The caseload table of the web app: latest alliance, change, open flags, missing forms."""
+    """The caseload table of the web app: latest alliance, change, open episodes, missing
+    forms."""
 
     serializer_class = CaseloadClientSerializer
     queryset = Client.objects.none()
@@ -264,68 +265,90 @@ class SupervisionView(ClinicTimeMixin, APIView):
         return Response(SupervisionSerializer(body).data)
 
 
-@extend_schema(tags=["flags"])
-class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """Possible ruptures and signals found on your clients' series (active ones by default).
+@extend_schema(tags=["episodes"])
+class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Rupture episodes on your clients' courses (active ones by default): the flags that
+    describe one event, with the clinician's workflow on them.
 
-    A therapist of the client acknowledges (saying what was done) and resolves a flag; they
-    and their supervisors comment on it. Anyone else's action answers 404.
+    A therapist of the client acknowledges an episode once (saying what was done) and
+    resolves it; they and their supervisors comment on it. Anyone else's action answers 404.
     """
+
+    queryset = Episode.objects.none()
+    serializer_class = EpisodeSerializer
+    filterset_class = EpisodeFilter
+    ordering_fields = ["created_at", "updated_at", "status", "kind"]
+    ordering = ["client__code", "session__starts_at", "session__number", "kind", "id"]
+
+    def get_queryset(self):
+        episodes = selectors.episodes_with_details(self.request.user)
+        if self.action == "list" and "retired" not in self.request.query_params:
+            episodes = episodes.active()
+        return episodes
+
+    @extend_schema(request=EpisodeAcknowledgeSerializer, responses={200: EpisodeSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """Acknowledge the episode and record what was done (again: edit that record)."""
+        episode = selectors.episode_get_for_action(request.user, pk)
+        serializer = EpisodeAcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        session_id = data.pop("action_session", None)
+        session = None
+        if session_id is not None:
+            session = episode.client.sessions.filter(pk=session_id).first()
+            if session is None:
+                raise ValidationError({"action_session": ["Choose one of this client's sessions."]})
+        services.episode_acknowledge(
+            episode=episode, user=request.user, action_session=session, **data
+        )
+        return self.read_back(episode.pk)
+
+    @extend_schema(request=EpisodeResolveSerializer, responses={200: EpisodeSerializer})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        """Close the episode; a note is kept as your comment on it."""
+        episode = selectors.episode_get_for_action(request.user, pk)
+        serializer = EpisodeResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.episode_resolve(
+            episode=episode, user=request.user, note=serializer.validated_data["note"]
+        )
+        return self.read_back(episode.pk)
+
+    @extend_schema(
+        request=EpisodeCommentCreateSerializer, responses={201: EpisodeCommentSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def comments(self, request, pk=None):
+        """Comment on the episode (the client's therapists and their supervisors)."""
+        episode = selectors.episode_get_for_comment(request.user, pk)
+        serializer = EpisodeCommentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = services.episode_comment_add(
+            episode=episode, user=request.user, text=serializer.validated_data["text"]
+        )
+        return Response(EpisodeCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["flags"])
+class FlagViewSet(ScopedReadOnlyViewSet):
+    """What each rupture rule found on your clients' series (active flags by default): the
+    record behind the episodes. Read only: the workflow (acknowledge, resolve, comment) is
+    the episode's (/episodes/)."""
 
     queryset = Flag.objects.none()
     serializer_class = FlagSerializer
     filterset_class = FlagFilter
-    ordering_fields = ["created_at", "magnitude", "status", "rule"]
+    ordering_fields = ["created_at", "magnitude", "rule"]
     ordering = ["client__code", "session__number", "rule", "id"]
 
     def get_queryset(self):
         flags = Flag.objects.visible_to(self.request.user)
         if self.action == "list" and "retired" not in self.request.query_params:
             flags = flags.active()
-        return flags.select_related(
-            "client", "session", "acknowledged_by", "resolved_by"
-        ).prefetch_related(
-            Prefetch("comments", queryset=EpisodeComment.objects.select_related("author"))
-        )
-
-    @extend_schema(request=FlagAcknowledgeSerializer, responses={200: FlagSerializer})
-    @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None):
-        """Acknowledge the flag and record what was done (again: edit that record)."""
-        flag = selectors.flag_get_for_action(request.user, pk)
-        serializer = FlagAcknowledgeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        session_id = data.pop("action_session", None)
-        session = None
-        if session_id is not None:
-            session = flag.client.sessions.filter(pk=session_id).first()
-            if session is None:
-                raise ValidationError({"action_session": ["Choose one of this client's sessions."]})
-        services.flag_acknowledge(flag=flag, user=request.user, action_session=session, **data)
-        return self.read_back(flag.pk)
-
-    @extend_schema(request=FlagResolveSerializer, responses={200: FlagSerializer})
-    @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
-        """Close the flag; a note is kept as your comment on it."""
-        flag = selectors.flag_get_for_action(request.user, pk)
-        serializer = FlagResolveSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.flag_resolve(flag=flag, user=request.user, note=serializer.validated_data["note"])
-        return self.read_back(flag.pk)
-
-    @extend_schema(request=FlagCommentCreateSerializer, responses={201: FlagCommentSerializer})
-    @action(detail=True, methods=["post"])
-    def comments(self, request, pk=None):
-        """Comment on the flag (the client's therapists and their supervisors)."""
-        flag = selectors.flag_get_for_comment(request.user, pk)
-        serializer = FlagCommentCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        comment = services.flag_comment_add(
-            flag=flag, user=request.user, text=serializer.validated_data["text"]
-        )
-        return Response(FlagCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        return flags.select_related("client", "session", "episode")
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

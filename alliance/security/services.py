@@ -24,6 +24,7 @@ from alliance.models import (
     Client,
     ClientTransfer,
     Clinic,
+    Episode,
     EpisodeComment,
     Flag,
     User,
@@ -183,6 +184,7 @@ def client_purge_counts(client: Client) -> Counter:
     ratings = Rating.objects.filter(session__client=client)
     sessions = TherapySession.objects.filter(client=client)
     flags = Flag.objects.filter(client=client)
+    episodes = Episode.objects.filter(client=client)
     return Counter(
         {
             "sessions": sessions.count(),
@@ -190,8 +192,9 @@ def client_purge_counts(client: Client) -> Counter:
             "answers": ItemAnswer.objects.filter(rating__in=ratings).count(),
             "scores": ScaleScore.objects.filter(rating__in=ratings).count(),
             "rating changes": RatingChange.objects.filter(rating__in=ratings).count(),
+            "episodes": episodes.count(),
             "flags": flags.count(),
-            "comments": EpisodeComment.objects.filter(flag__in=flags).count(),
+            "comments": EpisodeComment.objects.filter(episode__in=episodes).count(),
             "form links": FormLink.objects.filter(session__in=sessions).count(),
             "transfers": ClientTransfer.objects.filter(client=client).count(),
         }
@@ -200,15 +203,17 @@ def client_purge_counts(client: Client) -> Counter:
 
 def client_purge(*, client: Client) -> Counter:
     """Remove the client and everything about them, in one transaction: sessions, ratings
-    (answers, scores, changes), flags and comments, form links, transfers, and their change
-    history. Audit events stay: they hold ids and no clinical data. Returns what went."""
+    (answers, scores, changes), episodes with their flags and comments, form links, transfers,
+    and their change history. Audit events stay: they hold ids and no clinical data. Returns
+    what went."""
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
         if client.status != Client.Status.DISCHARGED:
             raise ValidationError(_("Only a discharged client's record is purged."))
         removed = client_purge_counts(client)
-        EpisodeComment.objects.filter(flag__client=client).delete()
+        EpisodeComment.objects.filter(episode__client=client).delete()
         Flag.objects.filter(client=client).delete()
+        Episode.objects.filter(client=client).delete()
         # Answers, scores and rating changes go with their ratings (CASCADE).
         Rating.objects.filter(session__client=client).delete()
         TherapySession.objects.filter(client=client).delete()  # form links CASCADE
@@ -217,7 +222,7 @@ def client_purge(*, client: Client) -> Counter:
         client.delete()
         # Last: deleting writes a final history row per record, which goes too.
         history = (
-            Flag.history.filter(client_id=client_id).delete()[0]
+            Episode.history.filter(client_id=client_id).delete()[0]
             + TherapySession.history.filter(client_id=client_id).delete()[0]
             + Client.history.filter(id=client_id).delete()[0]
         )

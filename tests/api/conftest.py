@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from alliance.models import Flag
+from alliance.models import Episode, Flag
 from tests.factories import (
     ClientFactory,
     ClinicAdminFactory,
@@ -45,20 +45,22 @@ def foreign_admin(db):
 
 def _course(client, instruments, now):
     held = TherapySessionFactory(client=client, number=1, starts_at=now - dt.timedelta(days=8))
-    # The flag below is made by hand: the rupture engine has its own tests.
+    # The episode and its flag below are made by hand: the rupture engine has its own tests.
     rating_of(held, instruments["client"], refresh_flags=False)
     rating_of(held, instruments["therapist"], refresh_flags=False)
     unrated = TherapySessionFactory(client=client, number=2, starts_at=now - dt.timedelta(days=1))
+    episode = Episode.objects.create(client=client, session=held, last_session=held, kind="rupture")
     flag = Flag.objects.create(
         client=client,
         session=held,
+        episode=episode,
         rater="client",
         scale="total",
         rule=Flag.Rule.CLIENT_REPORTED_TENSION,
         magnitude=1,
         explanation="The client reported tension.",
     )
-    return SimpleNamespace(client=client, held=held, unrated=unrated, flag=flag)
+    return SimpleNamespace(client=client, held=held, unrated=unrated, episode=episode, flag=flag)
 
 
 @pytest.fixture

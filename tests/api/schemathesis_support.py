@@ -34,13 +34,15 @@ def _path_parameters(operation) -> list[str]:
 
 def _owned_ids(user) -> dict[str, int]:
     """For each path with an id: an object of the demo therapist's."""
-    from alliance.models import Client
+    from alliance.models import Client, Episode
     from measures.models import Rating
     from sessions.models import TherapySession
 
     client = Client.objects.filter(primary_therapist=user).order_by("code").first()
     session = TherapySession.objects.filter(client=client, status="completed").last()
     rating = Rating.objects.filter(session=session, rater="therapist").get()
+    episode = Episode.objects.visible_to(user).active().filter(kind="rupture").first()
+    flag = episode.flags.active().first()
     return {
         "/api/v1/clients/{id}/": client.pk,
         "/api/v1/clients/{id}/series/": client.pk,
@@ -51,6 +53,11 @@ def _owned_ids(user) -> dict[str, int]:
         "/api/v1/sessions/{id}/form-link/": session.pk,
         "/api/v1/ratings/{id}/": rating.pk,
         "/api/v1/instruments/{id}/": rating.instrument_id,
+        "/api/v1/episodes/{id}/": episode.pk,
+        "/api/v1/episodes/{id}/acknowledge/": episode.pk,
+        "/api/v1/episodes/{id}/resolve/": episode.pk,
+        "/api/v1/episodes/{id}/comments/": episode.pk,
+        "/api/v1/flags/{id}/": flag.pk,
     }
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from alliance.models import Flag
+from alliance.models import Episode, EpisodeComment, Flag
 from tests.api.conftest import api_client_for
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 
@@ -15,6 +15,7 @@ URLS = [
     "/api/v1/sessions/",
     "/api/v1/ratings/",
     "/api/v1/flags/",
+    "/api/v1/episodes/",
     "/api/v1/instruments/",
     "/api/v1/caseload/",
     "/api/v1/exports/ratings.csv",
@@ -33,15 +34,20 @@ def _grow(therapist, instruments, clients: int, start: int):
                 session, instruments["client"], questions={"comment": "ok"}, refresh_flags=False
             )
             rating_of(session, instruments["therapist"], refresh_flags=False)
+        episode = Episode.objects.create(
+            client=client, session=session, last_session=session, kind="rupture"
+        )
         Flag.objects.create(
             client=client,
             session=session,
+            episode=episode,
             rater="client",
             scale="total",
             rule=Flag.Rule.RELIABLE_DROP,
             magnitude=1,
             explanation="x",
         )
+        EpisodeComment.objects.create(episode=episode, author=therapist, text="x")
 
 
 def _count(api, url) -> tuple[int, int]:

@@ -44,6 +44,8 @@ def test_every_endpoint_is_described(schema):
         "/api/v1/ratings/",
         "/api/v1/instruments/",
         "/api/v1/flags/",
+        "/api/v1/episodes/",
+        "/api/v1/episodes/{id}/acknowledge/",
         "/api/v1/caseload/",
         "/api/v1/supervision/",
         "/api/v1/exports/ratings.csv",

@@ -45,6 +45,7 @@ DETAIL_URLS = {
     "session": lambda c: f"/api/v1/sessions/{c.held.pk}/",
     "rating": lambda c: f"/api/v1/ratings/{c.held.ratings.first().pk}/",
     "flag": lambda c: f"/api/v1/flags/{c.flag.pk}/",
+    "episode": lambda c: f"/api/v1/episodes/{c.episode.pk}/",
 }
 
 
@@ -64,6 +65,7 @@ LIST_URLS = {
     "sessions": ("/api/v1/sessions/", lambda c: c.held.pk),
     "ratings": ("/api/v1/ratings/", lambda c: c.held.ratings.first().pk),
     "flags": ("/api/v1/flags/", lambda c: c.flag.pk),
+    "episodes": ("/api/v1/episodes/", lambda c: c.episode.pk),
 }
 
 
@@ -80,7 +82,7 @@ def test_lists_hold_exactly_the_scope(world, api_as, endpoint, role):
     expected = {which for which in ("own", "other") if which in SEES[role]}
     for which in ("own", "other"):
         assert (key(_course(world, which)) in ids) == (which in expected)
-    if endpoint in ("clients", "flags"):
+    if endpoint in ("clients", "flags", "episodes"):
         assert len(ids) == len(expected)
 
 
@@ -104,17 +106,22 @@ WRITES = {
     "session_update": lambda w, c: ("patch", f"/api/v1/sessions/{c.unrated.pk}/", {"note": "x"}),
     "form_link": lambda w, c: ("post", f"/api/v1/sessions/{c.unrated.pk}/form-link/", {}),
     "client_update": lambda w, c: ("patch", f"/api/v1/clients/{c.client.pk}/", {"language": "es"}),
-    "flag_acknowledge": lambda w, c: (
+    "episode_acknowledge": lambda w, c: (
         "post",
-        f"/api/v1/flags/{c.flag.pk}/acknowledge/",
+        f"/api/v1/episodes/{c.episode.pk}/acknowledge/",
         {"action_note": "Talked it through", "action_session": c.unrated.pk},
     ),
-    "flag_resolve": lambda w, c: ("post", f"/api/v1/flags/{c.flag.pk}/resolve/", {}),
-    "flag_comment": lambda w, c: ("post", f"/api/v1/flags/{c.flag.pk}/comments/", {"text": "ok"}),
+    "episode_resolve": lambda w, c: ("post", f"/api/v1/episodes/{c.episode.pk}/resolve/", {}),
+    "episode_comment": lambda w, c: (
+        "post",
+        f"/api/v1/episodes/{c.episode.pk}/comments/",
+        {"text": "ok"},
+    ),
 }
-SUCCESS = {"rating_create": 201, "session_create": 201, "form_link": 201, "flag_comment": 201}
-# Besides the client's therapist: clinic admins change clients; supervisors comment on flags.
-ALSO_ALLOWED = {"client_update": "clinic_admin", "flag_comment": "supervisor"}
+SUCCESS = {"rating_create": 201, "session_create": 201, "form_link": 201, "episode_comment": 201}
+# Besides the client's therapist: clinic admins change clients; supervisors comment on
+# episodes.
+ALSO_ALLOWED = {"client_update": "clinic_admin", "episode_comment": "supervisor"}
 
 
 @pytest.mark.parametrize("which", ["own", "other"])

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from alliance.models import Flag
 from measures.models import Rating
 from sessions.models import FormLink, TherapySession
 from tests.api.conftest import api_client_for
@@ -212,9 +213,9 @@ def test_clients_are_added_changed_and_transferred(world):
     assert moved.json()["primary_therapist"]["username"] == "other-therapist"
 
 
-def test_a_flag_is_acknowledged_resolved_and_commented_on(world):
+def test_an_episode_is_acknowledged_resolved_and_commented_on(world):
     therapist = api_client_for(world.users["therapist"])
-    url = f"/api/v1/flags/{world.own.flag.pk}/"
+    url = f"/api/v1/episodes/{world.own.episode.pk}/"
     empty = therapist.post(url + "acknowledge/", {"action_note": " "}, format="json")
     assert empty.status_code == 400
     foreign_session = therapist.post(
@@ -269,3 +270,68 @@ def test_a_flag_is_acknowledged_resolved_and_commented_on(world):
         "Repaired.",
     ]
     assert therapist.post(url + "resolve/", {}, format="json").status_code == 400
+    # The flag is the record: it shows its episode's status and takes no action.
+    flag = therapist.get(f"/api/v1/flags/{world.own.flag.pk}/").json()
+    assert (flag["episode"], flag["episode_status"]) == (world.own.episode.pk, "resolved")
+    assert "acknowledged_by" not in flag
+    for action in ("acknowledge", "resolve", "comments"):
+        gone = therapist.post(f"/api/v1/flags/{world.own.flag.pk}/{action}/", {}, format="json")
+        assert gone.status_code == 404
+        assert gone.json()["error"]["code"] == "not_found"
+
+
+def test_an_episode_nests_its_active_flags(world):
+    own = world.own
+    retired = Flag.objects.create(
+        client=own.client,
+        session=own.held,
+        episode=own.episode,
+        rater="client",
+        scale="total",
+        rule=Flag.Rule.RELIABLE_DROP,
+        magnitude=1,
+        explanation="Retired: the rating was corrected.",
+        retired_at=timezone.now(),
+    )
+    therapist = api_client_for(world.users["therapist"])
+    body = therapist.get(f"/api/v1/episodes/{own.episode.pk}/").json()
+    assert (body["client"], body["kind"], body["status"]) == (own.client.pk, "rupture", "open")
+    assert (body["session"], body["session_number"]) == (own.held.pk, own.held.number)
+    assert [f["id"] for f in body["flags"]] == [own.flag.pk]
+    assert set(body["flags"][0]) == {
+        "id",
+        "rule",
+        "rater",
+        "scale",
+        "session",
+        "session_number",
+        "magnitude",
+        "explanation",
+        "repair_status",
+        "repaired_session",
+    }
+    # Every flag of an episode, retired ones too, through the flags endpoint.
+    listed = therapist.get(f"/api/v1/flags/?episode={own.episode.pk}&retired=true").json()
+    assert [f["id"] for f in listed["results"]] == [retired.pk]
+    foreign = therapist.get(f"/api/v1/flags/?episode={world.other.episode.pk}")
+    assert foreign.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", True),
+        ("status=open", True),
+        ("status=acknowledged", False),
+        ("kind=rupture", True),
+        ("kind=ceiling", False),
+        ("retired=true", False),
+        ("repair_status=unrepaired", False),
+    ],
+)
+def test_episodes_filter(world, query, expected):
+    therapist = api_client_for(world.users["therapist"])
+    response = therapist.get(f"/api/v1/episodes/?{query}")
+    assert response.status_code == 200, response.content
+    ids = [row["id"] for row in response.json()["results"]]
+    assert ids == ([world.own.episode.pk] if expected else [])

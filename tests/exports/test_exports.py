@@ -14,9 +14,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import exports
+from alliance import exports, services
 from alliance.exports import RATING_COLUMNS, ExportScope
-from alliance.models import AccessEvent, Flag
+from alliance.models import AccessEvent, Episode, Flag
 from measures.models import ItemAnswer, Rating, ScaleScore
 from tests.api.conftest import api_client_for
 from tests.factories import (
@@ -158,9 +158,15 @@ def test_constant_queries_at_two_sizes(clients, instruments, therapist, django_a
 
 def test_client_record_has_sessions_ratings_and_flags_in_words(clients, therapist):
     own = clients["own"]
+    session = own.sessions.get(number=2)
+    episode = Episode.objects.create(
+        client=own, session=session, last_session=session, kind=Episode.Kind.RUPTURE
+    )
+    services.episode_acknowledge(episode=episode, user=therapist, action_note="We talked.")
     Flag.objects.create(
         client=own,
-        session=own.sessions.get(number=2),
+        session=session,
+        episode=episode,
         rater="client",
         scale="total",
         rule=Flag.Rule.RELIABLE_DROP,
@@ -186,6 +192,11 @@ def test_client_record_has_sessions_ratings_and_flags_in_words(clients, therapis
     flags = sheets["Flags"]
     assert flags["What was noticed"].tolist() == ["Client-rated total fell from 4.5 to 3.3."]
     assert flags["Signal"].tolist() == ["Reliable drop"]
+    # The workflow is the episode's: each flag names its episode and shows it.
+    assert flags["Episode"].tolist() == [episode.pk]
+    assert flags["Status"].tolist() == ["Acknowledged"]
+    assert flags["What was done"].tolist() == ["We talked."]
+    assert flags["Acknowledged by"].tolist() == [str(therapist)]
 
 
 def test_spreadsheet_formulas_in_free_text_are_not_run(clients, therapist):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from alliance.models import Flag
+from alliance.models import Episode, Flag
 from sessions.formlinks import formlink_create
 from tests.factories import (
     ClientFactory,
@@ -48,16 +48,18 @@ def _fresh_cache():
 
 
 def course(client, instruments) -> SimpleNamespace:
-    """A client's course: session 1 held and rated by both, with a flag; session 2 held an
-    hour ago, unrated, with a live form link."""
+    """A client's course: session 1 held and rated by both, with an episode of one flag;
+    session 2 held an hour ago, unrated, with a live form link."""
     now = timezone.now()
     held = TherapySessionFactory(client=client, number=1, starts_at=now - dt.timedelta(days=7))
     client_rating = rating_of(held, instruments["client"], refresh_flags=False)
     therapist_rating = rating_of(held, instruments["therapist"], refresh_flags=False)
     unrated = TherapySessionFactory(client=client, number=2, starts_at=now - dt.timedelta(hours=1))
+    episode = Episode.objects.create(client=client, session=held, last_session=held, kind="rupture")
     flag = Flag.objects.create(
         client=client,
         session=held,
+        episode=episode,
         rater="client",
         scale="total",
         rule=Flag.Rule.CLIENT_REPORTED_TENSION,
@@ -69,6 +71,7 @@ def course(client, instruments) -> SimpleNamespace:
         client=client,
         held=held,
         unrated=unrated,
+        episode=episode,
         flag=flag,
         rating=therapist_rating,
         client_rating=client_rating,

@@ -52,7 +52,7 @@ class TestAudit:
             ("admin:alliance_client_changelist", [], "client"),
             ("admin:alliance_client_change", [own.client.pk], "client"),
             ("admin:alliance_client_history", [own.client.pk], "client"),
-            ("admin:alliance_flag_change", [own.flag.pk], "flag"),
+            ("admin:alliance_episode_change", [own.episode.pk], "episode"),
             ("admin:measures_rating_changelist", [], "rating"),
             ("admin:measures_rating_change", [own.client_rating.pk], "rating"),
             ("admin:therapy_sessions_therapysession_change", [own.held.pk], "session"),
@@ -72,7 +72,7 @@ class TestAudit:
     def test_every_admin_page_of_a_clinical_model_is_audited(self):
         clinical = [
             "alliance_client",
-            "alliance_flag",
+            "alliance_episode",
             "measures_rating",
             "therapy_sessions_therapysession",
             "therapy_sessions_formlink",
@@ -120,7 +120,8 @@ class TestReadOnly:
         [
             ("therapy_sessions", "therapysession", "client"),
             ("measures", "itemanswer", "rating"),
-            ("alliance", "flagcomment", "flag"),
+            ("alliance", "episodecomment", "episode"),
+            ("alliance", "flag", "episode"),
         ],
     )
     def test_no_autocomplete_lists_clinical_records(self, world, staff_browser, source):

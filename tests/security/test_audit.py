@@ -63,16 +63,18 @@ class TestReads:
         [
             ("session_detail", "held", "session"),
             ("rating_edit", "held", "rating"),
+            ("episode_detail", "episode", "episode"),
             ("flag_detail", "flag", "flag"),
         ],
     )
-    def test_the_client_of_a_session_rating_or_flag_is_found(
+    def test_the_client_of_a_session_rating_episode_or_flag_is_found(
         self, world, url_name, target, object_type
     ):
         browser = browser_for(world, "therapist")
         obj = getattr(world.own, target)
         start = high_water()
-        assert browser.get(reverse(url_name, args=[obj.pk])).status_code == 200
+        # An old link to a flag redirects to its episode.
+        assert browser.get(reverse(url_name, args=[obj.pk])).status_code in (200, 302)
         [event] = events_since(start)
         assert (event.action, event.object_type, event.client_id) == (
             "read",
@@ -169,6 +171,7 @@ class TestDenials:
         start = high_water()
         own = world.own
         for path in (
+            f"/api/v1/episodes/{own.episode.pk}/",
             f"/api/v1/flags/{own.flag.pk}/",
             f"/api/v1/sessions/{own.held.pk}/",
             f"/api/v1/ratings/{own.rating.pk}/",
@@ -180,7 +183,7 @@ class TestDenials:
         xml = browser.get(f"/api/v1/flags/{own.flag.pk}/", HTTP_ACCEPT="application/xml")
         assert xml.status_code == 406
         events = events_since(start)
-        assert [event.action for event in events] == ["denied"] * 5 + ["read"]
+        assert [event.action for event in events] == ["denied"] * 6 + ["read"]
         assert {event.client_id for event in events} == {None}
         csv = b"".join(browser.get(reverse("audit_log_csv")).streaming_content).decode()
         assert own.client.code not in csv
@@ -259,6 +262,31 @@ class TestChanges:
             world.own.unrated.pk,
             world.own.client.pk,
         )
+
+    def test_api_episode_actions_are_recorded_on_the_episode_and_its_client(self, world):
+        own = world.own
+        url = f"/api/v1/episodes/{own.episode.pk}/"
+        start = high_water()
+        acknowledged = api_for(world, "therapist").post(
+            url + "acknowledge/", {"action_note": "We talked."}, format="json"
+        )
+        assert acknowledged.status_code == 200, acknowledged.content
+        # The supervisor sees the client but acknowledges nothing: a denial naming it.
+        refused = api_for(world, "supervisor").post(
+            url + "acknowledge/", {"action_note": "Me too."}, format="json"
+        )
+        assert refused.status_code == 404
+        commented = api_for(world, "supervisor").post(url + "comments/", {"text": "Good."})
+        assert commented.status_code == 201
+        events = events_since(start)
+        assert [
+            (e.action, e.object_type, e.client_id, e.url_name, e.user.username) for e in events
+        ] == [
+            ("update", "episode", own.client.pk, "api-episode-acknowledge", "therapist"),
+            ("denied", "episode", own.client.pk, "api-episode-acknowledge", "supervisor"),
+            ("create", "episode", own.client.pk, "api-episode-comments", "supervisor"),
+        ]
+        assert events[0].object_id == events[1].object_id == own.episode.pk
 
 
 class TestClientForm:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from schemathesis.checks import not_a_server_error
 
-from alliance.models import Client, ClientTransfer, Flag, FlagComment
+from alliance.models import Client, ClientTransfer, Episode, EpisodeComment, Flag
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from sessions.models import FormLink, TherapySession
 from tests.api.schemathesis_support import api_schema, operation_runs, run_each
@@ -26,8 +26,9 @@ TABLES = [
     ItemAnswer,
     ScaleScore,
     RatingChange,
+    Episode,
     Flag,
-    FlagComment,
+    EpisodeComment,
 ]
 
 
@@ -39,7 +40,9 @@ def snapshot() -> dict:
         TherapySession.objects.order_by("pk").values_list("revision", "status", "note")
     )
     counts["ratings"] = list(Rating.objects.order_by("pk").values_list("revision"))
-    counts["flags"] = list(Flag.objects.order_by("pk").values_list("status", "updated_at"))
+    counts["episodes"] = list(
+        Episode.objects.order_by("pk").values_list("status", "action_note", "updated_at")
+    )
     counts["links"] = list(FormLink.objects.order_by("pk").values_list("revoked_at", "used_at"))
     return counts
 

@@ -1,6 +1,6 @@
 """Change history of clinical records: who changed what, when, old and new values.
 
-Clients, sessions and flags' workflow keep django-simple-history rows; a rating's
+Clients, sessions and episodes' workflow keep django-simple-history rows; a rating's
 corrections are its RatingChange rows. Clinic admins read them on the client's access
 page and in the Django admin.
 """
@@ -8,7 +8,7 @@ page and in the Django admin.
 import pytest
 from django.urls import reverse
 
-from alliance.models import Client, Flag
+from alliance.models import Client, Episode
 from measures.services import rating_update
 from sessions.models import TherapySession
 from tests.security.conftest import browser_for
@@ -47,13 +47,13 @@ def test_a_session_edit_and_a_status_change_are_kept(world):
     assert status.status == "no_show"
 
 
-def test_a_flags_workflow_is_kept(world):
-    flag = world.own.flag
+def test_an_episodes_workflow_is_kept(world):
+    episode = world.own.episode
     response = browser_for(world, "therapist").post(
-        reverse("flag_acknowledge", args=[flag.pk]), {"action_note": "We talked it through."}
+        reverse("episode_acknowledge", args=[episode.pk]), {"action_note": "We talked it through."}
     )
     assert response.status_code == 302
-    record = Flag.history.filter(id=flag.pk).latest("history_date")
+    record = Episode.history.filter(id=episode.pk).latest("history_date")
     assert (record.status, record.action_note) == ("acknowledged", "We talked it through.")
     assert (record.acknowledged_by_id, record.history_user) == (
         world.users["therapist"].pk,

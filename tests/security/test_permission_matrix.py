@@ -133,6 +133,10 @@ def FLAG(world, kind):
     return course(world, kind).flag.pk
 
 
+def EPISODE(world, kind):
+    return course(world, kind).episode.pk
+
+
 def RATING(world, kind):
     return course(world, kind).rating.pk
 
@@ -251,11 +255,13 @@ CASES: dict[str, list[Case]] = {
         Case("get", page("client_export_record", CLIENT), scoped(200, CHANGE))
     ],
     "client_access": [Case("get", page("client_access", CLIENT), scoped(200, CLINIC_ADMIN))],
-    # --- flags ---------------------------------------------------------------------------
-    "flag_detail": [Case("get", page("flag_detail", FLAG), scoped(200, SEE))],
-    "flag_acknowledge": [Case("post", page("flag_acknowledge", FLAG), scoped(400, TREAT))],
-    "flag_resolve": [Case("post", page("flag_resolve", FLAG), scoped(302, TREAT))],
-    "flag_comment": [Case("post", page("flag_comment", FLAG), scoped(400, COMMENT))],
+    # --- episodes and flags --------------------------------------------------------------
+    "episode_detail": [Case("get", page("episode_detail", EPISODE), scoped(200, SEE))],
+    "episode_acknowledge": [Case("post", page("episode_acknowledge", EPISODE), scoped(400, TREAT))],
+    "episode_resolve": [Case("post", page("episode_resolve", EPISODE), scoped(302, TREAT))],
+    "episode_comment": [Case("post", page("episode_comment", EPISODE), scoped(400, COMMENT))],
+    # An old link to a flag leads to its episode.
+    "flag_detail": [Case("get", page("flag_detail", FLAG), scoped(302, SEE))],
     # --- clinic administration -----------------------------------------------------------
     "clinic": [Case("get", page("clinic"), by_role(200, ADMINS), ONE)],
     "clinic_user_create": [Case("get", page("clinic_user_create"), by_role(200, ADMINS), ONE)],
@@ -419,19 +425,29 @@ CASES: dict[str, list[Case]] = {
             api=True,
         )
     ],
+    "api-episode-list": [
+        Case("get", api_path("/api/v1/episodes/"), api_roles(200, SIGNED_IN), ONE, api=True)
+    ],
+    "api-episode-detail": [
+        Case("get", api_path("/api/v1/episodes/{}/", EPISODE), api(200, SEE), api=True)
+    ],
+    "api-episode-acknowledge": [
+        Case(
+            "post", api_path("/api/v1/episodes/{}/acknowledge/", EPISODE), api(400, TREAT), api=True
+        )
+    ],
+    "api-episode-resolve": [
+        Case("post", api_path("/api/v1/episodes/{}/resolve/", EPISODE), api(200, TREAT), api=True)
+    ],
+    "api-episode-comments": [
+        Case(
+            "post", api_path("/api/v1/episodes/{}/comments/", EPISODE), api(400, COMMENT), api=True
+        )
+    ],
     "api-flag-list": [
         Case("get", api_path("/api/v1/flags/"), api_roles(200, SIGNED_IN), ONE, api=True)
     ],
     "api-flag-detail": [Case("get", api_path("/api/v1/flags/{}/", FLAG), api(200, SEE), api=True)],
-    "api-flag-acknowledge": [
-        Case("post", api_path("/api/v1/flags/{}/acknowledge/", FLAG), api(400, TREAT), api=True)
-    ],
-    "api-flag-resolve": [
-        Case("post", api_path("/api/v1/flags/{}/resolve/", FLAG), api(200, TREAT), api=True)
-    ],
-    "api-flag-comments": [
-        Case("post", api_path("/api/v1/flags/{}/comments/", FLAG), api(400, COMMENT), api=True)
-    ],
     "api-schema": [Case("get", api_path("/api/schema/"), everyone(200), ONE, api=True)],
     "api-docs": [Case("get", api_path("/api/docs/"), everyone(200), ONE, api=True)],
     # Anything else under /api/: the API's 404.

@@ -10,7 +10,14 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance.models import AccessEvent, Client, ClientTransfer, Flag, FlagComment
+from alliance.models import (
+    AccessEvent,
+    Client,
+    ClientTransfer,
+    Episode,
+    EpisodeComment,
+    Flag,
+)
 from alliance.security import services
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from measures.services import rating_update
@@ -30,8 +37,8 @@ ANSWERS = {f"{scale}_{n}": 3 for scale in ("bond", "goal", "task") for n in (1, 
 
 
 def full_record(client, instruments, colleague):
-    """Sessions, ratings (answers, scores, a correction), a flag with a comment, a form
-    link, a transfer, change history and audit events."""
+    """Sessions, ratings (answers, scores, a correction), an episode with a flag and a
+    comment, a form link, a transfer, change history and audit events."""
     held = TherapySessionFactory(client=client, number=1)
     rating_of(held, instruments["client"], refresh_flags=False)
     therapist_rating = rating_of(held, instruments["therapist"], refresh_flags=False)
@@ -40,16 +47,20 @@ def full_record(client, instruments, colleague):
     )
     second = TherapySessionFactory(client=client, number=2)
     formlink_create(session=second, created_by=held.therapist)
-    flag = Flag.objects.create(
+    episode = Episode.objects.create(client=client, session=held, last_session=held, kind="rupture")
+    Flag.objects.create(
         client=client,
         session=held,
+        episode=episode,
         rater="client",
         scale="total",
         rule="reliable_drop",
         magnitude=1,
         explanation="x",
     )
-    FlagComment.objects.create(flag=flag, author=held.therapist, text="Let us talk about it.")
+    EpisodeComment.objects.create(
+        episode=episode, author=held.therapist, text="Let us talk about it."
+    )
     ClientTransfer.objects.create(
         client=client,
         from_therapist=held.therapist,
@@ -78,13 +89,14 @@ def rows_of(client_id) -> dict[str, int]:
         "answers": ItemAnswer.objects.filter(rating__in=ratings).count(),
         "scores": ScaleScore.objects.filter(rating__in=ratings).count(),
         "changes": RatingChange.objects.filter(rating__in=ratings).count(),
+        "episodes": Episode.objects.filter(client_id=client_id).count(),
         "flags": Flag.objects.filter(client_id=client_id).count(),
-        "comments": FlagComment.objects.filter(flag__client_id=client_id).count(),
+        "comments": EpisodeComment.objects.filter(episode__client_id=client_id).count(),
         "links": FormLink.objects.filter(session__client_id=client_id).count(),
         "transfers": ClientTransfer.objects.filter(client_id=client_id).count(),
         "history": Client.history.filter(id=client_id).count()
         + TherapySession.history.filter(client_id=client_id).count()
-        + Flag.history.filter(client_id=client_id).count(),
+        + Episode.history.filter(client_id=client_id).count(),
     }
 
 

@@ -22,7 +22,7 @@ from rest_framework.authtoken.models import Token
 
 from alliance import audit
 from alliance.bench.database import bench_database
-from alliance.models import Clinic, Flag, User
+from alliance.models import Clinic, Episode, Flag, User
 from alliance.services import client_create
 from measures.models import Instrument
 from measures.services import rating_record
@@ -30,7 +30,8 @@ from sessions.services import session_schedule
 
 
 def _clinic() -> dict:
-    """A therapist with one client, five rated sessions and a flag; returns what to request."""
+    """A therapist with one client, five rated sessions and an episode with a flag; returns
+    what to request."""
     call_command("load_instruments", stdout=io.StringIO())
     clinic = Clinic.objects.create(name="Bench Clinic", timezone="Europe/Madrid")
     therapist = User.objects.create_user(
@@ -58,8 +59,12 @@ def _clinic() -> dict:
                 refresh_flags=False,
             )
         sessions.append(session)
-    flag = Flag.objects.create(
+    episode = Episode.objects.create(
+        client=client, session=sessions[-1], last_session=sessions[-1], kind="rupture"
+    )
+    Flag.objects.create(
         client=client,
+        episode=episode,
         session=sessions[-1],
         rater="client",
         scale="total",
@@ -72,11 +77,12 @@ def _clinic() -> dict:
         "urls": [
             ("page", client.get_absolute_url()),
             ("page", sessions[-1].get_absolute_url()),
-            ("page", f"/flags/{flag.pk}/"),
+            ("page", episode.get_absolute_url()),
             ("page", "/caseload/"),
             ("api", f"/api/v1/clients/{client.pk}/"),
             ("api", f"/api/v1/sessions/{sessions[-1].pk}/"),
             ("api", "/api/v1/ratings/"),
+            ("api", f"/api/v1/episodes/{episode.pk}/"),
         ],
     }
 

@@ -3,8 +3,9 @@
     manage.py purge_expired --dry-run   # what would go
     manage.py purge_expired             # remove it, one transaction per client
 
-Each client goes with their sessions, ratings, answers, scores, flags, comments, form links,
-transfers and change history. The audit log keeps its events (ids only, nothing clinical).
+Each client goes with their sessions, ratings, answers, scores, episodes with their flags and
+comments, form links, transfers and change history. The audit log keeps its events (ids only,
+nothing clinical).
 """
 
 from django.core.management.base import BaseCommand
