@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from alliance.models import AccessEvent, Client, Flag, User
+from alliance.models import AccessEvent, Client, Episode, User
 from measures.models import RatingChange
 from sessions.models import TherapySession
 
@@ -109,7 +109,7 @@ def _history_changes(records, label) -> list[Change]:
 
 
 def client_changes(client: Client) -> list[Change]:
-    """Who changed what in the client's record, sessions, flags and ratings; newest first."""
+    """Who changed what in the client's record, sessions, episodes and ratings; newest first."""
     changes = _history_changes(
         client.history.select_related("history_user"), lambda record: f"Client {record.code}"
     )
@@ -118,8 +118,8 @@ def client_changes(client: Client) -> list[Change]:
         lambda record: f"Session {record.number}",
     )
     changes += _history_changes(
-        Flag.history.filter(client_id=client.pk).select_related("history_user"),
-        lambda record: f"Flag {record.get_rule_display()} ({record.rater} {record.scale})",
+        Episode.history.filter(client_id=client.pk).select_related("history_user"),
+        lambda record: f"Episode {record.id} ({record.get_kind_display()})",
     )
     for change in RatingChange.objects.filter(rating__session__client=client).select_related(
         "changed_by", "rating__session"
