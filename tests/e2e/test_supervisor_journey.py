@@ -57,7 +57,7 @@ def test_a_supervisor_finds_a_supervisees_client(page, instruments, screenshot):
     page.get_by_role("link", name="S-0042").click()
     page.get_by_role("heading", name="Client S-0042").wait_for()
     assert page.get_by_text("Read-only").is_visible()
-    assert page.get_by_text("Client-rated total fell from 4.5 to 3.0.").is_visible()
+    assert page.get_by_role("link", name="Possible rupture").is_visible()  # one item
     assert page.get_by_role("link", name="New session").count() == 0
     assert page.get_by_role("link", name="Edit client").count() == 0
     page.get_by_role("button", name="Answers").click()
