@@ -46,6 +46,10 @@ from sessions.models import TherapySession
 
 # Sparklines show the client-rated total of the last completed sessions.
 SPARKLINE_SESSIONS = 10
+# An open episode is a new signal while it reaches into the client's last this many held
+# sessions (the default repair window): after that the sessions since have answered it, and
+# it waits on the client's page, off the "need a look" list.
+RECENT_SESSIONS = 3
 # The supervisor's per-therapist trend compares two windows of this length.
 TREND_WEEKS = 12
 # Time to acknowledge a flag: the median over flags acknowledged in this many days.
@@ -92,14 +96,16 @@ def missing_forms_after(clinic: Clinic | None) -> int:
 
 class RiskTier:
     """Most in need of a look first (docs/dashboards.md, "Risk ranking"). A client is on the
-    "need a look" list when their tier is above FINE."""
+    "need a look" list when their tier is above OLDER: an older open flag is not actionable
+    now, but it is not "No concerns" either."""
 
     UNREPAIRED = 0
     PENDING = 1
     LOW = 2
     SIGNAL = 3
     MISSING_FORMS = 4
-    FINE = 5
+    OLDER = 5
+    FINE = 6
 
     LABELS = (
         gettext_noop("Unrepaired rupture"),
@@ -107,6 +113,7 @@ class RiskTier:
         gettext_noop("Low alliance"),
         gettext_noop("Signal to look at"),
         gettext_noop("Client forms missing"),
+        gettext_noop("Older open flag"),
         gettext_noop("No concerns"),
     )
 
@@ -137,7 +144,7 @@ class Risk:
 
     @property
     def css(self) -> str:
-        return ["unrepaired", "pending", "low", "signal", "missing", "fine"][self.tier]
+        return ["unrepaired", "pending", "low", "signal", "missing", "older", "fine"][self.tier]
 
 
 class EpisodeFact(NamedTuple):
@@ -150,6 +157,8 @@ class EpisodeFact(NamedTuple):
     repair_status: str
     session: int  # the number of the session where it began
     rules: frozenset[str]  # the rules of its active flags
+    # Its last session is one of the client's last RECENT_SESSIONS held sessions.
+    recent: bool = True
 
     @property
     def is_open(self) -> bool:
@@ -172,6 +181,7 @@ SIGNAL_TEXT = {
     Episode.Kind.MISSING_FORMS: gettext_noop("Client forms missing from session %(number)d"),
     "repaired": gettext_noop("Repaired drop at session %(number)d"),
     "other": gettext_noop("Open flag at session %(number)d"),
+    "older": gettext_noop("Open flag at session %(number)d, not acknowledged"),
 }
 
 
@@ -186,11 +196,14 @@ def risk_assess(
     - Unrepaired > pending: a rupture episode (a drop of either rater, on any scale) whose
       repair status is unrepaired or pending, acknowledged or not (the score has not come
       back).
-    - Low alliance: an open (unacknowledged) episode with a low_alliance flag.
-    - Signal: any other open episode: a tension report, the raters' disagreement, a drop
-      since repaired but not yet acknowledged, a ceiling run.
+    - Low alliance: a new open (unacknowledged) episode with a low_alliance flag.
+    - Signal: any other new open episode: a tension report, the raters' disagreement, a drop
+      since repaired but not yet acknowledged; and an open ceiling run, however old. "New":
+      the episode reaches into the client's last RECENT_SESSIONS held sessions.
     - Missing forms: at least ``missing_after`` completed sessions since the last client
-      form, or an open missing-forms episode.
+      form, or a new open missing-forms episode.
+    - Older (off the list): an open episode that is not new; the sessions since have
+      answered it, and it waits on the client's page to be acknowledged.
 
     An acknowledged episode without an unrepaired or pending drop (a tension report, a
     repaired drop) keeps nobody on the list; a repaired one is mentioned under FINE. Every
@@ -215,7 +228,7 @@ def risk_assess(
         episode = _latest(pending)
         message = gettext_noop("Drop at session %(number)d, repair pending")
         reasons.append((RiskTier.PENDING, _text(message, episode), episode.id))
-    low = [e for e in ruptures if e.is_open and "low_alliance" in e.rules]
+    low = [e for e in ruptures if e.is_open and e.recent and "low_alliance" in e.rules]
     if low:
         episode = _latest(low)
         message = gettext_noop("Low alliance at session %(number)d")
@@ -224,6 +237,7 @@ def risk_assess(
         e
         for e in episodes
         if e.is_open
+        and (e.recent or e.kind == Episode.Kind.CEILING)
         and e.kind != Episode.Kind.MISSING_FORMS
         and e not in low
         and e.repair_status not in (Episode.RepairStatus.UNREPAIRED, Episode.RepairStatus.PENDING)
@@ -233,7 +247,13 @@ def risk_assess(
         reasons.append(
             (RiskTier.SIGNAL, _text(SIGNAL_TEXT[_signal_of(episode)], episode), episode.id)
         )
-    missing = [e for e in episodes if e.is_open and e.kind == Episode.Kind.MISSING_FORMS]
+    older = [e for e in episodes if e.is_open and not is_actionable(e)]
+    if older:
+        episode = _latest(older)
+        reasons.append((RiskTier.OLDER, _text(SIGNAL_TEXT["older"], episode), episode.id))
+    missing = [
+        e for e in episodes if e.is_open and e.recent and e.kind == Episode.Kind.MISSING_FORMS
+    ]
     if sessions_since_form >= missing_after:
         reasons.append(
             (
@@ -274,13 +294,14 @@ def _signal_of(episode: EpisodeFact) -> str:
 
 
 def needs_a_look(risk: Risk) -> bool:
-    return risk.tier < RiskTier.FINE
+    return risk.tier < RiskTier.OLDER
 
 
 def is_actionable(episode: EpisodeFact) -> bool:
-    """An episode that keeps its client on the list: open, or an unrepaired or pending
-    rupture (acknowledged or not)."""
-    return episode.is_open or (
+    """An episode that keeps its client on the list: new and open (an open ceiling run
+    however old), or an unrepaired or pending rupture (acknowledged or not)."""
+    new = episode.recent or episode.kind == Episode.Kind.CEILING
+    return (episode.is_open and new) or (
         episode.kind == Episode.Kind.RUPTURE
         and episode.repair_status in (Episode.RepairStatus.UNREPAIRED, Episode.RepairStatus.PENDING)
     )
@@ -332,19 +353,54 @@ def episode_facts(
         "episode__status",
         "episode__repair_status",
         "episode__session__number",
+        "episode__last_session__starts_at",
+        "episode__last_session__number",
         "rule",
     ).order_by()
     found: dict[int, tuple] = {}
     rules: dict[int, set[str]] = defaultdict(set)
-    for episode_id, client_id, kind, status, repair, number, rule in rows:
-        found[episode_id] = (client_id, kind, status, repair or "", number)
+    for episode_id, client_id, kind, status, repair, number, last_at, last, rule in rows:
+        found[episode_id] = (client_id, kind, status, repair or "", number, (last_at, last))
         rules[episode_id].add(rule)
+    held = TherapySession.objects.completed()
+    cutoffs = _recent_cutoffs(
+        held.filter(client__in=clients)
+        if clients is not None
+        else held.filter(client_id__in=client_ids)
+    )
     facts: dict[int, list[EpisodeFact]] = defaultdict(list)
-    for episode_id, (client_id, kind, status, repair, number) in found.items():
+    for episode_id, (client_id, kind, status, repair, number, last) in found.items():
+        cutoff = cutoffs.get(client_id)
         facts[client_id].append(
-            EpisodeFact(episode_id, kind, status, repair, number, frozenset(rules[episode_id]))
+            EpisodeFact(
+                episode_id,
+                kind,
+                status,
+                repair,
+                number,
+                frozenset(rules[episode_id]),
+                recent=cutoff is None or last >= cutoff,
+            )
         )
     return facts
+
+
+def _recent_cutoffs(held: QuerySet[TherapySession]) -> dict[int, tuple[dt.datetime, int]]:
+    """(start, number) of each client's RECENT_SESSIONS-th latest ``held`` session, for
+    clients who have held that many: one query (a window function keeps it small)."""
+    rows = (
+        held.annotate(
+            position=Window(
+                RowNumber(),
+                partition_by=[F("client_id")],
+                order_by=[F("starts_at").desc(), F("number").desc()],
+            )
+        )
+        .filter(position=RECENT_SESSIONS)
+        .values_list("client_id", "starts_at", "number")
+        .order_by()
+    )
+    return {client_id: (starts_at, number) for client_id, starts_at, number in rows}
 
 
 def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
@@ -1310,7 +1366,7 @@ def packet_for_therapist(
     with a reason to look), with the therapist's figures. A fixed number of queries."""
     clients = caseload_rows(viewer, therapist=therapist)
     if attention_only:
-        clients = [c for c in clients if c.risk.tier < RiskTier.FINE]
+        clients = [c for c in clients if needs_a_look(c.risk)]
     [figures] = therapist_figures(viewer, [therapist], period=period)
     return Packet(
         clients=clients,

@@ -250,7 +250,7 @@ def test_caseload_pages_use_a_constant_number_of_queries(
     assert len(client.get(reverse(url_name)).context["clients"]) == 15
     assert small == large
     # 5, the audit log's event, and the risk column's flags, recent totals and scale range.
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         client.get(reverse(url_name))
 
 

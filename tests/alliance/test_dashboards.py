@@ -85,7 +85,8 @@ def test_the_ranking_puts_each_tier_in_order(ranked):
     rows = dashboards.caseload_rows(ranked, therapist=ranked)
     assert [c.code for c in rows] == ORDER
     tiers = [c.risk.tier for c in rows]
-    assert tiers == [0, 0, 0, 1, 2, 3, 3, 4, 5, 5, 5, 5]
+    fine = dashboards.RiskTier.FINE
+    assert tiers == [0, 0, 0, 1, 2, 3, 3, 4, fine, fine, fine, fine]
     reasons = {c.code: c.risk.reason for c in rows}
     assert reasons["A-unrepaired"] == "Unrepaired drop at session 4"
     assert reasons["J-acknowledged"] == "Unrepaired drop at session 3 (acknowledged)"
@@ -103,7 +104,7 @@ def test_the_ranking_puts_each_tier_in_order(ranked):
 
 def test_no_concerns_never_stands_beside_an_open_flag(ranked):
     for row in dashboards.caseload_rows(ranked, therapist=ranked):
-        assert row.open_episodes == 0 or dashboards.needs_a_look(row.risk), row.code
+        assert row.open_episodes == 0 or row.risk.tier != dashboards.RiskTier.FINE, row.code
 
 
 def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
@@ -172,6 +173,40 @@ def test_a_flag_link_leads_to_the_reason(client, ranked):
     html = client.get(reverse("caseload")).content.decode()
     unrepaired = Flag.objects.get(client__code="A-unrepaired")
     assert f'href="{reverse("episode_detail", args=[unrepaired.episode_id])}"' in html
+
+
+def test_an_open_signal_is_new_while_it_reaches_into_the_last_held_sessions(therapist, instruments):
+    # Five held sessions: the last three (3, 4, 5) are recent.
+    old = weekly_course(
+        ClientFactory(primary_therapist=therapist, code="old"), instruments, [4] * 5
+    )
+    flag(old[2], "client_reported_tension", scale="tension")
+    new = weekly_course(
+        ClientFactory(primary_therapist=therapist, code="new"), instruments, [4] * 5
+    )
+    flag(new[3], "client_reported_tension", scale="tension")
+    ceiling = weekly_course(
+        ClientFactory(primary_therapist=therapist, code="ceiling"), instruments, [4] * 5
+    )
+    flag(ceiling[1], "ceiling")
+    # An unrepaired rupture is never too old to need a look.
+    rupture = weekly_course(
+        ClientFactory(primary_therapist=therapist, code="rupture"), instruments, [4] * 5
+    )
+    flag(rupture[1], repair_status="unrepaired", status="acknowledged")
+    rows = dashboards.caseload_rows(therapist)
+    tiers = {row.code: row.risk.tier for row in rows}
+    assert {row.code for row in rows if dashboards.needs_a_look(row.risk)} == {
+        "new",
+        "ceiling",
+        "rupture",
+    }
+    assert tiers == {
+        "old": dashboards.RiskTier.OLDER,  # off the list, but not "No concerns"
+        "new": dashboards.RiskTier.SIGNAL,
+        "ceiling": dashboards.RiskTier.SIGNAL,
+        "rupture": dashboards.RiskTier.UNREPAIRED,
+    }
 
 
 def test_the_clinics_missing_forms_setting_counts(therapist, instruments):
@@ -562,7 +597,7 @@ def test_the_supervision_dashboard_takes_the_same_queries_at_two_sizes(
         grow(therapist, instruments, 4, f"L{therapist.pk}")
     assert queries_for(client, reverse("supervision")) == small
     assert queries_for(client, reverse("supervision"), {"queue": "all"}) == small
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         client.get(reverse("supervision"))
 
 
