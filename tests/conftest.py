@@ -133,7 +133,7 @@ def other_clinic_admin(db):
 @pytest.fixture
 def demo(instruments):
     """The demo clinic (``seed_demo``), as its therapist: the schemathesis runs' user."""
-    from alliance.demo import demo_seed
+    from alliance.devtools.demo import demo_seed
     from alliance.models import User
 
     demo_seed()

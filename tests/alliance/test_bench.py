@@ -3,9 +3,9 @@ database of its own, which a test inside pytest-django's cannot)."""
 
 import pytest
 
-from alliance.bench import runner
-from alliance.bench.scenarios import SCENARIOS
-from alliance.bench.synthetic import Scale, build_clinic
+from alliance.devtools.bench import runner
+from alliance.devtools.bench.scenarios import SCENARIOS
+from alliance.devtools.bench.synthetic import Scale, build_clinic
 from alliance.models import Client, Flag
 from measures.models import Rating, ScaleScore
 from sessions.models import TherapySession

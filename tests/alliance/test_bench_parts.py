@@ -8,11 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alliance.bench import references, runner
-from alliance.bench.engine import engine_table, measure_engine
-from alliance.bench.loading import IdBlock, Table, reset_sequences
-from alliance.bench.scenarios import SCENARIOS
-from alliance.bench.synthetic import Scale, build_clinic
+from alliance.devtools.bench import references, runner
+from alliance.devtools.bench.engine import engine_table, measure_engine
+from alliance.devtools.bench.loading import IdBlock, Table, reset_sequences
+from alliance.devtools.bench.scenarios import SCENARIOS
+from alliance.devtools.bench.synthetic import Scale, build_clinic
 from alliance.models import AccessEvent, Client, Clinic
 from sessions.models import TherapySession
 from tests.factories import ClientFactory

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from alliance.burden import alert_burden
+from alliance.devtools.burden import alert_burden
 from tests.alliance.dashboard_helpers import flag, weekly_course
 from tests.factories import ClientFactory, TherapistFactory
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from alliance.demo import COURSES
+from alliance.devtools.demo import COURSES
 from alliance.models import Flag
 
 pytestmark = pytest.mark.django_db

@@ -229,7 +229,7 @@ def test_the_command(course, tmp_path):
 
 
 def test_the_documented_example_imports_into_the_demo_clinic(instruments):
-    from alliance.demo import demo_seed
+    from alliance.devtools.demo import demo_seed
 
     demo_seed()
     clinic = Clinic.objects.get(name="Riverside Demo Clinic")

@@ -1,13 +1,13 @@
-"""manage.py alert_burden [--clinic NAME] [--scale S|M]: the alert burden (alliance.burden)
+"""manage.py alert_burden [--clinic NAME] [--scale S|M]: the alert burden (alliance.devtools.burden)
 of the demo clinic in the configured database, and of synthetic clinics built in a database
 of their own (as manage.py bench builds them)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alliance.bench.database import bench_database
-from alliance.bench.synthetic import SCALES, build_clinic
-from alliance.burden import AlertBurden, alert_burden
-from alliance.demo import CLINIC_NAME
+from alliance.devtools.bench.database import bench_database
+from alliance.devtools.bench.synthetic import SCALES, build_clinic
+from alliance.devtools.burden import AlertBurden, alert_burden
+from alliance.devtools.demo import CLINIC_NAME
 from alliance.models import Clinic
 
 

@@ -13,11 +13,11 @@ from django.test.utils import override_settings
 from django.urls import get_resolver
 from django.utils import timezone
 
-from alliance.bench import runner
-from alliance.bench.database import bench_database
-from alliance.bench.engine import engine_table, measure_engine
-from alliance.bench.scenarios import SCENARIOS
-from alliance.bench.synthetic import SCALES, build_clinic
+from alliance.devtools.bench import runner
+from alliance.devtools.bench.database import bench_database
+from alliance.devtools.bench.engine import engine_table, measure_engine
+from alliance.devtools.bench.scenarios import SCENARIOS
+from alliance.devtools.bench.synthetic import SCALES, build_clinic
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """manage.py bench_audit [--repeat N]: what the audit log costs a request.
 
-Builds a small clinic in the benchmark's own database (alliance.bench.database: a temporary
+Builds a small clinic in the benchmark's own database (alliance.devtools.bench.database: a temporary
 SQLite file, or <name>_bench on PostgreSQL), then requests client-data pages and API
 endpoints with the audit middleware on and off and prints, per URL, the SQL queries and the
 median server time of each, and the difference.
@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from alliance import audit
-from alliance.bench.database import bench_database
+from alliance.devtools.bench.database import bench_database
 from alliance.models import Clinic, Episode, Flag, User
 from alliance.services import client_create
 from measures.models import Instrument

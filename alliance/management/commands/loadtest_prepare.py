@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from alliance import demo
+from alliance.devtools import demo
 from alliance.models import Client, Clinic, User
 from measures.definitions import format_number
 from measures.models import Rater

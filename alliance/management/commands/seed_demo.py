@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alliance.demo import ACCOUNTS, PASSWORD, demo_seed
+from alliance.devtools.demo import ACCOUNTS, PASSWORD, demo_seed
 from measures.models import Instrument
 
 

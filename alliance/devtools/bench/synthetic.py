@@ -6,7 +6,7 @@ rupture engine (services.flags_refresh_for_clinic); only the per-row rating serv
 skipped, as it would take minutes at scale M (its sessions' client forms are then set in one
 UPDATE, by the function the service calls). Sessions, ratings, item answers and scale
 scores are written as plain rows, a chunk of clients at a time (COPY on PostgreSQL, see
-alliance/bench/loading.py): scale L has ~7 million item answers.
+alliance/devtools/bench/loading.py): scale L has ~7 million item answers.
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alliance.bench.loading import IdBlock, Table, reset_sequences
+from alliance.devtools.bench.loading import IdBlock, Table, reset_sequences
 from alliance.models import Client, Clinic, Flag, Supervision, User
 from alliance.services import flags_refresh_for_clinic
 from measures.models import ItemAnswer, Rater, Rating, ScaleScore

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from alliance.bench import forms
-from alliance.bench.synthetic import BenchClinic
+from alliance.devtools.bench import forms
+from alliance.devtools.bench.synthetic import BenchClinic
 from alliance.models import User
 
-# The floor every page is compared with (alliance/bench/urls.py).
+# The floor every page is compared with (alliance/devtools/bench/urls.py).
 TRIVIAL = "trivial"
 
 

@@ -10,7 +10,7 @@ import uuid
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance.bench.synthetic import BenchClinic
+from alliance.devtools.bench.synthetic import BenchClinic
 from measures.definitions import format_number
 from measures.models import Rater
 from measures.selectors import instrument_for

@@ -11,7 +11,7 @@ import pandas as pd
 
 from alliance import selectors, services
 from alliance.analytics import detect
-from alliance.bench.synthetic import BenchClinic
+from alliance.devtools.bench.synthetic import BenchClinic
 from alliance.models import Client
 
 # Clients per scores_frame query when reading the whole clinic (as the refresh batches do).

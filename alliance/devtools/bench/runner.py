@@ -14,9 +14,9 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client as TestClient
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from alliance.bench import references
-from alliance.bench.scenarios import TRIVIAL, Scenario
-from alliance.bench.synthetic import BenchClinic
+from alliance.devtools.bench import references
+from alliance.devtools.bench.scenarios import TRIVIAL, Scenario
+from alliance.devtools.bench.synthetic import BenchClinic
 
 # Requests made before timing: imports, template compilation and caches settle.
 WARM_UP = 2
@@ -52,7 +52,7 @@ def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) 
     and templates, no network). A form post gets a fresh link before each request."""
     # The trivial page's URLs; the client form's rate limit would stop the repeated posts.
     with override_settings(
-        ROOT_URLCONF="alliance.bench.urls", ALLIANCE_FORM_RATE_LIMIT=sys.maxsize
+        ROOT_URLCONF="alliance.devtools.bench.urls", ALLIANCE_FORM_RATE_LIMIT=sys.maxsize
     ):
         client = TestClient(HTTP_HOST="localhost")
         user = scenario.user(bench)
