@@ -54,7 +54,7 @@ def on_starting(server):
     """Refuse to start several workers on a per-process cache (CACHE_URL=locmemcache://):
     each worker would count the rate limits and login failures on its own, so the documented
     limits would not hold. The app is loaded already (preload_app)."""
-    from alliance.cache import cache_is_shared
+    from alliance.security.cache import cache_is_shared
 
     if server.num_workers > 1 and not cache_is_shared():
         raise RuntimeError(

@@ -6,8 +6,9 @@ change only through the app's services, which scope them to a clinic, keep their
 scores match its answers, a flag's lifecycle, a session's rateability), refresh the flags and
 record the change in the history. Site staff are not clinicians; a correction is made by the
 clinic in the app, a purge by `manage.py purge_expired`. Every admin page of a clinical
-model is recorded in the audit log (alliance.audit.AUDITED, "admin:..."), and staff reach the
-admin only past a second factor (alliance.security.two_factor). See docs/security.md.
+model is recorded in the audit log (alliance.security.audit.AUDITED, "admin:..."), and
+staff reach the admin only past a second factor (alliance.security.two_factor). See
+docs/security.md.
 """
 
 from django.contrib import admin

@@ -502,7 +502,7 @@ class AccessEventQuerySet(models.QuerySet):
 
 
 class AccessEvent(models.Model):
-    """Who read or changed which client's data, when and from where (alliance.audit).
+    """Who read or changed which client's data, when and from where (alliance.security.audit).
 
     Append-only: the ORM refuses changes and deletions and, on PostgreSQL, a trigger refuses
     UPDATE and DELETE. Nothing clinical is stored: ids, names of things, the address and the

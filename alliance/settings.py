@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Who changed a record (django-simple-history) and who read it (the audit log).
     "simple_history.middleware.HistoryRequestMiddleware",
-    "alliance.audit.AuditMiddleware",
+    "alliance.security.audit.AuditMiddleware",
     # Last: turns a lockout flagged during authentication into the locked-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -111,8 +111,8 @@ DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# A read replica for the dashboards (alliance/db_routers.py, docs/deployment.md): only their
-# reads go there; writes, logins and everything else stay on the primary.
+# A read replica for the dashboards (alliance/security/db_routers.py, docs/deployment.md):
+# only their reads go there; writes, logins and everything else stay on the primary.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
     DATABASES["replica"].update(
@@ -120,10 +120,10 @@ if env.str("DATABASE_REPLICA_URL", default=""):
         CONN_HEALTH_CHECKS=DATABASES["default"].get("CONN_HEALTH_CHECKS", False),
         TEST={"MIRROR": "default"},
     )
-    DATABASE_ROUTERS = ["alliance.db_routers.ReplicaRouter"]
+    DATABASE_ROUTERS = ["alliance.security.db_routers.ReplicaRouter"]
     MIDDLEWARE.insert(
         MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
-        "alliance.db_routers.ReplicaReadsMiddleware",
+        "alliance.security.db_routers.ReplicaReadsMiddleware",
     )
 # After a user's own write, their reads stay on the primary this long (replica lag).
 ALLIANCE_REPLICA_PIN_SECONDS = env.int("ALLIANCE_REPLICA_PIN_SECONDS", default=30)
@@ -133,7 +133,8 @@ ALLIANCE_REPLICA_PIN_SECONDS = env.int("ALLIANCE_REPLICA_PIN_SECONDS", default=3
 # Redis (CACHE_URL or REDIS_URL=redis://host:6379/1) or the database (CACHE_URL=dbcache://
 # alliance_cache), which production mode uses when neither is set (`manage.py
 # createcachetable` creates its table; `make serve` runs it). Per-process memory otherwise
-# (`make run`, the tests). alliance/cache.py; `check --deploy` warns about a per-process one.
+# (`make run`, the tests). alliance/security/cache.py; `check --deploy` warns about a
+# per-process one.
 CACHES = {
     "default": env.cache_url(
         "CACHE_URL",
@@ -144,7 +145,7 @@ CACHES = {
 }
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     # Django's database cache with an atomic incr(); room for every address's counters.
-    CACHES["default"]["BACKEND"] = "alliance.cache.DatabaseCache"
+    CACHES["default"]["BACKEND"] = "alliance.security.cache.DatabaseCache"
     CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -155,7 +156,7 @@ AUTH_USER_MODEL = "alliance.User"
 AUTHENTICATION_BACKENDS = [
     "alliance.security.lockout.AddressLockoutBackend",
     "axes.backends.AxesStandaloneBackend",
-    "alliance.backends.ClinicModelBackend",
+    "alliance.security.backends.ClinicModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -267,7 +268,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "sessions.ratelimit.client_ip"
 AXES_LOCKOUT_CALLABLE = "alliance.security.views.locked_out"
-# Logins are recorded in the audit log (alliance.audit); axes keeps only the failure counts.
+# Logins are recorded in the audit log (alliance.security.audit); axes keeps only the
+# failure counts.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp_token"]
 AXES_VERBOSE = False

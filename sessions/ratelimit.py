@@ -1,7 +1,7 @@
 """Per-address fixed-window counters in Django's default cache: the client form endpoints'
 rate limit, the API token endpoint's throttle and the per-address login-failure limit.
 
-The cache must be shared by every process and count atomically (alliance/cache.py): add()
+The cache must be shared by every process and count atomically (alliance/security/cache.py): add()
 starts a window's count, incr() adds to it, never a get() then set() that two workers race.
 Settings: ALLIANCE_FORM_RATE_LIMIT requests per ALLIANCE_FORM_RATE_WINDOW seconds;
 ALLIANCE_TRUSTED_PROXIES reverse proxies in front of Django that append to X-Forwarded-For

@@ -17,7 +17,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from alliance.api.authentication import token_expired, token_has_second_factor
-from alliance.audit import audit_record
 from alliance.models import (
     AccessEvent,
     ApiTokenSecondFactor,
@@ -29,6 +28,7 @@ from alliance.models import (
     Flag,
     User,
 )
+from alliance.security.audit import audit_record
 from alliance.services import user_sessions_end
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from sessions.models import FormLink, TherapySession

@@ -33,10 +33,10 @@ from django_otp import match_token
 
 from alliance import selectors
 from alliance.api.errors import error_body
-from alliance.audit import audit_record
 from alliance.exports import _safe
 from alliance.models import AccessEvent
 from alliance.security import services
+from alliance.security.audit import audit_record
 from alliance.security.forms import AuditFilterForm, ClinicSecurityForm, TokenForm
 from alliance.security.lockout import lockout_message
 from alliance.security.middleware import HAS_DEVICE, two_factor_step

@@ -11,8 +11,8 @@ from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from alliance.db_routers import PIN_COOKIE, REPLICA, ReplicaRouter, replica_reads
 from alliance.models import AccessEvent, Client, User
+from alliance.security.db_routers import PIN_COOKIE, REPLICA, ReplicaRouter, replica_reads
 from measures.models import Rating
 from sessions.models import TherapySession
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
@@ -22,8 +22,8 @@ settings.DATABASES.setdefault(
     REPLICA, {**settings.DATABASES["default"], "TEST": {"MIRROR": "default"}}
 )
 
-ROUTER = "alliance.db_routers.ReplicaRouter"
-MIDDLEWARE = "alliance.db_routers.ReplicaReadsMiddleware"
+ROUTER = "alliance.security.db_routers.ReplicaRouter"
+MIDDLEWARE = "alliance.security.db_routers.ReplicaReadsMiddleware"
 
 
 @pytest.fixture

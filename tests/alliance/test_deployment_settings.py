@@ -46,7 +46,7 @@ def test_by_default_one_process_cache_and_no_replica():
     assert found["cache"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert found["databases"] == ["default"]
     assert found["routers"] == []
-    assert "alliance.db_routers.ReplicaReadsMiddleware" not in found["middleware"]
+    assert "alliance.security.db_routers.ReplicaReadsMiddleware" not in found["middleware"]
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_by_default_one_process_cache_and_no_replica():
         ),
         (
             {"CACHE_URL": "dbcache://alliance_cache", "REDIS_URL": "redis://127.0.0.1:6379/1"},
-            "alliance.cache.DatabaseCache",  # Django's, with an atomic incr()
+            "alliance.security.cache.DatabaseCache",  # Django's, with an atomic incr()
             "alliance_cache",
         ),
     ],
@@ -72,7 +72,7 @@ def test_shared_cache_from_the_environment(env, backend, location):
 def test_production_mode_shares_the_database_cache_by_default():
     found = settings_with(DJANGO_ENV="production", DJANGO_SECRET_KEY="x" * 50)
     assert (found["cache"]["BACKEND"], found["cache"]["LOCATION"]) == (
-        "alliance.cache.DatabaseCache",
+        "alliance.security.cache.DatabaseCache",
         "alliance_cache",
     )
     assert found["proxies"] == 0
@@ -109,7 +109,7 @@ def test_make_serve_trusts_no_proxy_and_its_workers_share_a_cache():
     found = make_serve_settings()
     # gunicorn is reached directly: a client's X-Forwarded-For must not choose its address.
     assert found["proxies"] == 0
-    assert found["cache"]["BACKEND"] == "alliance.cache.DatabaseCache"
+    assert found["cache"]["BACKEND"] == "alliance.security.cache.DatabaseCache"
     # The operator who puts a proxy in front says so.
     assert make_serve_settings(ALLIANCE_TRUSTED_PROXIES="1")["proxies"] == 1
 
@@ -122,8 +122,8 @@ def test_replica_from_the_environment():
     assert found["databases"] == ["default", "replica"]
     assert found["replica"]["HOST"] == "10.0.0.2"
     assert found["replica"]["TEST"] == {"MIRROR": "default"}
-    assert found["routers"] == ["alliance.db_routers.ReplicaRouter"]
+    assert found["routers"] == ["alliance.security.db_routers.ReplicaRouter"]
     middleware = found["middleware"]
-    position = middleware.index("alliance.db_routers.ReplicaReadsMiddleware")
+    position = middleware.index("alliance.security.db_routers.ReplicaReadsMiddleware")
     # After the URL is resolved by everything before it, before the lockout middleware.
     assert middleware[position + 1] == "axes.middleware.AxesMiddleware"

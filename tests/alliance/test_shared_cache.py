@@ -1,4 +1,4 @@
-"""The shared cache (alliance/cache.py): two gunicorn workers, played by two cache backend
+"""The shared cache (alliance/security/cache.py): two gunicorn workers, played by two cache backend
 instances on one database cache table, count the same rate limits; incr() is atomic; a
 per-process cache is refused where it would split the counts."""
 
@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from alliance.cache import DatabaseCache, cache_is_shared, check_shared_cache
+from alliance.security.cache import DatabaseCache, cache_is_shared, check_shared_cache
 from sessions import ratelimit
 
 TABLE = "alliance_test_cache"
@@ -108,7 +108,9 @@ def test_a_per_process_cache_is_flagged(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert not cache_is_shared()
     assert [w.id for w in check_shared_cache(None)] == ["alliance.W001"]
-    settings.CACHES = {"default": {"BACKEND": "alliance.cache.DatabaseCache", "LOCATION": TABLE}}
+    settings.CACHES = {
+        "default": {"BACKEND": "alliance.security.cache.DatabaseCache", "LOCATION": TABLE}
+    }
     assert cache_is_shared()
     assert check_shared_cache(None) == []
     # Django's own database cache reads and writes back in incr(): not shared-safe.
@@ -129,6 +131,8 @@ def test_gunicorn_refuses_several_workers_on_a_per_process_cache(settings, monke
         conf.on_starting(SimpleNamespace(num_workers=5))
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     conf.on_starting(SimpleNamespace(num_workers=1))
-    settings.CACHES = {"default": {"BACKEND": "alliance.cache.DatabaseCache", "LOCATION": TABLE}}
+    settings.CACHES = {
+        "default": {"BACKEND": "alliance.security.cache.DatabaseCache", "LOCATION": TABLE}
+    }
     conf.on_starting(SimpleNamespace(num_workers=5))
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -7,8 +7,8 @@ from django.urls import NoReverseMatch, reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from alliance.audit import AUDITED
 from alliance.models import AccessEvent, Client
+from alliance.security.audit import AUDITED
 from sessions.models import TherapySession
 from tests.factories import UserFactory
 from tests.security.conftest import CODES, PASSWORD

@@ -576,13 +576,15 @@ class TestOverhead:
             return len(captured)
 
         audited = queries()
-        monkeypatch.setattr("alliance.audit.record_request", lambda request, response: None)
+        monkeypatch.setattr(
+            "alliance.security.audit.record_request", lambda request, response: None
+        )
         assert audited - queries() == extra
 
 
 def test_audit_record_works_without_a_request():
     """Exports made outside a request (a command) are recorded too."""
-    from alliance.audit import audit_record
+    from alliance.security.audit import audit_record
 
     event = audit_record(action=Action.EXPORT, username="manage.py", object_type="rating")
     assert (event.ip, event.method, event.user) == (None, "", None)

@@ -2,7 +2,7 @@
 
 The URL patterns come from the resolver (admin and static files excepted), so a new URL
 fails test_every_url_is_classified until it has a row in CASES below and an entry in the
-audit log's table (alliance.audit). Roles: anonymous, a client holding a valid form link,
+audit log's table (alliance.security.audit). Roles: anonymous, a client holding a valid form link,
 therapist, other therapist, supervisor, another clinic's admin, clinic admin. Objects:
 "own" belongs to the therapist's client (supervised by the supervisor), "other" to the
 other therapist's client (same clinic); for people and supervision links "own" is in the
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from alliance.audit import AUDITED, NOT_AUDITED
+from alliance.security.audit import AUDITED, NOT_AUDITED
 from tests.security.conftest import ANONYMOUS, CODES, ROLES, api_for, browser_for
 
 pytestmark = pytest.mark.django_db
@@ -495,7 +495,7 @@ def test_every_url_is_classified():
     assert set(CASES) - keys == set(), "these URLs no longer exist"
     named = {key for key in keys if "/" not in key} | admin_url_names()
     unclassified = named - set(AUDITED) - set(NOT_AUDITED)
-    assert unclassified == set(), "add these to alliance.audit.AUDITED or NOT_AUDITED"
+    assert unclassified == set(), "add these to alliance.security.audit.AUDITED or NOT_AUDITED"
     assert set(AUDITED) & set(NOT_AUDITED) == set()
     admin_listed = {name for name in {*AUDITED, *NOT_AUDITED} if name.startswith("admin:")}
     assert admin_listed - admin_url_names() == set(), "these admin URLs no longer exist"

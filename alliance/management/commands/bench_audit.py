@@ -20,9 +20,9 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from alliance import audit
 from alliance.devtools.bench.database import bench_database
 from alliance.models import Clinic, Episode, Flag, User
+from alliance.security import audit
 from alliance.services import client_create
 from measures.models import Instrument
 from measures.services import rating_record
@@ -111,7 +111,7 @@ def _measure(request, repeat: int) -> dict:
 
     times = {True: [], False: []}
     queries = {}
-    with mock.patch("alliance.audit.record_request", maybe_record):
+    with mock.patch("alliance.security.audit.record_request", maybe_record):
         for on in (True, False):
             state["on"] = on
             request()  # warm: the session's last-seen time is written now, not below

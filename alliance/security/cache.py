@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 SHARED_BACKENDS = (
     "django.core.cache.backends.redis.RedisCache",
     "django.core.cache.backends.memcached.BaseMemcachedCache",
-    "alliance.cache.DatabaseCache",
+    "alliance.security.cache.DatabaseCache",
 )
 
 

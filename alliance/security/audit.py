@@ -484,18 +484,18 @@ def _not_recorded(request: HttpRequest) -> HttpResponse:
 # --- logins ------------------------------------------------------------------------------
 
 
-@receiver(user_logged_in, dispatch_uid="alliance.audit.login")
+@receiver(user_logged_in, dispatch_uid="alliance.security.audit.login")
 def _logged_in(sender, request, user, **kwargs) -> None:
     audit_record(action=Action.LOGIN, request=request, user=user, object_type="user")
 
 
-@receiver(user_logged_out, dispatch_uid="alliance.audit.logout")
+@receiver(user_logged_out, dispatch_uid="alliance.security.audit.logout")
 def _logged_out(sender, request, user, **kwargs) -> None:
     if user is not None:
         audit_record(action=Action.LOGOUT, request=request, user=user, object_type="user")
 
 
-@receiver(user_login_failed, dispatch_uid="alliance.audit.login_failed")
+@receiver(user_login_failed, dispatch_uid="alliance.security.audit.login_failed")
 def _login_failed(sender, credentials, request=None, **kwargs) -> None:
     """The username tried, never the password (Django has already masked it anyway)."""
     username = str(credentials.get("username") or "")[:150]
