@@ -8,4 +8,4 @@ class AllianceConfig(AppConfig):
     def ready(self) -> None:
         # The login signal receivers (the audit log, the session lifetime, failures per
         # address) and the shared-cache deploy check.
-        from alliance.security import audit, cache, lockout, middleware  # noqa: F401  # noqa: F401
+        from alliance.security import audit, cache, lockout, middleware  # noqa: F401

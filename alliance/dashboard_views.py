@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from alliance import charts, dashboards, exports, selectors
+from alliance import charts, dashboards, selectors
 from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
+from alliance.interop import exports
 from alliance.models import Client, Episode, User
 
 # The supervisor's queue shows this many clients; the rest are a filter or a caseload away.
@@ -234,7 +235,8 @@ def client_packet(request: HttpRequest, client_id: int) -> HttpResponse:
 
 
 def _packet_download(packet: dashboards.Packet, slug: str, table: str | None) -> HttpResponse:
-    """Excel with every table (table None), or one table as CSV (alliance.exports writers)."""
+    """Excel with every table (table None), or one table as CSV (the writers of
+    alliance.interop.exports)."""
     frames = dashboards.packet_frames(packet)
     stamp = timezone.localdate().isoformat()
     if table is None:

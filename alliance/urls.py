@@ -18,7 +18,7 @@ urlpatterns = [
     path("clients/<int:client_id>/", views.client_detail, name="client_detail"),
     path("clients/<int:client_id>/edit/", views.client_edit, name="client_edit"),
     path("clients/<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
-    path("clients/<int:client_id>/export/", include("alliance.export_views")),
+    path("clients/<int:client_id>/export/", include("alliance.interop.views")),
     path("flags/<int:flag_id>/", flag_views.flag_detail, name="flag_detail"),
     path("episodes/<int:episode_id>/", flag_views.episode_detail, name="episode_detail"),
     path(

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from alliance import dashboards, exports, fhir, selectors, services
+from alliance import dashboards, selectors, services
 from alliance.api.authentication import token_expires_at
 from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
 from alliance.api.filters import ClientFilter, EpisodeFilter, FlagFilter
@@ -38,6 +38,7 @@ from alliance.api.serializers import (
     SeriesSerializer,
     SupervisionSerializer,
 )
+from alliance.interop import exports, fhir
 from alliance.models import Client, Episode, Flag
 from alliance.security.services import api_token_issue
 from measures.models import Rater, Rating

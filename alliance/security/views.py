@@ -33,7 +33,7 @@ from django_otp import match_token
 
 from alliance import selectors
 from alliance.api.errors import error_body
-from alliance.exports import _safe
+from alliance.interop.exports import _safe
 from alliance.models import AccessEvent
 from alliance.security import services
 from alliance.security.audit import audit_record

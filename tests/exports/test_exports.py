@@ -14,8 +14,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import exports, services
-from alliance.exports import RATING_COLUMNS, ExportScope
+from alliance import services
+from alliance.interop import exports
+from alliance.interop.exports import RATING_COLUMNS, ExportScope
 from alliance.models import AccessEvent, Episode, Flag
 from measures.models import ItemAnswer, Rating, ScaleScore
 from tests.api.conftest import api_client_for

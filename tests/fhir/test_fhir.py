@@ -13,7 +13,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from alliance import fhir
+from alliance.interop import fhir
 from measures.models import Rating
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alliance import fhir
+from alliance.interop import fhir
 from alliance.models import Client, Clinic
 
 

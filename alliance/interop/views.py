@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.urls import path
 
-from alliance import exports, selectors
+from alliance import selectors
+from alliance.interop import exports
 
 
 @login_required
