@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
+from alliance.flags.rules import rule_label
 from alliance.models import Client, Clinic, Episode, Flag, User
 from measures.models import Rater, ScaleScore
 from measures.selectors import instruments_for
@@ -981,7 +982,6 @@ def _sessions_frame(sessions: list[tuple], tz) -> pd.DataFrame:
 
 def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
     """``flags``: active flags in FLAG_FIELDS order; each labelled with its rule's name."""
-    names = dict(Flag.Rule.choices)
     return pd.DataFrame.from_records(
         [
             (
@@ -989,7 +989,7 @@ def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
                 rater,
                 scale,
                 rule,
-                str(names.get(rule, rule)),
+                str(rule_label(rule)),
                 repair or "",
                 status,
                 text,
@@ -1570,7 +1570,6 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
     ).order_by("last_name", "first_name", "username")
     by_therapist = [(t, *completion.get(t.pk, (0, 0))) for t in therapists]
 
-    rules = dict(Flag.Rule.choices)
     flags = (
         Flag.objects.visible_to(admin)
         .active()
@@ -1595,7 +1594,7 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
         [
             {
                 "rule": row["rule"],
-                "label": str(rules.get(row["rule"], row["rule"])),
+                "label": str(rule_label(row["rule"])),
                 "n": row["n"],
                 "open": row["open"],
                 "unrepaired": row["unrepaired"],
