@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import pandas as pd
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Aggregate,
     Case,
@@ -519,13 +520,20 @@ class RiskQueue:
     # (``therapist_figures(..., queue=...)``) to count from instead of reading it again.
     ranking: list[selectors.RankingRow] = field(default_factory=list)
     facts: dict[int, list[EpisodeFact]] = field(default_factory=dict)
+    page: Page | None = None  # which part of the queue ``rows`` are
 
 
 def risk_queue(
-    viewer: User, therapists: list[User], *, every_client: bool = False, limit: int
+    viewer: User,
+    therapists: list[User],
+    *,
+    every_client: bool = False,
+    limit: int,
+    page: int | str | None = 1,
 ) -> RiskQueue:
     """The therapists' active primary clients ranked as on the caseload (``risk_assess``):
-    those needing a look, or ``every_client``, the first ``limit`` of them as rows.
+    those needing a look, or ``every_client``, page ``page`` of ``limit`` of them as rows
+    (``Paginator.get_page``: a bad page number gives the first or the last page).
 
     A supervisor may see thousands of clients and is shown a hundred, so the ranking reads
     only what ``risk_assess`` needs for every client (the latest client total, sessions
@@ -548,7 +556,8 @@ def risk_queue(
     ranked.sort(key=lambda entry: entry[0])
     attention = [entry for entry in ranked if needs_a_look(entry[2])]
     queue = ranked if every_client else attention
-    risks = {pk: risk for _key, pk, risk in queue[:limit]}
+    shown = Paginator(queue, limit).get_page(page)
+    risks = {pk: risk for _key, pk, risk in shown.object_list}
     found = {c.pk: c for c in selectors.caseload_for(viewer).filter(pk__in=list(risks))}
     sparklines = recent_client_totals(list(found))
     rows = []
@@ -564,6 +573,7 @@ def risk_queue(
         clients=len(ranked),
         ranking=ranking,
         facts=facts,
+        page=shown,
     )
 
 
