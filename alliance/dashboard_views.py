@@ -20,8 +20,10 @@ from alliance import charts, dashboards, selectors
 from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
 from alliance.interop import exports
 from alliance.models import Client, Episode, User
+from alliance.pagination import DEFAULT_PAGE_SIZE, page_size
 
-# The supervisor's queue shows this many clients; the rest are a filter or a caseload away.
+# The clients to look at fit on one page of this many (as before pages); the full queue has
+# pages of 25 (alliance.pagination). ``?page_size=`` changes either, up to 250.
 QUEUE_LIMIT = 100
 SUPERVISION_WEEKS = 12
 OVERVIEW_MONTHS = 12
@@ -57,7 +59,13 @@ def supervision(request: HttpRequest) -> HttpResponse:
     _ignored(request, form)
     show_all = request.GET.get("queue") == "all"
 
-    queue = dashboards.risk_queue(user, therapists, every_client=show_all, limit=QUEUE_LIMIT)
+    queue = dashboards.risk_queue(
+        user,
+        therapists,
+        every_client=show_all,
+        limit=page_size(request, default=DEFAULT_PAGE_SIZE if show_all else QUEUE_LIMIT),
+        page=request.GET.get("page"),
+    )
     figures = dashboards.therapist_figures(user, therapists, period=period, queue=queue)
     chart = None
     if therapists:
@@ -80,7 +88,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
             "summaries": [f.summary for f in figures],
             "queue": queue.rows,
             "queue_total": queue.total,
-            "queue_limit": QUEUE_LIMIT,
+            "queue_page": queue.page,
             "attention_count": queue.attention,
             "client_count": queue.clients,
             "show_all": show_all,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import pandas as pd
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Aggregate,
     Case,
@@ -39,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from alliance import charts, selectors
 from alliance.analytics import DEFAULTS, validate_config
+from alliance.flags.rules import rule_label
 from alliance.models import Client, Clinic, Episode, Flag, User
 from measures.models import Rater, ScaleScore
 from measures.selectors import instruments_for
@@ -518,13 +520,20 @@ class RiskQueue:
     # (``therapist_figures(..., queue=...)``) to count from instead of reading it again.
     ranking: list[selectors.RankingRow] = field(default_factory=list)
     facts: dict[int, list[EpisodeFact]] = field(default_factory=dict)
+    page: Page | None = None  # which part of the queue ``rows`` are
 
 
 def risk_queue(
-    viewer: User, therapists: list[User], *, every_client: bool = False, limit: int
+    viewer: User,
+    therapists: list[User],
+    *,
+    every_client: bool = False,
+    limit: int,
+    page: int | str | None = 1,
 ) -> RiskQueue:
     """The therapists' active primary clients ranked as on the caseload (``risk_assess``):
-    those needing a look, or ``every_client``, the first ``limit`` of them as rows.
+    those needing a look, or ``every_client``, page ``page`` of ``limit`` of them as rows
+    (``Paginator.get_page``: a bad page number gives the first or the last page).
 
     A supervisor may see thousands of clients and is shown a hundred, so the ranking reads
     only what ``risk_assess`` needs for every client (the latest client total, sessions
@@ -547,7 +556,8 @@ def risk_queue(
     ranked.sort(key=lambda entry: entry[0])
     attention = [entry for entry in ranked if needs_a_look(entry[2])]
     queue = ranked if every_client else attention
-    risks = {pk: risk for _key, pk, risk in queue[:limit]}
+    shown = Paginator(queue, limit).get_page(page)
+    risks = {pk: risk for _key, pk, risk in shown.object_list}
     found = {c.pk: c for c in selectors.caseload_for(viewer).filter(pk__in=list(risks))}
     sparklines = recent_client_totals(list(found))
     rows = []
@@ -563,6 +573,7 @@ def risk_queue(
         clients=len(ranked),
         ranking=ranking,
         facts=facts,
+        page=shown,
     )
 
 
@@ -981,7 +992,6 @@ def _sessions_frame(sessions: list[tuple], tz) -> pd.DataFrame:
 
 def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
     """``flags``: active flags in FLAG_FIELDS order; each labelled with its rule's name."""
-    names = dict(Flag.Rule.choices)
     return pd.DataFrame.from_records(
         [
             (
@@ -989,7 +999,7 @@ def _flags_frame(flags: list[tuple]) -> pd.DataFrame:
                 rater,
                 scale,
                 rule,
-                str(names.get(rule, rule)),
+                str(rule_label(rule)),
                 repair or "",
                 status,
                 text,
@@ -1570,7 +1580,6 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
     ).order_by("last_name", "first_name", "username")
     by_therapist = [(t, *completion.get(t.pk, (0, 0))) for t in therapists]
 
-    rules = dict(Flag.Rule.choices)
     flags = (
         Flag.objects.visible_to(admin)
         .active()
@@ -1595,7 +1604,7 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
         [
             {
                 "rule": row["rule"],
-                "label": str(rules.get(row["rule"], row["rule"])),
+                "label": str(rule_label(row["rule"])),
                 "n": row["n"],
                 "open": row["open"],
                 "unrepaired": row["unrepaired"],

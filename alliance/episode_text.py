@@ -10,15 +10,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from alliance import selectors
+from alliance.analytics import RULES
 from alliance.dashboards import scale_range_for
-from alliance.flag_forms import RULE_DESCRIPTIONS
+from alliance.flags.rules import rule_description, rule_label
 from alliance.models import Client, Episode, Flag
 from measures.models import Rater
 
 # Drops whose "before" is the score of the session before; below_baseline's is the mean of
 # the client's earlier scores, low_alliance has none.
-ADJACENT_DROPS = ("reliable_drop", "sudden_loss")
-DROP_RULES = (*ADJACENT_DROPS, "below_baseline")
+ADJACENT_DROPS = tuple(rule.key for rule in RULES if rule.drop_type == "adjacent")
+DROP_RULES = tuple(rule.key for rule in RULES if rule.drop_type in ("adjacent", "baseline"))
+# The rules that flag a score, with low_alliance's "below the cutoff".
+SCORE_RULES = tuple(rule.key for rule in RULES if rule.drop_type)
 
 # What a scale measures, as the object of "rating of ...".
 SCALE_WORDS = {
@@ -105,7 +108,7 @@ def episode_headlines(client: Client, episodes: list[Episode]) -> dict[int, str]
 
 def _lead_drop(episode: Episode) -> Flag | None:
     """The drop the headline tells: the client's before the therapist's, the total first."""
-    drops = [f for f in episode.evidence if f.rule in (*DROP_RULES, "low_alliance")]
+    drops = [f for f in episode.evidence if f.rule in SCORE_RULES]
     drops.sort(
         key=lambda f: (f.rater != Rater.CLIENT, f.scale != "total", f.rule not in DROP_RULES)
     )
@@ -199,13 +202,12 @@ def _value(value) -> float | None:
 def episode_evidence(episode: Episode, *, language: str) -> list[Evidence]:
     """The episode's active flags in reading order, each with its rule's name, the engine's
     explanation and, for a tension report, the client's own words."""
-    labels = dict(Flag.Rule.choices)
     return [
         Evidence(
             flag=flag,
-            rule=str(labels.get(flag.rule, flag.rule)),
+            rule=str(rule_label(flag.rule)),
             explanation=flag.explanation,
-            description=str(RULE_DESCRIPTIONS.get(flag.rule, "")),
+            description=str(rule_description(flag.rule)),
             client_report=selectors.flag_client_report(flag, language=language),
         )
         for flag in episode.evidence

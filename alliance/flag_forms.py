@@ -1,8 +1,9 @@
 """Forms for the flag workflow and the clinic's rupture-rule settings.
 
 They check input; the services in alliance.services apply the rules. The rule-settings form
-is generated from alliance.analytics.DEFAULTS, so a new rule or parameter gets a field
-without changing this module (with a plain label until it gets words of its own here).
+is generated from the rule registry (alliance.analytics.DEFAULTS, BOUNDS), so a new rule or
+parameter gets a field without changing this module; its words come from
+alliance.flags.rules (a plain label until it gets words of its own there).
 """
 
 from typing import Any
@@ -13,108 +14,16 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from alliance.analytics import BOUNDS, DEFAULTS, validate_config
-from alliance.models import Episode, Flag
+from alliance.flags.rules import (
+    PARAMETER_CHOICES,
+    parameter_text,
+    rule_description,
+    rule_docs,
+    rule_label,
+)
+from alliance.models import Episode
 from alliance.services import COMMENT_MAX_LENGTH
 
-# What each rule looks for, in a clinician's words (docs/ruptures.md has the definitions).
-RULE_DESCRIPTIONS = {
-    "reliable_drop": _(
-        "A score falls from one session to the next by more than measurement error explains "
-        "(the reliable-change threshold from the norms; Jacobson & Truax 1991)."
-    ),
-    "below_baseline": _(
-        "A score falls well below the client's own earlier level: more than k standard "
-        "deviations under the mean of their earlier sessions (Stiles et al. 2004)."
-    ),
-    "sudden_loss": _(
-        "A large drop between two sessions that stays down over the next sessions: the three "
-        "sudden-loss criteria of Tang & DeRubeis (1999) and Lutz et al. (2013)."
-    ),
-    "low_alliance": _(
-        "A score below a cutoff you set. Alliance measures have no universal cutoff, so this "
-        "rule flags nothing until you enter one."
-    ),
-    "rater_discrepancy": _(
-        "In the same session the therapist rates the alliance clearly higher than the client "
-        "does: the gap that most often hides a rupture (Tryon et al. 2007)."
-    ),
-    "client_reported_tension": _(
-        "The client answered yes to “Was there tension or a misunderstanding today?” "
-        "(Muran et al. 2009)."
-    ),
-    "ceiling": _(
-        "The client gives the highest possible rating in each of the first sessions. Perfect "
-        "early ratings can hide dissatisfaction: invite honest feedback."
-    ),
-    "missing_forms": _(
-        "No client form at several completed sessions in a row: the alliance goes unmonitored."
-    ),
-}
-
-# (label, help) per parameter; the default is added to the help text.
-PARAMETER_TEXT = {
-    "repair_window": (
-        _("Repair window (sessions)"),
-        _(
-            "How many sessions after the drop the score may take to come back to its earlier "
-            "level and count as repaired."
-        ),
-    ),
-    "k": (
-        _("Strictness k (standard deviations)"),
-        _("2 is the strict criterion, 1 the lenient one: a lower k flags smaller dips."),
-    ),
-    "min_prior": (
-        _("Earlier scores needed"),
-        _("The client's baseline needs at least this many earlier scores (2 or more)."),
-    ),
-    "cutoff": (
-        _("Smallest drop (points)"),
-        _("Leave empty to use the reliable-change threshold from the norms."),
-    ),
-    "pct": (
-        _("Smallest drop as a share of the score"),
-        _("0.25: the drop must be at least 25% of the score before it."),
-    ),
-    "alpha": (
-        _("Significance level"),
-        _("Of the before-and-after t test, above 0 and at most 0.2. Lower flags fewer drops."),
-    ),
-    "threshold": (
-        _("Gap (standard deviations)"),
-        _("How far apart the two ratings must be, in standard deviations of the scale."),
-    ),
-    "direction": (
-        _("Which gap"),
-        _("The therapist-higher gap is the one that hides ruptures."),
-    ),
-    "scales": (
-        _("Scales compared"),
-        _("The total is the most reliable; two-item subscales are noisy."),
-    ),
-    "sessions": (_("Sessions"), _("How many sessions in a row.")),
-    "cutoffs": (
-        _("Cutoffs"),
-        _("Flag a score below this value. Leave empty for no cutoff."),
-    ),
-}
-# Per-rule wording where a shared parameter name means something more specific.
-RULE_PARAMETER_TEXT = {
-    ("ceiling", "sessions"): (
-        _("First sessions at the maximum"),
-        _("Flag when the client rates at the maximum in every one of this many first sessions."),
-    ),
-    ("missing_forms", "sessions"): (
-        _("Sessions without a client form"),
-        _("Flag when this many completed sessions in a row have no client form."),
-    ),
-}
-CHOICES = {
-    ("rater_discrepancy", "direction"): [
-        ("therapist_higher", _("Therapist higher only")),
-        ("both", _("Either direction")),
-    ],
-}
 RATER_LABELS = {"client": _("Client"), "therapist": _("Therapist")}
 
 
@@ -163,30 +72,29 @@ class RuleSettingsForm(forms.Form):
             self.groups.append(
                 {
                     "rule": rule,
-                    "label": _rule_label(rule),
-                    "description": RULE_DESCRIPTIONS.get(rule, ""),
+                    "label": rule_label(rule),
+                    "description": rule_description(rule),
+                    "docs": rule_docs(rule),
                     "names": names,
                 }
             )
 
     def _field(self, rule: str, parameter: str, default: Any, all_scales: list[str]):
-        label, help_text = RULE_PARAMETER_TEXT.get(
-            (rule, parameter), PARAMETER_TEXT.get(parameter, (parameter.replace("_", " "), ""))
-        )
+        label, help_text = parameter_text(rule, parameter)
         shown_default = _shown(default)
         if parameter == "enabled":
             return forms.BooleanField(
-                label=_rule_label(rule),
+                label=rule_label(rule),
                 required=False,
                 help_text=_("%(description)s Default: %(d)s.")
-                % {"description": RULE_DESCRIPTIONS.get(rule, ""), "d": shown_default},
+                % {"description": rule_description(rule), "d": shown_default},
             )
-        if (rule, parameter) in CHOICES:
-            shown_default = dict(CHOICES[(rule, parameter)]).get(default, shown_default)
+        if (rule, parameter) in PARAMETER_CHOICES:
+            shown_default = dict(PARAMETER_CHOICES[(rule, parameter)]).get(default, shown_default)
         help_text = _("%(help)s Default: %(d)s.") % {"help": help_text, "d": shown_default}
-        if (rule, parameter) in CHOICES:
+        if (rule, parameter) in PARAMETER_CHOICES:
             return forms.ChoiceField(
-                label=label, help_text=help_text, choices=CHOICES[(rule, parameter)]
+                label=label, help_text=help_text, choices=PARAMETER_CHOICES[(rule, parameter)]
             )
         if isinstance(default, list):
             return forms.MultipleChoiceField(
@@ -291,10 +199,6 @@ def _range_input(parameter: str, **attrs) -> forms.NumberInput:
     so the error message is the same whatever the browser lets through."""
     bound = BOUNDS[parameter]
     return forms.NumberInput(attrs={"min": f"{bound.low:g}", "max": f"{bound.high:g}", **attrs})
-
-
-def _rule_label(rule: str) -> str:
-    return Flag.Rule(rule).label if rule in Flag.Rule.values else rule.replace("_", " ")
 
 
 def _scale_order(scale: str) -> tuple[int, str]:

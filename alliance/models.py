@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from alliance.flags.rules import rule_choices
 from measures.models import Rater
 from sessions.models import TherapySession
 
@@ -417,15 +418,9 @@ class Flag(TimeStampedModel):
     a flag whose condition no longer holds is retired, not deleted.
     """
 
-    class Rule(models.TextChoices):
-        RELIABLE_DROP = "reliable_drop", _("Reliable drop")
-        BELOW_BASELINE = "below_baseline", _("Below the client's baseline")
-        SUDDEN_LOSS = "sudden_loss", _("Sudden loss")
-        LOW_ALLIANCE = "low_alliance", _("Low alliance")
-        RATER_DISCREPANCY = "rater_discrepancy", _("Client and therapist disagree")
-        CLIENT_REPORTED_TENSION = "client_reported_tension", _("Client reported tension")
-        CEILING = "ceiling", _("Ratings at the ceiling")
-        MISSING_FORMS = "missing_forms", _("Client forms missing")
+    # One member per rule of the registry (alliance.analytics.registry), labelled by
+    # alliance.flags.rules: Flag.Rule.RELIABLE_DROP == "reliable_drop".
+    Rule = models.TextChoices("Rule", rule_choices(), module=__name__, qualname="Flag.Rule")
 
     RepairStatus = Episode.RepairStatus
 

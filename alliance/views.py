@@ -29,6 +29,7 @@ from alliance.forms import (
     add_validation_error,
 )
 from alliance.models import Client, User
+from alliance.pagination import paginate
 from alliance.security import services as security_services
 from alliance.security.two_factor import two_factor_required
 from sessions import selectors as session_selectors
@@ -89,6 +90,7 @@ def _caseload_page(
     therapist: User | None,
     title: str,
     extra: dict | None = None,
+    paginated: bool = False,
 ) -> HttpResponse:
     filters = CaseloadFilterForm(request.GET)
     values = filters.values()
@@ -103,12 +105,16 @@ def _caseload_page(
         .values("pk")
         .exists()
     )
+    # A caseload is one therapist's; every client of a clinic can be thousands of rows.
+    page = paginate(request, clients) if paginated else None
     context = {
         "title": title,
         "therapist": therapist,
         "show_therapist": show_therapist,
         "missing_forms_after": dashboards.missing_forms_after(request.user.clinic),
-        "clients": clients,
+        "clients": page.object_list if page else clients,
+        "client_count": len(clients),
+        "page": page,
         "columns": columns,
         "filters": filters,
         "search": values["search"],
@@ -145,7 +151,7 @@ def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
 @login_required
 def client_list(request: HttpRequest) -> HttpResponse:
     """Every client the user may see: a supervisor's supervisees', a clinic admin's clinic."""
-    return _caseload_page(request, therapist=None, title=_("All clients"))
+    return _caseload_page(request, therapist=None, title=_("All clients"), paginated=True)
 
 
 # --- clients -----------------------------------------------------------------------------

@@ -9,12 +9,16 @@ from alliance.analytics.engine import detect
 from alliance.analytics.episodes import group_episodes
 from alliance.analytics.frames import FLAG_COLUMNS
 from alliance.analytics.norms import clinic_norms
+from alliance.analytics.registry import RULES, RULES_BY_KEY, Rule
 
 __all__ = [
     "BOUNDS",
     "DEFAULTS",
     "FLAG_COLUMNS",
+    "RULES",
+    "RULES_BY_KEY",
     "RULE_NAMES",
+    "Rule",
     "clinic_norms",
     "detect",
     "group_episodes",

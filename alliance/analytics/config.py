@@ -2,112 +2,21 @@
 
 import copy
 import math
-from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
+
+from alliance.analytics.registry import PARAMETER_BOUNDS, RULES, Bound
 
 RATERS = ("client", "therapist")
 
 # The client form's yes/no "tension or misunderstanding today?" item (1 = yes, 0 = no).
 TENSION_SCALE = "tension"
 
-# Every rule is on by default ("enabled"): a clinic switches off what it does not want.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "reliable_drop": {
-        "enabled": True,
-        # Drops on the total only by default: 2-item subscales are too noisy for reliable
-        # change (RC nearly one scale point), and flagging them floods the caseload.
-        "scales": ["total"],
-        # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
-        "repair_window": 3,
-    },
-    "below_baseline": {
-        "enabled": True,
-        # Drops on the total only by default: 2-item subscales are too noisy for reliable
-        # change (RC nearly one scale point), and flagging them floods the caseload.
-        "scales": ["total"],
-        # 2 = strict, 1 = lenient (Stiles et al. 2004; Strauss et al. 2006; Gumz et al. 2012).
-        "k": 2.0,
-        # Fewer than 3 earlier scores give no usable baseline mean and SD.
-        "min_prior": 3,
-        # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
-        "repair_window": 3,
-    },
-    "sudden_loss": {
-        "enabled": True,
-        # Drops on the total only by default: 2-item subscales are too noisy for reliable
-        # change (RC nearly one scale point), and flagging them floods the caseload.
-        "scales": ["total"],
-        # None = the series' reliable-change threshold, as in Lutz et al. (2013).
-        "cutoff": None,
-        # The drop must be at least 25% of the pre-drop score (Tang & DeRubeis 1999).
-        "pct": 0.25,
-        # Two-tailed t test of pre vs post means at .05 (Tang & DeRubeis 1999).
-        "alpha": 0.05,
-        # Repair is judged over the next few sessions (Eubanks, Muran & Safran 2018).
-        "repair_window": 3,
-    },
-    "low_alliance": {
-        # On, but it flags nothing until a cutoff is configured for a rater and scale.
-        "enabled": True,
-        # {rater: {scale: cutoff}}; empty because alliance measures have no universal cutoff.
-        "cutoffs": {},
-    },
-    "rater_discrepancy": {
-        "enabled": True,
-        # One SD is well beyond the usual client-over-therapist gap of d = .63 (Tryon et al. 2007).
-        "threshold": 1.0,
-        # A therapist rating higher than the client is the gap that hides ruptures.
-        "direction": "therapist_higher",
-        # The total is the most reliable scale; subscales of 2 items are noisy.
-        "scales": ["total"],
-    },
-    "client_reported_tension": {
-        "enabled": True,
-    },
-    "ceiling": {
-        "enabled": True,
-        # Three sessions at the maximum is a pattern, not a single polite rating.
-        "sessions": 3,
-    },
-    "missing_forms": {
-        "enabled": True,
-        # Three completed sessions without a client form leave the alliance unmonitored.
-        "sessions": 3,
-    },
-}
-
+# Derived from the registry: each rule's parameters with their defaults, every parameter's
+# range by name, and the rules in order.
+DEFAULTS: dict[str, dict[str, Any]] = {rule.key: rule.defaults for rule in RULES}
+BOUNDS: dict[str, Bound] = PARAMETER_BOUNDS
 RULE_NAMES = tuple(DEFAULTS)
-
-
-@dataclass(frozen=True)
-class Bound:
-    """The clinically sensible range of a parameter: low (exclusive when ``low_open``) to high."""
-
-    low: float
-    high: float
-    low_open: bool = False
-    whole: bool = False  # a count of sessions
-
-
-# Every parameter's range, by name (a name means the same thing in every rule that has it).
-# Windows count held sessions: a drop not back within 20 sessions is no longer "repaired",
-# and 20 sessions at the maximum or without a form is long past the point of flagging.
-BOUNDS: dict[str, Bound] = {
-    "repair_window": Bound(1, 20, whole=True),
-    "min_prior": Bound(2, 20, whole=True),
-    "sessions": Bound(1, 20, whole=True),
-    # Stiles et al. use k = 1 (lenient) or 2 (strict); beyond 5 SD nothing is ever flagged.
-    "k": Bound(0.0, 5.0, low_open=True),
-    # Points on an instrument's scale: no alliance instrument spans more than 100 points.
-    "cutoff": Bound(0.0, 100.0, low_open=True),
-    "pct": Bound(0.0, 1.0),
-    "alpha": Bound(0.0, 0.2, low_open=True),
-    # Standard deviations of the scale.
-    "threshold": Bound(0.0, 5.0, low_open=True),
-    # A low-alliance cutoff is a score, on the same scales as "cutoff".
-    "cutoffs": Bound(-100.0, 100.0),
-}
 
 # Keys the Django layer adds next to the rules: data about the instruments, not rule settings.
 DATA_KEYS = ("norms", "scale_range", "cutoffs")

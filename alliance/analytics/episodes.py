@@ -11,26 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alliance.analytics.registry import CEILING, MISSING_FORMS, RULES, RUPTURE
 from alliance.analytics.repair import PENDING, REPAIRED, UNREPAIRED
 
-RUPTURE = "rupture"
-CEILING = "ceiling"
-MISSING_FORMS = "missing_forms"
 KINDS = (RUPTURE, CEILING, MISSING_FORMS)
 
 # Rules whose flags at one held session are one rupture, whoever rated it.
-RUPTURE_RULES = (
-    "reliable_drop",
-    "below_baseline",
-    "sudden_loss",
-    "low_alliance",
-    "client_reported_tension",
-    "rater_discrepancy",
-)
+RUPTURE_RULES = tuple(rule.key for rule in RULES if rule.episode_kind == RUPTURE)
 # Rules that describe a state that can last (a run of low scores, a lasting gap between the
 # raters): at the next position, the same rule on the same rater and scale continues the
 # episode instead of starting one.
-RUN_RULES = ("below_baseline", "low_alliance", "rater_discrepancy")
+RUN_RULES = tuple(rule.key for rule in RULES if rule.continues_run)
 
 EPISODE_COLUMNS = (
     "client",

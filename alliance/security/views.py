@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import (
     Http404,
     HttpRequest,
@@ -35,6 +34,7 @@ from alliance import selectors
 from alliance.api.errors import error_body
 from alliance.interop.exports import _safe
 from alliance.models import AccessEvent
+from alliance.pagination import paginate
 from alliance.security import services
 from alliance.security.audit import audit_record
 from alliance.security.forms import AuditFilterForm, ClinicSecurityForm, TokenForm
@@ -261,14 +261,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     admin = _clinic_admin(request)
     filters = AuditFilterForm(request.GET, clinic_id=admin.clinic_id)
     events = audit_events_filtered(admin, **filters.values())
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "security/audit_log.html",
-        {"filters": filters, "page": page, "query": query.urlencode()},
-    )
+    page = paginate(request, events, default=AUDIT_PAGE_SIZE)
+    return render(request, "security/audit_log.html", {"filters": filters, "page": page})
 
 
 CSV_COLUMNS = [

@@ -1,0 +1,1 @@
+"""Rupture flags: the rule registry's words (``rules``); the refresh and workflow join later."""
