@@ -36,8 +36,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from measures.models import Instrument, Rater, Rating
 from measures.scoring import ScoringError, clean_questions, score_answers
-from measures.selectors import instrument_for
-from measures.services import instrument_definition, rating_record
+from measures.selectors import instrument_definition, instrument_for
+from measures.services import rating_record
 from sessions.models import TherapySession
 
 REQUIRED = ("client_code", "session_number", "rater")

@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,27 +9,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from measures.definitions import DefinitionError, InstrumentDefinition, parse_definition
+from measures.definitions import DefinitionError, InstrumentDefinition
 from measures.models import Instrument, ItemAnswer, Rater, Rating, RatingChange, ScaleScore
 from measures.scoring import ScoringError, clean_answers, clean_questions, score_answers
-from measures.selectors import rating_edit_refusal
+from measures.selectors import instrument_definition, rating_edit_refusal
 from sessions.models import TherapySession
 
 
 class AlreadyRated(ValidationError):
     """The session already has this rater's rating (a different submission)."""
-
-
-@lru_cache(maxsize=64)
-def _definition(instrument_pk: int, updated_at: Any, data_key: str) -> InstrumentDefinition:
-    return parse_definition(Instrument.objects.get(pk=instrument_pk).definition, source=data_key)
-
-
-def instrument_definition(instrument: Instrument) -> InstrumentDefinition:
-    """The parsed definition of a stored instrument (cached per instrument version)."""
-    return _definition(
-        instrument.pk, instrument.updated_at, f"{instrument.key} v{instrument.version}"
-    )
 
 
 def instrument_load(*, definition: InstrumentDefinition, source: str) -> tuple[Instrument, str]:
