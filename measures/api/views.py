@@ -6,15 +6,16 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
+from alliance.api.errors import Conflict
 from alliance.api.permissions import IsClinicAdmin
-from alliance.api.schema import ErrorSerializer
+from alliance.api.schema import CONFLICT
 from alliance.interop.imports import (
     MAX_BYTES,
     ImportRejected,
@@ -36,16 +37,6 @@ from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, StaleRating
 from sessions.selectors import session_get_for_change
 from sessions.services import session_therapist_rating_record, session_therapist_rating_update
-
-CONFLICT = OpenApiResponse(
-    ErrorSerializer, description="The session already has this rating, or it changed since."
-)
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "The request conflicts with the stored data."
 
 
 @extend_schema(tags=["instruments"])
