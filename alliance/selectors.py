@@ -33,7 +33,7 @@ from alliance.analytics import RULE_NAMES, clinic_norms, validate_config
 from alliance.analytics.config import TENSION_SCALE
 from alliance.models import Client, Clinic, Episode, EpisodeComment, Flag, Supervision, User
 from measures.models import Rater, ScaleScore
-from measures.selectors import instruments_for, rating_tension_addressed
+from measures.selectors import instrument_definition, instruments_for, rating_tension_addressed
 from sessions.models import TherapySession
 
 logger = logging.getLogger(__name__)
@@ -679,8 +679,6 @@ def clinic_norms_for(clinic: Clinic, *, refresh: bool = False) -> dict:
 def instrument_rule_data(clinic: Clinic) -> dict:
     """The config's data keys from the clinic's instruments: ``norms`` (source "instrument
     norms"), ``scale_range`` (of the total, else the first scale) and ``cutoffs``."""
-    from measures.services import instrument_definition  # measures.services imports us lazily
-
     data: dict[str, dict] = {"norms": {}, "scale_range": {}, "cutoffs": {}}
     for rater, instrument in instruments_for(clinic=clinic).items():
         definition = instrument_definition(instrument)
@@ -848,8 +846,6 @@ def flag_action_sessions(client: Client) -> QuerySet[TherapySession]:
 
 def clinic_rule_scales(clinic: Clinic) -> dict[str, list[str]]:
     """The scale keys of the clinic's client and therapist instruments, by rater."""
-    from measures.services import instrument_definition  # measures.services imports us lazily
-
     return {
         rater: [scale.key for scale in instrument_definition(instrument).scales]
         for rater, instrument in instruments_for(clinic=clinic).items()

@@ -266,7 +266,7 @@ AXES_USERNAME_CALLABLE = "alliance.security.lockout.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Attempts while locked out are refused without restarting the 15 minutes.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_CLIENT_IP_CALLABLE = "sessions.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "alliance.security.client_address.client_ip"
 AXES_LOCKOUT_CALLABLE = "alliance.security.views.locked_out"
 # Logins are recorded in the audit log (alliance.security.audit); axes keeps only the
 # failure counts.

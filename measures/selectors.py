@@ -1,17 +1,31 @@
 """Reads for instruments and ratings."""
 
 import datetime as dt
+from functools import lru_cache
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from measures.definitions import format_number
+from measures.definitions import InstrumentDefinition, format_number, parse_definition
 from measures.models import Instrument, ItemAnswer, Rater, Rating, ScaleScore
 
 # The project's own forms, used when a clinic has not chosen another instrument.
 BUILTIN_KEYS = {Rater.CLIENT: "alliance-client", Rater.THERAPIST: "alliance-therapist"}
+
+
+@lru_cache(maxsize=64)
+def _definition(instrument_pk: int, updated_at: Any, data_key: str) -> InstrumentDefinition:
+    return parse_definition(Instrument.objects.get(pk=instrument_pk).definition, source=data_key)
+
+
+def instrument_definition(instrument: Instrument) -> InstrumentDefinition:
+    """The parsed definition of a stored instrument (cached per instrument version)."""
+    return _definition(
+        instrument.pk, instrument.updated_at, f"{instrument.key} v{instrument.version}"
+    )
 
 
 def instrument_for(*, clinic, rater: str) -> Instrument:
@@ -103,9 +117,6 @@ def rating_answer_rows(rating, language: str) -> list[dict]:
     Uses ``rating.answer_values`` (``ratings_load_values``) and the cached instrument
     definition: no query per rating.
     """
-    # measures.services imports this module (rating_update uses rating_edit_refusal).
-    from measures.services import instrument_definition
-
     definition = instrument_definition(rating.instrument)
     language = definition.language_for(language)
     values = rating.answer_values
@@ -132,8 +143,6 @@ def rating_answer_rows(rating, language: str) -> list[dict]:
 def rating_tension_addressed(rating, language: str) -> str:
     """How well the client said a tension was addressed, as the label of the instrument's
     question in ``language`` ("Okay", not 3); empty when not answered."""
-    from measures.services import instrument_definition  # see rating_answer_rows
-
     if rating.tension_addressed is None:
         return ""
     definition = instrument_definition(rating.instrument)
@@ -148,8 +157,6 @@ def rating_scores(rating, language: str) -> list[dict]:
 
     Uses ``rating.score_values`` (``ratings_load_values``).
     """
-    from measures.services import instrument_definition  # see rating_answer_rows
-
     definition = instrument_definition(rating.instrument)
     language = definition.language_for(language)
     scores = rating.score_values

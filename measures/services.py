@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,27 +9,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from measures.definitions import DefinitionError, InstrumentDefinition, parse_definition
+from measures.definitions import DefinitionError, InstrumentDefinition
 from measures.models import Instrument, ItemAnswer, Rater, Rating, RatingChange, ScaleScore
 from measures.scoring import ScoringError, clean_answers, clean_questions, score_answers
-from measures.selectors import rating_edit_refusal
+from measures.selectors import instrument_definition, rating_edit_refusal
 from sessions.models import TherapySession
 
 
 class AlreadyRated(ValidationError):
     """The session already has this rater's rating (a different submission)."""
-
-
-@lru_cache(maxsize=64)
-def _definition(instrument_pk: int, updated_at: Any, data_key: str) -> InstrumentDefinition:
-    return parse_definition(Instrument.objects.get(pk=instrument_pk).definition, source=data_key)
-
-
-def instrument_definition(instrument: Instrument) -> InstrumentDefinition:
-    """The parsed definition of a stored instrument (cached per instrument version)."""
-    return _definition(
-        instrument.pk, instrument.updated_at, f"{instrument.key} v{instrument.version}"
-    )
 
 
 def instrument_load(*, definition: InstrumentDefinition, source: str) -> tuple[Instrument, str]:
@@ -132,21 +119,18 @@ def rating_record(
     submission_id: uuid.UUID | None = None,
     language: str = "en",
     submitted_at: datetime | None = None,
-    refresh_flags: bool = True,
 ) -> tuple[Rating, bool]:
-    """Validate, score and store one rating atomically, then refresh the client's flags.
+    """Validate, score and store one rating atomically.
 
-    The rating is stored whatever the flag refresh does: a failed refresh is logged and
-    retried later (``alliance.services.flags_refresh_or_defer``).
+    Stores only: the caller that received the form then refreshes the client's flags
+    (``alliance.services.flags_refresh_or_defer``; e.g. ``sessions.formlinks.formlink_submit``,
+    ``sessions.services.session_therapist_rating_record``); bulk loaders once per client.
 
     Returns (rating, created). Resubmitting the same submission_id (double tap, refresh,
     two tabs) returns the stored rating with created=False. A second, different rating
     for the same session and rater raises AlreadyRated. Invalid answers raise
-    ValidationError keyed by item or question. Bulk loaders (demo data, imports) pass
-    refresh_flags=False and refresh each client once at the end.
+    ValidationError keyed by item or question.
     """
-    from alliance.services import flags_refresh_or_defer
-
     rater = instrument.rater
     if rater == Rater.THERAPIST and submitted_by is None:
         raise ValidationError("A therapist rating needs the therapist who submits it.")
@@ -189,8 +173,6 @@ def rating_record(
         raise AlreadyRated(
             "This session already has a %(rater)s rating.", params={"rater": rater}
         ) from None
-    if refresh_flags:
-        flags_refresh_or_defer(client=session.client)
     return rating, True
 
 
@@ -236,11 +218,9 @@ def rating_update(
     ``expected_revision`` is the revision the form was opened at: if the rating has changed
     since (another tab, a double submit), StaleRating is raised and nothing is written.
     RatingNotEditable when the user is not the rating's therapist or the window has passed;
-    ValidationError keyed by item for invalid answers. Then refreshes the client's flags
-    (a failed refresh is retried later; the correction stays).
+    ValidationError keyed by item for invalid answers. Stores only: the caller refreshes the
+    client's flags (``sessions.services.session_therapist_rating_update``).
     """
-    from alliance.services import flags_refresh_or_defer
-
     definition = instrument_definition(rating.instrument)
     with transaction.atomic():
         # Lock the row so two concurrent edits of the same revision cannot both succeed.
@@ -287,5 +267,4 @@ def rating_update(
         )
         change.full_clean()
         change.save()
-    flags_refresh_or_defer(client=current.session.client)
     return current

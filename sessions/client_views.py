@@ -23,8 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from measures.models import Instrument, Rater, Rating
-from measures.selectors import instrument_for
-from measures.services import instrument_definition
+from measures.selectors import instrument_definition, instrument_for
 from sessions import formlinks
 from sessions.client_forms import ClientSessionForm
 from sessions.formlinks import FormLinkError, FormLinkUsed, SessionNotRateable

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from alliance.services import flags_refresh_or_defer
 from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, rating_record
 from sessions.models import FormLink, TherapySession, hash_token, new_token
@@ -252,7 +253,8 @@ def formlink_submit(
     submission_id: uuid.UUID,
     language: str,
 ) -> tuple[Rating, bool]:
-    """Consume the link and record the client's rating in one transaction.
+    """Consume the link and record the client's rating in one transaction, then refresh the
+    client's flags (the client link and the kiosk).
 
     ``instrument`` is the clinic's client instrument the form was shown with
     (``instrument_for(clinic=..., rater=Rater.CLIENT)``): the answers are scored with it.
@@ -300,4 +302,7 @@ def formlink_submit(
         if not created:
             # The submission id belongs to another session's rating: never show it here.
             raise SessionAlreadyRated(link)
+        # In its own savepoint: a failed refresh is rolled back alone and retried later; the
+        # rating and the consumed link stay (flags_refresh_or_defer).
+        flags_refresh_or_defer(client=session.client)
     return rating, True

@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from alliance.models import Client, User
+from alliance.services import flags_refresh_or_defer
 from measures.models import Rater, Rating
 from measures.selectors import instrument_for
-from measures.services import rating_record
+from measures.services import rating_record, rating_update
 from sessions.models import TherapySession
 
 Status = TherapySession.Status
@@ -97,8 +98,6 @@ def _client_lock(client: Client) -> None:
 
 def _flags_refresh(client: Client) -> None:
     # Flags follow the held sessions and name them by number (docs/ruptures.md).
-    from alliance.services import flags_refresh_or_defer
-
     flags_refresh_or_defer(client=client)
 
 
@@ -294,10 +293,14 @@ def session_therapist_rating_record(
     submission_id: uuid.UUID | None = None,
     language: str = "en",
 ) -> tuple[Rating, bool]:
-    """The session's therapist logs their post-session rating; the session is then completed.
+    """The session's therapist logs their post-session rating; the session is then completed
+    and the client's flags refreshed (the therapist form and the API's rating endpoint).
 
-    Returns (rating, created) like measures.services.rating_record: a resubmitted form
-    (same submission_id) returns the stored rating with created=False.
+    Stores the rating through measures, then refreshes the flags in their own savepoint: a
+    failed refresh is rolled back alone and left for the retry, the rating stays
+    (``flags_refresh_or_defer``). Returns (rating, created) like
+    measures.services.rating_record: a resubmitted form (same submission_id) returns the
+    stored rating with created=False, and refreshes nothing.
     """
     if user.pk != session.therapist_id:
         raise ValidationError(_("Only the therapist who held this session can rate it."))
@@ -316,4 +319,29 @@ def session_therapist_rating_record(
             submission_id=submission_id,
             language=language,
         )
+        if created:
+            flags_refresh_or_defer(client=session.client)
     return rating, created
+
+
+def session_therapist_rating_update(
+    *,
+    rating: Rating,
+    user: User,
+    answers: dict[str, Any],
+    questions: dict[str, Any] | None = None,
+    expected_revision: int,
+) -> Rating:
+    """The therapist corrects their own rating (measures.services.rating_update: the edit
+    window, the stale-revision check, the change log), then the client's flags are refreshed
+    in their own savepoint: the correction stays if the refresh fails (it is retried)."""
+    with transaction.atomic():
+        rating = rating_update(
+            rating=rating,
+            user=user,
+            answers=answers,
+            questions=questions,
+            expected_revision=expected_revision,
+        )
+        flags_refresh_or_defer(client=rating.session.client)
+    return rating

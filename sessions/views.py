@@ -21,8 +21,8 @@ from alliance.forms import add_validation_error
 from alliance.selectors import client_get, client_may_add_session
 from measures.definitions import format_number
 from measures.models import Instrument, Rater
-from measures.selectors import instrument_for, rating_edit_refusal
-from measures.services import AlreadyRated, StaleRating, instrument_definition, rating_update
+from measures.selectors import instrument_definition, instrument_for, rating_edit_refusal
+from measures.services import AlreadyRated, StaleRating
 from sessions import selectors, services
 from sessions.forms import (
     RatingEditForm,
@@ -263,7 +263,7 @@ def rating_edit(request: HttpRequest, session_id: int) -> HttpResponse:
     form = RatingEditForm(data, initial=initial, definition=definition, language=language)
     if data is not None and form.is_valid():
         try:
-            rating_update(
+            services.session_therapist_rating_update(
                 rating=rating,
                 user=request.user,
                 answers=form.answers(),

@@ -73,8 +73,10 @@ class TherapySessionFactory(factory.django.DjangoModelFactory):
     status = TherapySession.Status.COMPLETED
 
 
-def rating_of(session, instrument, answers=None, **kwargs):
-    """Record a rating through the real service (validation, scoring, flags)."""
+def rating_of(session, instrument, answers=None, *, refresh_flags=True, **kwargs):
+    """Record a rating through the real services as a form's caller does: store it
+    (measures), then refresh the client's flags (alliance) unless ``refresh_flags=False``."""
+    from alliance.services import flags_refresh_or_defer
     from measures.services import rating_record
 
     if answers is None:
@@ -82,7 +84,11 @@ def rating_of(session, instrument, answers=None, **kwargs):
         answers = {item["key"]: definition["response"]["max"] for item in definition["items"]}
     if instrument.rater == "therapist":
         kwargs.setdefault("submitted_by", session.therapist)
-    rating, _ = rating_record(session=session, instrument=instrument, answers=answers, **kwargs)
+    rating, created = rating_record(
+        session=session, instrument=instrument, answers=answers, **kwargs
+    )
+    if created and refresh_flags:
+        flags_refresh_or_defer(client=session.client)
     return rating
 
 

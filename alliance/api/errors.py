@@ -22,6 +22,14 @@ NON_FIELD_KEYS = ("non_field_errors", "__all__")
 MESSAGE_FIELDS = 3
 
 
+class Conflict(exceptions.APIException):
+    """409: the request conflicts with the stored data (already rated, changed since)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the stored data."
+
+
 def _flatten(detail: Any) -> list[str]:
     if isinstance(detail, dict):
         return [message for value in detail.values() for message in _flatten(value)]

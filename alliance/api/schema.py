@@ -1,6 +1,7 @@
 """OpenAPI: every operation documents the one error shape for each 4xx it can answer."""
 
 from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -26,6 +27,10 @@ ERRORS = {
     "403": "Authenticated but not allowed (e.g. a role this endpoint needs).",
     "404": "No such object in your scope (or an invalid page).",
 }
+# The 409 of the writes that raise alliance.api.errors.Conflict.
+CONFLICT = OpenApiResponse(
+    ErrorSerializer, description="The session already has this rating, or it changed since."
+)
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -203,7 +203,6 @@ def _rate(
             submission_id=_submission_id(course, number, Rater.CLIENT),
             language=course.language,
             submitted_at=submitted_at,
-            refresh_flags=False,
         )
 
     # Therapists usually rate a little lower than clients (Tryon et al. 2007) and notice
@@ -221,7 +220,6 @@ def _rate(
         submitted_by=session.therapist,
         submission_id=_submission_id(course, number, Rater.THERAPIST),
         submitted_at=submitted_at,
-        refresh_flags=False,
     )
 
 

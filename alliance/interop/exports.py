@@ -35,7 +35,7 @@ from openpyxl.utils import get_column_letter
 from alliance import selectors
 from alliance.models import Client, Flag, User
 from measures.models import ItemAnswer, Rating, ScaleScore
-from measures.services import instrument_definition
+from measures.selectors import instrument_definition
 
 RATING_COLUMNS = [
     "clinic",

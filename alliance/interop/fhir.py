@@ -24,7 +24,7 @@ from django.utils import timezone
 from alliance.models import Client, Clinic, User
 from measures.definitions import InstrumentDefinition
 from measures.models import Instrument, Rater, Rating, ScaleScore
-from measures.services import instrument_definition
+from measures.selectors import instrument_definition
 
 # Stable namespace for the deterministic urn:uuid fullUrls of exported resources.
 NAMESPACE = uuid.UUID("0b7c43a4-7b4e-4b7e-9a55-7d6c1f2a9e10")

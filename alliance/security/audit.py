@@ -32,10 +32,10 @@ from django.utils.translation import gettext as _
 
 from alliance.api.errors import error_body
 from alliance.models import AccessEvent, Client, Episode, Flag, User
+from alliance.security.client_address import client_ip
 from measures.models import Rating
 from sessions.kiosk import kiosk_state
 from sessions.models import FormLink, TherapySession, hash_token
-from sessions.ratelimit import client_ip
 
 logger = logging.getLogger(__name__)
 

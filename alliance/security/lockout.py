@@ -15,7 +15,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from sessions.ratelimit import client_ip, window_count, window_hit
+from alliance.security.client_address import client_ip
+from sessions.ratelimit import window_count, window_hit
 
 # The longest username a User can have: axes stores what it is given in 255 characters.
 USERNAME_LENGTH = 150

@@ -1,21 +1,28 @@
 from collections import defaultdict
 
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
+from alliance.api.errors import Conflict
 from alliance.api.permissions import IsClinicAdmin
-from alliance.api.schema import ErrorSerializer
+from alliance.api.schema import CONFLICT
+from alliance.interop.imports import (
+    MAX_BYTES,
+    ImportRejected,
+    csv_text,
+    ratings_import_apply,
+    ratings_import_check,
+)
 from measures.api.filters import InstrumentFilter, RatingFilter
 from measures.api.serializers import (
     ImportQuerySerializer,
@@ -26,27 +33,10 @@ from measures.api.serializers import (
     RatingSerializer,
     RatingUpdateSerializer,
 )
-from measures.imports import (
-    MAX_BYTES,
-    ImportRejected,
-    csv_text,
-    ratings_import_apply,
-    ratings_import_check,
-)
 from measures.models import Instrument, Rater, Rating
-from measures.services import AlreadyRated, StaleRating, rating_update
+from measures.services import AlreadyRated, StaleRating
 from sessions.selectors import session_get_for_change
-from sessions.services import session_therapist_rating_record
-
-CONFLICT = OpenApiResponse(
-    ErrorSerializer, description="The session already has this rating, or it changed since."
-)
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "The request conflicts with the stored data."
+from sessions.services import session_therapist_rating_record, session_therapist_rating_update
 
 
 @extend_schema(tags=["instruments"])
@@ -127,14 +117,13 @@ class RatingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            with transaction.atomic():
-                rating_update(
-                    rating=rating,
-                    user=request.user,
-                    answers=data["answers"],
-                    questions=data.get("questions"),
-                    expected_revision=data["revision"],
-                )
+            session_therapist_rating_update(
+                rating=rating,
+                user=request.user,
+                answers=data["answers"],
+                questions=data.get("questions"),
+                expected_revision=data["revision"],
+            )
         except StaleRating as exc:
             raise Conflict(exc.messages[0]) from None
         return self.read_back(rating.pk)

@@ -41,7 +41,6 @@ def weekly_course(
                 instrument=instruments[rater],
                 answers=answers_for(total),
                 submitted_at=session.starts_at + dt.timedelta(hours=1),
-                refresh_flags=False,
                 **extra,
             )
     return sessions

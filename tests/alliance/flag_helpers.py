@@ -32,7 +32,7 @@ def course(
 
     ``tension``: session numbers where the client answered yes to the tension item;
     ``cancelled``: session numbers that were cancelled (no forms). Flags are refreshed
-    once at the end when ``refresh`` is true (each rating_record would refresh otherwise).
+    once at the end when ``refresh`` is true (rating_record only stores).
     """
     count = max(len(client_totals), len(therapist_totals))
     start = timezone.now() - dt.timedelta(weeks=count + 1)
@@ -55,7 +55,6 @@ def course(
                 instrument=instruments["client"],
                 answers=answers_for(total),
                 questions={"tension": "yes" if number in tension else "no"},
-                refresh_flags=False,
             )
         total = therapist_totals[number - 1] if number <= len(therapist_totals) else None
         if total is not None:
@@ -64,7 +63,6 @@ def course(
                 instrument=instruments["therapist"],
                 answers=answers_for(total),
                 submitted_by=session.therapist,
-                refresh_flags=False,
             )
     if refresh:
         from alliance.services import flags_refresh_for_client

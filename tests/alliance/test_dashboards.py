@@ -243,7 +243,6 @@ def rated_session(client, number, when, client_total=None, therapist_total=None,
                 instrument=instruments[rater],
                 answers=answers_for(total),
                 submitted_at=when,
-                refresh_flags=False,
                 **extra,
             )
     return session

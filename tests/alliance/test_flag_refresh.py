@@ -2,6 +2,7 @@
 
 import io
 import math
+import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,9 +13,17 @@ from alliance import selectors, services
 from alliance.analytics import DEFAULTS
 from alliance.models import Client, Episode, Flag
 from measures.models import Rating
-from measures.services import rating_record, rating_update
+from measures.services import rating_record
+from sessions import formlinks
+from sessions import services as session_services
 from tests.alliance.flag_helpers import answers_for, course, flag_rows, next_session
-from tests.factories import ClientFactory, ClinicFactory, FlagFactory, TherapistFactory
+from tests.factories import (
+    ClientFactory,
+    ClinicFactory,
+    FlagFactory,
+    TherapistFactory,
+    rating_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +191,7 @@ def test_acknowledgement_survives_and_repair_status_follows_later_scores(
     )
     # The next session brings the client's total back to the pre-drop level: repaired.
     session5 = next_session(client_of_therapist)
-    rating_record(session=session5, instrument=instruments["client"], answers=answers_for(4))
+    rating_of(session5, instruments["client"], answers=answers_for(4))  # stored, then refreshed
     flag.refresh_from_db()
     assert flag.repair_status == Flag.RepairStatus.REPAIRED
     assert flag.repaired_session == session5
@@ -206,7 +215,7 @@ def test_a_corrected_rating_retires_the_flag_and_its_return_restores_it(
     )
     rating = Rating.objects.get(session=sessions[4], rater="therapist")
 
-    rating = rating_update(
+    rating = session_services.session_therapist_rating_update(
         rating=rating, user=therapist, answers=answers_for(4), expected_revision=rating.revision
     )
     flag.refresh_from_db()
@@ -214,7 +223,7 @@ def test_a_corrected_rating_retires_the_flag_and_its_return_restores_it(
     assert flag not in Flag.objects.active()
     assert not Episode.objects.active().filter(pk=flag.episode_id).exists()
 
-    rating_update(
+    session_services.session_therapist_rating_update(
         rating=rating, user=therapist, answers=answers_for(2), expected_revision=rating.revision
     )
     flag.refresh_from_db()
@@ -264,12 +273,41 @@ def test_missing_forms_and_tension_become_flags(client_of_therapist, instruments
     assert tension.session.number == 2 and tension.scale == "tension"
 
 
-def test_every_rating_save_refreshes_the_clients_flags(client_of_therapist, instruments):
+def test_measures_stores_a_rating_and_leaves_the_flags_to_its_caller(
+    client_of_therapist, instruments
+):
+    course(client_of_therapist, instruments, client_totals=[4, 4, 4])
+    session4 = next_session(client_of_therapist)
+    rating_record(session=session4, instrument=instruments["client"], answers=answers_for(2))
+    assert not Flag.objects.exists()  # measures imports nothing from alliance
+
+
+def test_the_client_form_refreshes_the_clients_flags(client_of_therapist, therapist, instruments):
     course(client_of_therapist, instruments, client_totals=[4, 4, 4])
     assert not Flag.objects.exists()
     session4 = next_session(client_of_therapist)
-    rating_record(session=session4, instrument=instruments["client"], answers=answers_for(2))
+    link, _token = formlinks.formlink_create(session=session4, created_by=therapist)
+    formlinks.formlink_submit(
+        link=link,
+        instrument=instruments["client"],
+        answers=answers_for(2),
+        questions={},
+        submission_id=uuid.uuid4(),
+        language="en",
+    )
     assert total_flag(client_of_therapist).session == session4
+
+
+def test_the_therapist_form_refreshes_the_clients_flags(
+    client_of_therapist, therapist, instruments
+):
+    course(client_of_therapist, instruments, therapist_totals=[4, 4, 4])
+    assert not Flag.objects.exists()
+    session4 = next_session(client_of_therapist)
+    session_services.session_therapist_rating_record(
+        session=session4, user=therapist, answers=answers_for(2)
+    )
+    assert total_flag(client_of_therapist, rater="therapist").session == session4
 
 
 def refresh_queries(client) -> int:

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from alliance.interop.imports import ImportRejected, ratings_import_apply, ratings_import_check
 from alliance.models import Clinic
-from measures.imports import ImportRejected, ratings_import_apply, ratings_import_check
 from measures.models import Rating
 from sessions.models import TherapySession
 from tests.api.conftest import api_client_for
@@ -124,7 +124,7 @@ def test_apply_is_all_or_nothing(course):
 
 def test_apply_is_all_or_nothing_even_when_a_write_fails(course, monkeypatch):
     """A failure while writing (after a clean check) rolls back the rows already written."""
-    from measures import imports
+    from alliance.interop import imports
 
     text = HEADER + (
         "R-0001,2,,client,,4,4,4,4,4,4,,\n"

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from measures.models import RatingChange, ScaleScore
 from measures.services import RatingNotEditable, StaleRating, rating_update
+from sessions.services import session_therapist_rating_update
 from tests.factories import TherapySessionFactory, rating_of
 
 pytestmark = pytest.mark.django_db
@@ -97,12 +98,16 @@ def test_client_ratings_are_not_edited_here(instruments, client_of_therapist, th
         rating_update(rating=client_rating, user=therapist, answers={}, expected_revision=1)
 
 
-def test_flags_are_refreshed_after_an_edit(rating, therapist, monkeypatch):
+def test_an_edit_stores_only_and_its_caller_refreshes_the_flags(rating, therapist, monkeypatch):
     seen = []
     monkeypatch.setattr(
         "alliance.services.flags_refresh_for_client", lambda *, client, **_: seen.append(client)
     )
     rating_update(rating=rating, user=therapist, answers=ALL_FOURS, expected_revision=1)
+    assert seen == []  # measures imports nothing from alliance
+    session_therapist_rating_update(
+        rating=rating, user=therapist, answers=ALL_FOURS, expected_revision=2
+    )
     assert seen == [rating.session.client]
 
 

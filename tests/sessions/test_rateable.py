@@ -10,7 +10,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from measures.imports import ratings_import_check
+from alliance.interop.imports import ratings_import_check
 from measures.models import Rating
 from sessions.formlinks import formlink_create
 from sessions.models import FormLink, TherapySession

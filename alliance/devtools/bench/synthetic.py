@@ -26,8 +26,8 @@ from alliance.models import Client, Clinic, Flag, Supervision, User
 from alliance.services import flags_refresh_for_clinic
 from measures.models import ItemAnswer, Rater, Rating, ScaleScore
 from measures.scoring import score_answers
-from measures.selectors import instrument_for
-from measures.services import instrument_definition, sessions_client_form_refresh
+from measures.selectors import instrument_definition, instrument_for
+from measures.services import sessions_client_form_refresh
 from sessions.models import TherapySession
 
 BATCH = 5000

@@ -56,7 +56,6 @@ def _clinic() -> dict:
                 instrument=instrument,
                 answers=answers,
                 submitted_by=therapist if rater == "therapist" else None,
-                refresh_flags=False,
             )
         sessions.append(session)
     episode = Episode.objects.create(

@@ -18,8 +18,7 @@ from alliance.devtools import demo
 from alliance.models import Client, Clinic, User
 from measures.definitions import format_number
 from measures.models import Rater
-from measures.selectors import instrument_for
-from measures.services import instrument_definition
+from measures.selectors import instrument_definition, instrument_for
 from sessions import formlinks
 from sessions.services import session_schedule
 

@@ -4,7 +4,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from measures.imports import ImportRejected, csv_text, ratings_import_apply, ratings_import_check
+from alliance.interop.imports import (
+    ImportRejected,
+    csv_text,
+    ratings_import_apply,
+    ratings_import_check,
+)
+from alliance.models import Clinic
 
 
 class Command(BaseCommand):
@@ -21,8 +27,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: Path, clinic: int, apply: bool, **options):
-        from alliance.models import Clinic
-
         found = Clinic.objects.filter(pk=clinic).first()
         if found is None:
             raise CommandError(f"No clinic with id {clinic}.")

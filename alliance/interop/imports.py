@@ -34,11 +34,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from alliance.models import Client, User
+from alliance.services import flags_refresh_or_defer
 from measures.models import Instrument, Rater, Rating
 from measures.scoring import ScoringError, clean_questions, score_answers
-from measures.selectors import instrument_for
-from measures.services import instrument_definition, rating_record
+from measures.selectors import instrument_definition, instrument_for
+from measures.services import rating_record
 from sessions.models import TherapySession
+from sessions.services import (
+    NotRateable,
+    session_check_rateable,
+    session_complete_if_scheduled,
+    session_lock_rateable,
+)
 
 REQUIRED = ("client_code", "session_number", "rater")
 OPTIONAL = ("session_date", "therapist", "instrument", "submitted_at", "language")
@@ -136,8 +144,6 @@ class _Context:
     """Everything the rows refer to, loaded in a fixed number of queries."""
 
     def __init__(self, clinic, rows: list[dict[str, str]]):
-        from alliance.models import Client, User
-
         self.clinic = clinic
         codes = {(row.get("client_code") or "").strip() for row in rows}
         self.clients = {
@@ -351,8 +357,6 @@ class _Row:
 
     def _rateable(self, column: str, session) -> bool:
         """The rule every path applies (sessions.services.session_check_rateable)."""
-        from sessions.services import NotRateable, session_check_rateable
-
         try:
             session_check_rateable(session=session, now=self.ctx.now)
         except NotRateable as exc:
@@ -534,13 +538,10 @@ def _submission_id(clinic, planned: PlannedRating) -> uuid.UUID:
 def ratings_import_apply(*, clinic, text: str) -> ImportReport:
     """Check, then import every row in one transaction: all rows or none.
 
-    Missing sessions are created as completed; ratings go through rating_record without
-    refreshing flags, and each affected client's flags are refreshed once at the end.
+    Missing sessions are created as completed; ratings are stored through rating_record
+    (measures), then each affected client's flags are refreshed once at the end (alliance).
     Raises ImportRejected (nothing written) when any row has a problem.
     """
-    from alliance.services import flags_refresh_or_defer
-    from sessions.services import session_complete_if_scheduled, session_lock_rateable
-
     with transaction.atomic():
         report = ratings_import_check(clinic=clinic, text=text)
         if report.problems:
@@ -580,7 +581,6 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
                     submission_id=_submission_id(clinic, planned),
                     language=planned.language,
                     submitted_at=planned.submitted_at,
-                    refresh_flags=False,
                 )
             except ValidationError as exc:
                 report.problems.extend(Problem(planned.row, "", m) for m in exc.messages)
