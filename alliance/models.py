@@ -467,7 +467,7 @@ class Flag(TimeStampedModel):
 class PendingFlagRefresh(models.Model):
     """A client whose flags could not be recomputed after their scores changed.
 
-    The scores are stored all the same; ``alliance.services.flags_refresh_pending`` retries
+    The scores are stored all the same; ``alliance.flags.services.flags_refresh_pending`` retries
     (``manage.py refresh_flags --pending``) and removes the row once a refresh succeeds.
     """
 

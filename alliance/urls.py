@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from alliance import flag_views, views
+from alliance import views
+from alliance.flags import views as flag_views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import user_has_device
 
-from alliance import dashboards, selectors, services
-from alliance.episode_text import client_episode_rows
+from alliance import dashboards, selectors
+from alliance.clients import services as client_services
+from alliance.flags.text import client_episode_rows
 from alliance.forms import (
     CaseloadFilterForm,
     ClientCreateForm,
@@ -30,6 +31,7 @@ from alliance.forms import (
 )
 from alliance.models import Client, User
 from alliance.pagination import paginate
+from alliance.people import services as people_services
 from alliance.security import services as security_services
 from alliance.security.two_factor import two_factor_required
 from sessions import selectors as session_selectors
@@ -196,7 +198,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            client = services.client_create(
+            client = client_services.client_create(
                 clinic=user.clinic,
                 primary_therapist=data.get("primary_therapist") or user,
                 code=data["code"],
@@ -225,7 +227,7 @@ def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
     form = ClientEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.client_update(client=client, **form.cleaned_data)
+            client_services.client_update(client=client, **form.cleaned_data)
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
@@ -242,7 +244,7 @@ def client_transfer(request: HttpRequest, client_id: int) -> HttpResponse:
     form = ClientTransferForm(request.POST or None, client=client)
     if request.method == "POST" and form.is_valid():
         try:
-            services.client_transfer(
+            client_services.client_transfer(
                 client=client,
                 to_therapist=form.cleaned_data["to_therapist"],
                 transferred_by=request.user,
@@ -303,7 +305,7 @@ def clinic_user_create(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None, initial={"is_therapist": True})
     if request.method == "POST" and form.is_valid():
         try:
-            person = services.user_create(clinic=admin.clinic, **form.cleaned_data)
+            person = people_services.user_create(clinic=admin.clinic, **form.cleaned_data)
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
@@ -324,7 +326,7 @@ def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
     form = RolesForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_update(user=person, changed_by=admin, **form.cleaned_data)
+            people_services.user_update(user=person, changed_by=admin, **form.cleaned_data)
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
@@ -332,7 +334,7 @@ def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
             return redirect("clinic_user", user_id=person.pk)
     password_link = enrolment_link = None
     if person.is_active and not person.has_usable_password():
-        password_link = request.build_absolute_uri(services.user_password_link(user=person))
+        password_link = request.build_absolute_uri(people_services.user_password_link(user=person))
     if (
         person.is_active
         and two_factor_required(person)
@@ -360,7 +362,7 @@ def clinic_user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
     person = selectors.clinic_user_get(admin, user_id)
     try:
-        ended = services.user_deactivate(user=person, changed_by=admin)
+        ended = people_services.user_deactivate(user=person, changed_by=admin)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -376,7 +378,7 @@ def clinic_user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def clinic_user_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
-    person = services.user_reactivate(user=selectors.clinic_user_get(admin, user_id))
+    person = people_services.user_reactivate(user=selectors.clinic_user_get(admin, user_id))
     messages.success(request, _("%(name)s can log in again.") % {"name": person})
     return redirect("clinic_user", user_id=person.pk)
 
@@ -387,7 +389,7 @@ def clinic_user_password_reset(request: HttpRequest, user_id: int) -> HttpRespon
     admin = _clinic_admin(request)
     person = selectors.clinic_user_get(admin, user_id)
     try:
-        services.user_password_reset(user=person, changed_by=admin)
+        people_services.user_password_reset(user=person, changed_by=admin)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -409,7 +411,7 @@ def clinic_supervision_add(request: HttpRequest) -> HttpResponse:
     form = SupervisionForm(request.POST, clinic_id=admin.clinic_id)
     if form.is_valid():
         try:
-            link = services.supervision_add(**form.cleaned_data)
+            link = people_services.supervision_add(**form.cleaned_data)
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
@@ -423,7 +425,7 @@ def clinic_supervision_add(request: HttpRequest) -> HttpResponse:
 def clinic_supervision_remove(request: HttpRequest, supervision_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
     link = get_object_or_404(selectors.clinic_supervisions(admin), pk=supervision_id)
-    services.supervision_remove(supervision=link)
+    people_services.supervision_remove(supervision=link)
     messages.success(request, _("Removed: %(link)s.") % {"link": link})
     return redirect(reverse("clinic") + "#supervision")
 

@@ -123,8 +123,9 @@ def rating_record(
     """Validate, score and store one rating atomically.
 
     Stores only: the caller that received the form then refreshes the client's flags
-    (``alliance.services.flags_refresh_or_defer``; e.g. ``sessions.formlinks.formlink_submit``,
-    ``sessions.services.session_therapist_rating_record``); bulk loaders once per client.
+    (``alliance.flags.services.flags_refresh_or_defer``; e.g.
+    ``sessions.formlinks.formlink_submit``, ``sessions.services.session_therapist_rating_record``);
+    bulk loaders once per client.
 
     Returns (rating, created). Resubmitting the same submission_id (double tap, refresh,
     two tabs) returns the stored rating with created=False. A second, different rating

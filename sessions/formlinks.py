@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from alliance.services import flags_refresh_or_defer
+from alliance.flags.services import flags_refresh_or_defer
 from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, rating_record
 from sessions.models import FormLink, TherapySession, hash_token, new_token

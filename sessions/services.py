@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
+from alliance.flags.services import flags_refresh_or_defer
 from alliance.models import Client, User
-from alliance.services import flags_refresh_or_defer
 from measures.models import Rater, Rating
 from measures.selectors import instrument_for
 from measures.services import rating_record, rating_update

@@ -76,7 +76,7 @@ class TherapySessionFactory(factory.django.DjangoModelFactory):
 def rating_of(session, instrument, answers=None, *, refresh_flags=True, **kwargs):
     """Record a rating through the real services as a form's caller does: store it
     (measures), then refresh the client's flags (alliance) unless ``refresh_flags=False``."""
-    from alliance.services import flags_refresh_or_defer
+    from alliance.flags.services import flags_refresh_or_defer
     from measures.services import rating_record
 
     if answers is None:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from alliance import dashboards, selectors, services
+from alliance import dashboards, selectors
 from alliance.api.authentication import token_expires_at
 from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
 from alliance.api.filters import ClientFilter, EpisodeFilter, FlagFilter
@@ -38,6 +38,8 @@ from alliance.api.serializers import (
     SeriesSerializer,
     SupervisionSerializer,
 )
+from alliance.clients import services as client_services
+from alliance.flags import services as flag_services
 from alliance.interop import exports, fhir
 from alliance.models import Client, Episode, Flag
 from alliance.security.services import api_token_issue
@@ -173,7 +175,9 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             therapist = user
         else:
             raise Http404  # a therapist adds clients to their own caseload only
-        client = services.client_create(clinic=user.clinic, primary_therapist=therapist, **data)
+        client = client_services.client_create(
+            clinic=user.clinic, primary_therapist=therapist, **data
+        )
         return self.read_back(client.pk, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
@@ -184,7 +188,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             name: getattr(client, name)
             for name in ("code", "display_name", "language", "status", "show_scores_to_client")
         }
-        services.client_update(client=client, **(fields | serializer.validated_data))
+        client_services.client_update(client=client, **(fields | serializer.validated_data))
         return self.read_back(client.pk)
 
     @extend_schema(request=ClientTransferSerializer, responses={200: ClientSerializer})
@@ -200,7 +204,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             selectors.clinic_therapists(client.clinic_id),
             pk=serializer.validated_data["to_therapist"],
         )
-        services.client_transfer(
+        client_services.client_transfer(
             client=client,
             to_therapist=to_therapist,
             transferred_by=request.user,
@@ -301,7 +305,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             session = episode.client.sessions.filter(pk=session_id).first()
             if session is None:
                 raise ValidationError({"action_session": ["Choose one of this client's sessions."]})
-        services.episode_acknowledge(
+        flag_services.episode_acknowledge(
             episode=episode, user=request.user, action_session=session, **data
         )
         return self.read_back(episode.pk)
@@ -313,7 +317,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         episode = selectors.episode_get_for_action(request.user, pk)
         serializer = EpisodeResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.episode_resolve(
+        flag_services.episode_resolve(
             episode=episode, user=request.user, note=serializer.validated_data["note"]
         )
         return self.read_back(episode.pk)
@@ -327,7 +331,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         episode = selectors.episode_get_for_comment(request.user, pk)
         serializer = EpisodeCommentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        comment = services.episode_comment_add(
+        comment = flag_services.episode_comment_add(
             episode=episode, user=request.user, text=serializer.validated_data["text"]
         )
         return Response(EpisodeCommentSerializer(comment).data, status=status.HTTP_201_CREATED)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from alliance.flags.services import episode_acknowledge, episode_resolve, flags_refresh_for_client
 from alliance.models import Client, Clinic, Episode, Supervision, User
-from alliance.services import episode_acknowledge, episode_resolve, flags_refresh_for_client
 from measures.models import Instrument, Rater, Rating
 from measures.selectors import instrument_for
 from measures.services import rating_record

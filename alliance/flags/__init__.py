@@ -1,1 +1,3 @@
-"""Rupture flags: the rule registry's words (``rules``); the refresh and workflow join later."""
+"""Rupture flags and episodes as the clinician meets them: the rule registry's words
+(``rules``), the episode pages and their forms (``views``, ``forms``) and the episodes in
+plain words (``text``)."""

@@ -34,8 +34,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from alliance.flags.services import flags_refresh_or_defer
 from alliance.models import Client, User
-from alliance.services import flags_refresh_or_defer
 from measures.models import Instrument, Rater, Rating
 from measures.scoring import ScoringError, clean_questions, score_answers
 from measures.selectors import instrument_definition, instrument_for

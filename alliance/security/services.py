@@ -28,8 +28,8 @@ from alliance.models import (
     Flag,
     User,
 )
+from alliance.people.services import user_sessions_end
 from alliance.security.audit import audit_record
-from alliance.services import user_sessions_end
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from sessions.models import FormLink, TherapySession
 

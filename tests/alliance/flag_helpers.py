@@ -65,7 +65,7 @@ def course(
                 submitted_by=session.therapist,
             )
     if refresh:
-        from alliance.services import flags_refresh_for_client
+        from alliance.flags.services import flags_refresh_for_client
 
         flags_refresh_for_client(client=client)
     return sessions

@@ -3,7 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.urls import reverse
 
-from alliance import selectors, services
+from alliance import selectors
+from alliance.clients import services as client_services
 from alliance.models import Client, ClientTransfer
 from tests.factories import ClientFactory, ClinicFactory, TherapistFactory
 
@@ -31,22 +32,24 @@ class TestCodeSuggestion:
 
 class TestClientCreate:
     def test_an_empty_code_gets_the_suggestion(self, therapist):
-        client = services.client_create(clinic=therapist.clinic, primary_therapist=therapist)
+        client = client_services.client_create(clinic=therapist.clinic, primary_therapist=therapist)
         assert client.code == "R-0001"
         assert client.status == Client.Status.ACTIVE
 
     def test_a_lost_race_for_the_suggested_code_takes_the_next(self, therapist, monkeypatch):
         ClientFactory(primary_therapist=therapist, code="R-0001")
         suggestions = iter(["R-0001", "R-0002"])  # the first one was taken meanwhile
-        monkeypatch.setattr(services, "client_code_suggest", lambda clinic: next(suggestions))
+        monkeypatch.setattr(
+            client_services, "client_code_suggest", lambda clinic: next(suggestions)
+        )
         monkeypatch.setattr(Client, "full_clean", lambda self: None)
-        client = services.client_create(clinic=therapist.clinic, primary_therapist=therapist)
+        client = client_services.client_create(clinic=therapist.clinic, primary_therapist=therapist)
         assert client.code == "R-0002"
 
     def test_a_taken_code_is_refused_next_to_the_field(self, therapist):
         ClientFactory(primary_therapist=therapist, code="R-0001")
         with pytest.raises(ValidationError) as excinfo:
-            services.client_create(
+            client_services.client_create(
                 clinic=therapist.clinic, primary_therapist=therapist, code="r-0001"
             )
         assert excinfo.value.message_dict == {
@@ -56,12 +59,14 @@ class TestClientCreate:
     @pytest.mark.parametrize("code", ["Jane Doe", "-R1", "R/1", "R 1", "é-1"])
     def test_codes_are_plain_identifiers(self, therapist, code):
         with pytest.raises(ValidationError, match="Never the client's name"):
-            services.client_create(clinic=therapist.clinic, primary_therapist=therapist, code=code)
+            client_services.client_create(
+                clinic=therapist.clinic, primary_therapist=therapist, code=code
+            )
 
     def test_the_primary_therapist_works_in_the_clinic(self, therapist):
         outsider = TherapistFactory(clinic=ClinicFactory(name="Elsewhere"))
         with pytest.raises(ValidationError):
-            services.client_create(clinic=therapist.clinic, primary_therapist=outsider)
+            client_services.client_create(clinic=therapist.clinic, primary_therapist=outsider)
 
 
 def test_a_therapist_adds_a_client_with_the_suggested_code(client, therapist):
@@ -140,11 +145,11 @@ class TestEditAndDischarge:
             "language": "en",
             "show_scores_to_client": False,
         }
-        services.client_update(client=client_of_therapist, status="discharged", **fields)
+        client_services.client_update(client=client_of_therapist, status="discharged", **fields)
         client_of_therapist.refresh_from_db()
         assert client_of_therapist.status == "discharged"
         assert client_of_therapist.discharged_at is not None
-        services.client_update(client=client_of_therapist, status="active", **fields)
+        client_services.client_update(client=client_of_therapist, status="active", **fields)
         client_of_therapist.refresh_from_db()
         assert client_of_therapist.discharged_at is None
 
@@ -193,13 +198,13 @@ class TestTransfer:
     def test_transfer_changes_the_therapist_and_keeps_history(
         self, client_of_therapist, therapist, other_therapist, clinic_admin
     ):
-        services.client_transfer(
+        client_services.client_transfer(
             client=client_of_therapist,
             to_therapist=other_therapist,
             transferred_by=clinic_admin,
             note="Caseload balance",
         )
-        services.client_transfer(
+        client_services.client_transfer(
             client=client_of_therapist, to_therapist=therapist, transferred_by=clinic_admin
         )
         client_of_therapist.refresh_from_db()
@@ -212,7 +217,7 @@ class TestTransfer:
 
     def test_transfer_to_the_same_therapist_is_refused(self, client_of_therapist, clinic_admin):
         with pytest.raises(ValidationError, match="already the primary therapist"):
-            services.client_transfer(
+            client_services.client_transfer(
                 client=client_of_therapist,
                 to_therapist=client_of_therapist.primary_therapist,
                 transferred_by=clinic_admin,
@@ -220,7 +225,7 @@ class TestTransfer:
 
     def test_only_a_clinic_admin_transfers(self, client_of_therapist, other_therapist, therapist):
         with pytest.raises(ValidationError):
-            services.client_transfer(
+            client_services.client_transfer(
                 client=client_of_therapist, to_therapist=other_therapist, transferred_by=therapist
             )
 

@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from django.test import Client as BrowserClient
 from django.urls import reverse
 
-from alliance import services
 from alliance.models import Supervision, User
+from alliance.people import services as people_services
 from tests.factories import ClinicFactory, SupervisorFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ class TestDeactivation:
         assert clinic_admin.is_active
 
     def test_reactivation_lets_them_log_in_again(self, client, clinic_admin, therapist):
-        services.user_deactivate(user=therapist, changed_by=clinic_admin)
+        people_services.user_deactivate(user=therapist, changed_by=clinic_admin)
         client.force_login(clinic_admin)
         client.post(reverse("clinic_user_reactivate", args=[therapist.pk]))
         assert BrowserClient().login(request=HttpRequest(), username="therapist", password=PASSWORD)
@@ -165,7 +165,7 @@ class TestRoles:
 
     def test_an_admin_keeps_their_own_admin_role(self, clinic_admin):
         with pytest.raises(ValidationError, match="own clinic-admin role"):
-            services.user_update(
+            people_services.user_update(
                 user=clinic_admin,
                 changed_by=clinic_admin,
                 first_name="",
@@ -223,7 +223,7 @@ class TestSupervisionLinks:
     def test_a_supervisor_needs_the_role(self, clinic):
         therapist_a, therapist_b = TherapistFactory(clinic=clinic), TherapistFactory(clinic=clinic)
         with pytest.raises(ValidationError, match="supervisor role"):
-            services.supervision_add(supervisor=therapist_a, therapist=therapist_b)
+            people_services.supervision_add(supervisor=therapist_a, therapist=therapist_b)
 
 
 def test_the_password_page_changes_the_password(client, therapist):

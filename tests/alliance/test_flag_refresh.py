@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from alliance import selectors, services
+from alliance import selectors
 from alliance.analytics import DEFAULTS
+from alliance.flags import services as flag_services
 from alliance.models import Client, Episode, Flag
 from measures.models import Rating
 from measures.services import rating_record
@@ -168,7 +169,7 @@ def test_refresh_twice_changes_nothing(client_of_therapist, instruments):
     before = flag_rows(client_of_therapist)
     assert len(before) > 3
     updated = sorted(client_of_therapist.flags.values_list("pk", "updated_at"))
-    result = services.flags_refresh_for_client(client=client_of_therapist)
+    result = flag_services.flags_refresh_for_client(client=client_of_therapist)
     assert (result.created, result.updated, result.retired, result.unretired) == (0, 0, 0, 0)
     assert flag_rows(client_of_therapist) == before
     assert sorted(client_of_therapist.flags.values_list("pk", "updated_at")) == updated
@@ -179,14 +180,14 @@ def test_acknowledgement_survives_and_repair_status_follows_later_scores(
 ):
     course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
     flag = total_flag(client_of_therapist)
-    services.episode_acknowledge(
+    flag_services.episode_acknowledge(
         episode=flag.episode,
         user=therapist,
         action_note="Discussed the tension next session.",
         rupture_type=Episode.RuptureType.WITHDRAWAL,
         repair_strategy=Episode.RepairStrategy.EXPLORE_TOGETHER,
     )
-    services.episode_comment_add(
+    flag_services.episode_comment_add(
         episode=flag.episode, user=therapist, text="Client agreed to say so next time."
     )
     # The next session brings the client's total back to the pre-drop level: repaired.
@@ -210,7 +211,7 @@ def test_a_corrected_rating_retires_the_flag_and_its_return_restores_it(
 ):
     sessions = course(client_of_therapist, instruments, therapist_totals=[4, 4, 4, 2], refresh=True)
     flag = total_flag(client_of_therapist, rater="therapist")
-    services.episode_acknowledge(
+    flag_services.episode_acknowledge(
         episode=flag.episode, user=therapist, action_note="Talked it over."
     )
     rating = Rating.objects.get(session=sessions[4], rater="therapist")
@@ -247,12 +248,14 @@ def test_switching_a_rule_off_retires_its_flags_and_on_brings_them_back(
     flag = total_flag(client_of_therapist)
     clinic.rule_settings = {"reliable_drop": {"enabled": False}}
     clinic.save()
-    services.flags_refresh_for_client(client=Client.objects.get(pk=client_of_therapist.pk))
+    flag_services.flags_refresh_for_client(client=Client.objects.get(pk=client_of_therapist.pk))
     flag.refresh_from_db()
     assert flag.retired_at is not None
     clinic.rule_settings = {}
     clinic.save()
-    result = services.flags_refresh_for_client(client=Client.objects.get(pk=client_of_therapist.pk))
+    result = flag_services.flags_refresh_for_client(
+        client=Client.objects.get(pk=client_of_therapist.pk)
+    )
     flag.refresh_from_db()
     assert flag.retired_at is None
     assert result.unretired >= 1
@@ -312,7 +315,7 @@ def test_the_therapist_form_refreshes_the_clients_flags(
 
 def refresh_queries(client) -> int:
     with CaptureQueriesContext(connection) as queries:
-        services.flags_refresh_for_client(client=Client.objects.get(pk=client.pk))
+        flag_services.flags_refresh_for_client(client=Client.objects.get(pk=client.pk))
     return len(queries)
 
 
@@ -347,7 +350,7 @@ def test_the_number_of_queries_does_not_grow_with_the_series(
     with_writes = refresh_queries(short)
     make_work(long)
     with django_assert_max_num_queries(with_writes):
-        result = services.flags_refresh_for_client(client=Client.objects.get(pk=long.pk))
+        result = flag_services.flags_refresh_for_client(client=Client.objects.get(pk=long.pk))
     assert result.created >= 5 and result.updated >= 5 and result.retired == 1
 
 
@@ -376,7 +379,7 @@ def test_refresh_flags_command_recomputes_every_client_in_batches(instruments):
     rows = {client.pk: flag_rows(client) for client in clients}
     # The same flags as one client at a time, and a second run changes nothing.
     for client in clients:
-        services.flags_refresh_for_client(client=client)
+        flag_services.flags_refresh_for_client(client=client)
     assert {client.pk: flag_rows(client) for client in clients} == rows
     out = io.StringIO()
     call_command("refresh_flags", "--clinic", str(clinic.pk), stdout=out)
@@ -393,7 +396,7 @@ def test_refresh_flags_command_rejects_an_unknown_clinic(db):
 def test_a_batch_only_touches_its_own_clinics_clients(instruments, client_of_therapist):
     course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2])
     other, clients = make_clinic_courses(instruments, count=2)
-    result = services.flags_refresh(
+    result = flag_services.flags_refresh(
         clinic=other,
         client_ids=[client_of_therapist.pk, *(c.pk for c in clients)],
         config=selectors.flag_config_for_clinic(other),

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import selectors, services
+from alliance import selectors
+from alliance.flags import services as flag_services
 from alliance.models import Episode, EpisodeComment, Flag
 from sessions.models import TherapySession
 from tests.factories import (
@@ -187,7 +188,7 @@ def test_the_session_must_be_one_of_the_clients(client, therapist, episode, clin
         client=episode.client, number=9, status=TherapySession.Status.CANCELLED
     )
     with pytest.raises(ValidationError) as error:
-        services.episode_acknowledge(
+        flag_services.episode_acknowledge(
             episode=episode, user=therapist, action_note="x", action_session=cancelled
         )
     assert "action_session" in error.value.message_dict
@@ -284,7 +285,7 @@ def test_a_repair_is_recorded_only_at_a_held_session(client, therapist, episode,
         )
         assert response.status_code == 400
         with pytest.raises(ValidationError) as error:
-            services.episode_acknowledge(
+            flag_services.episode_acknowledge(
                 episode=episode, user=therapist, action_note="x", action_session=session
             )
         assert "action_session" in error.value.message_dict
@@ -333,7 +334,7 @@ def test_resolving_closes_the_flag_and_keeps_the_note_as_a_comment(client, thera
     assert response.status_code == 400
     assert "already resolved" in response.content.decode()
     with pytest.raises(ValidationError, match="already resolved"):
-        services.episode_resolve(episode=episode, user=therapist)
+        flag_services.episode_resolve(episode=episode, user=therapist)
 
 
 def test_a_retired_episode_is_read_only(client, therapist, episode):
@@ -370,16 +371,16 @@ def test_an_empty_comment_is_refused(client, supervisor, episode):
     assert response.status_code == 400
     assert "text" in response.context["comment_form"].errors
     with pytest.raises(ValidationError):
-        services.episode_comment_add(episode=episode, user=supervisor, text="   ")
+        flag_services.episode_comment_add(episode=episode, user=supervisor, text="   ")
 
 
 def test_services_refuse_users_who_may_only_read(episode, supervisor, clinic_admin):
     with pytest.raises(ValidationError):
-        services.episode_acknowledge(episode=episode, user=supervisor, action_note="x")
+        flag_services.episode_acknowledge(episode=episode, user=supervisor, action_note="x")
     with pytest.raises(ValidationError):
-        services.episode_resolve(episode=episode, user=clinic_admin)
+        flag_services.episode_resolve(episode=episode, user=clinic_admin)
     with pytest.raises(ValidationError):
-        services.episode_comment_add(episode=episode, user=clinic_admin, text="x")
+        flag_services.episode_comment_add(episode=episode, user=clinic_admin, text="x")
 
 
 # --- the client page and the caseload ----------------------------------------------------
@@ -443,7 +444,7 @@ def test_the_episode_list_reads_in_a_fixed_number_of_queries(
     for number, session in sessions.items():
         for rule in ("sudden_loss", "below_baseline"):
             flag = FlagFactory(session=session, rule=rule, scale=f"s{number}")
-            services.episode_comment_add(episode=flag.episode, user=therapist, text="Noted.")
+            flag_services.episode_comment_add(episode=flag.episode, user=therapist, text="Noted.")
     with django_assert_max_num_queries(one):
         client.get(reverse("client_detail", args=[sessions[1].client_id]))
 

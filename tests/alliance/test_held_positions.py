@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from alliance.flags.services import flags_refresh_for_client
 from alliance.models import Flag
-from alliance.services import flags_refresh_for_client
 from sessions import services as session_services
 from sessions.models import TherapySession
 from tests.alliance.flag_helpers import answers_for, course

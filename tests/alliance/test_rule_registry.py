@@ -10,7 +10,7 @@ from django.urls import reverse
 from alliance.analytics import BOUNDS, DEFAULTS, RULE_NAMES, RULES, validate_config
 from alliance.analytics.episodes import RUN_RULES, RUPTURE_RULES
 from alliance.analytics.rules import RULES as RULE_FUNCTIONS
-from alliance.flag_forms import RuleSettingsForm
+from alliance.flags.forms import RuleSettingsForm
 from alliance.flags.rules import TEXT, rule_docs, rule_label
 from alliance.models import Flag
 

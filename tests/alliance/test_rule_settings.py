@@ -4,9 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from alliance import selectors, services
+from alliance import selectors
 from alliance.analytics import DEFAULTS
-from alliance.flag_forms import RuleSettingsForm
+from alliance.flags import services as flag_services
+from alliance.flags.forms import RuleSettingsForm
 from alliance.models import Clinic, Flag
 from tests.alliance.flag_helpers import course
 
@@ -176,13 +177,13 @@ def test_saving_recomputes_the_clinics_flags(
 
 def test_the_service_checks_who_and_what(clinic, clinic_admin, therapist, instruments):
     with pytest.raises(ValidationError):
-        services.clinic_rule_settings_update(clinic=clinic, user=therapist, rule_settings={})
+        flag_services.clinic_rule_settings_update(clinic=clinic, user=therapist, rule_settings={})
     with pytest.raises(ValidationError, match="Unknown rules"):
-        services.clinic_rule_settings_update(
+        flag_services.clinic_rule_settings_update(
             clinic=clinic, user=clinic_admin, rule_settings={"gut_feeling": {}}
         )
     with pytest.raises(ValidationError, match=r"below_baseline\.k"):
-        services.clinic_rule_settings_update(
+        flag_services.clinic_rule_settings_update(
             clinic=clinic, user=clinic_admin, rule_settings={"below_baseline": {"k": 0}}
         )
     assert Clinic.objects.get(pk=clinic.pk).rule_settings == {}
@@ -221,7 +222,7 @@ def test_settings_stay_as_they_were_when_recomputing_fails(
         Flag.objects.filter(client__clinic=clinic).update(retired_at="2026-01-01T00:00Z")
         raise OverflowError("the engine broke")
 
-    monkeypatch.setattr(services, "flags_refresh_for_clinic", fail)
+    monkeypatch.setattr(flag_services, "flags_refresh_for_clinic", fail)
     response = admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": None}))
     assert response.status_code == 400
     assert "could not be recomputed with these settings" in response.content.decode()

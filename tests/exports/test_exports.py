@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import services
+from alliance.flags import services as flag_services
 from alliance.interop import exports
 from alliance.interop.exports import RATING_COLUMNS, ExportScope
 from alliance.models import AccessEvent, Episode, Flag
@@ -163,7 +163,7 @@ def test_client_record_has_sessions_ratings_and_flags_in_words(clients, therapis
     episode = Episode.objects.create(
         client=own, session=session, last_session=session, kind=Episode.Kind.RUPTURE
     )
-    services.episode_acknowledge(episode=episode, user=therapist, action_note="We talked.")
+    flag_services.episode_acknowledge(episode=episode, user=therapist, action_note="We talked.")
     Flag.objects.create(
         client=own,
         session=session,

@@ -150,7 +150,7 @@ def test_apply_is_all_or_nothing_even_when_a_write_fails(course, monkeypatch):
 
 
 def test_flags_are_refreshed_once_per_client(course, monkeypatch):
-    from alliance import services
+    from alliance.flags import services
 
     refreshed = []
     monkeypatch.setattr(

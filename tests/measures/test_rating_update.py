@@ -101,7 +101,8 @@ def test_client_ratings_are_not_edited_here(instruments, client_of_therapist, th
 def test_an_edit_stores_only_and_its_caller_refreshes_the_flags(rating, therapist, monkeypatch):
     seen = []
     monkeypatch.setattr(
-        "alliance.services.flags_refresh_for_client", lambda *, client, **_: seen.append(client)
+        "alliance.flags.services.flags_refresh_for_client",
+        lambda *, client, **_: seen.append(client),
     )
     rating_update(rating=rating, user=therapist, answers=ALL_FOURS, expected_revision=1)
     assert seen == []  # measures imports nothing from alliance

@@ -8,7 +8,7 @@ page and in the Django admin.
 import pytest
 from django.urls import reverse
 
-from alliance import services
+from alliance.flags import services as flag_services
 from alliance.models import Client, Episode
 from measures.services import rating_update
 from sessions.models import TherapySession
@@ -73,7 +73,7 @@ def test_the_clinic_admin_reads_every_change_on_the_clients_access_page(world):
     answers = {f"{scale}_{n}": 2 for scale in ("bond", "goal", "task") for n in (1, 2)}
     rating_update(rating=world.own.rating, user=therapist, answers=answers, expected_revision=1)
     episode = world.own.episode
-    services.episode_acknowledge(episode=episode, user=therapist, action_note="We talked.")
+    flag_services.episode_acknowledge(episode=episode, user=therapist, action_note="We talked.")
     page = browser_for(world, "clinic_admin").get(reverse("client_access", args=[client.pk]))
     html = page.content.decode()
     assert "AQ-7101 → AQ-7199" in html

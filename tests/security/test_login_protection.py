@@ -18,8 +18,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from alliance import services
 from alliance.models import AccessEvent
+from alliance.people import services as people_services
 from alliance.security import services as services_security
 from tests.conftest import browser_past_second_factor
 from tests.factories import UserFactory
@@ -415,7 +415,7 @@ class TestDeactivation:
         api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert api.get("/api/v1/clients/").status_code == 200
 
-        services.user_deactivate(user=therapist, changed_by=clinic_admin)
+        people_services.user_deactivate(user=therapist, changed_by=clinic_admin)
 
         assert not Token.objects.filter(user=therapist).exists()
         assert api.get("/api/v1/clients/").status_code == 401
@@ -426,5 +426,5 @@ class TestDeactivation:
 
     def test_a_password_reset_revokes_tokens_too(self, therapist, clinic_admin):
         Token.objects.create(user=therapist)
-        services.user_password_reset(user=therapist, changed_by=clinic_admin)
+        people_services.user_password_reset(user=therapist, changed_by=clinic_admin)
         assert not Token.objects.filter(user=therapist).exists()

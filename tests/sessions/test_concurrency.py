@@ -10,7 +10,7 @@ from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 
-from alliance import services
+from alliance.flags import services as flag_services
 from measures.models import Rating
 from sessions.formlinks import formlink_create
 from sessions.models import FormLink
@@ -32,7 +32,7 @@ def test_twenty_parallel_submissions_of_one_link_store_one_rating(
     settings.ALLIANCE_FORM_RATE_LIMIT = 1000
     # The winner holds its transaction open a moment (as a slow flag refresh would), so the
     # others reach the consuming UPDATE while the link is still unused and must wait on it.
-    monkeypatch.setattr(services, "flags_refresh_for_client", lambda **_: time.sleep(0.3))
+    monkeypatch.setattr(flag_services, "flags_refresh_for_client", lambda **_: time.sleep(0.3))
     therapist = TherapistFactory(username="race-therapist")
     session = TherapySessionFactory(client=ClientFactory(primary_therapist=therapist), number=1)
     _link, token = formlink_create(session=session, created_by=therapist)

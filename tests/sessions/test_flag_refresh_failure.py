@@ -33,7 +33,7 @@ class BrokenEngine:
         def detect(*args, **kwargs):
             raise OverflowError("Python int too large to convert to C long")
 
-        self.monkeypatch.setattr("alliance.services.detect", detect)
+        self.monkeypatch.setattr("alliance.flags.services.detect", detect)
 
     def mended(self):
         self.monkeypatch.undo()
@@ -46,7 +46,7 @@ def engine(monkeypatch):
 
 def test_the_clients_answers_are_stored_when_the_refresh_fails(client, form_link, engine, caplog):
     link, token = form_link
-    with caplog.at_level(logging.ERROR, logger="alliance.services"):
+    with caplog.at_level(logging.ERROR, logger="alliance.flags.services"):
         response = client.post(reverse("client_form", args=[token]), form_post(uuid.uuid4()))
     assert response.status_code == 302
     assert Rating.objects.filter(session=link.session).count() == 1
@@ -100,7 +100,7 @@ def test_a_client_held_by_a_long_recomputation_does_not_hold_the_answers(
 ):
     """A clinic-wide recomputation holds every client's row until it ends: the form waits a
     short while for it, then stores the answers and leaves the refresh for the retry."""
-    monkeypatch.setattr("alliance.services.AFTER_RATING_LOCK_WAIT", "200ms")
+    monkeypatch.setattr("alliance.flags.services.AFTER_RATING_LOCK_WAIT", "200ms")
     link, token = form_link
     held, release = threading.Event(), threading.Event()
 
@@ -115,7 +115,7 @@ def test_a_client_held_by_a_long_recomputation_does_not_hold_the_answers(
     thread.start()
     assert held.wait(10)
     try:
-        with caplog.at_level(logging.WARNING, logger="alliance.services"):
+        with caplog.at_level(logging.WARNING, logger="alliance.flags.services"):
             response = client.post(reverse("client_form", args=[token]), form_post(uuid.uuid4()))
     finally:
         release.set()

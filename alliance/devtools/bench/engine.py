@@ -9,9 +9,10 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from alliance import selectors, services
+from alliance import selectors
 from alliance.analytics import detect
 from alliance.devtools.bench.synthetic import BenchClinic
+from alliance.flags import services as flag_services
 from alliance.models import Client
 
 # Clients per scores_frame query when reading the whole clinic (as the refresh batches do).
@@ -63,7 +64,7 @@ def measure_engine(bench: BenchClinic, *, scale: str) -> EngineResult:
     finally:
         tracemalloc.stop()
 
-    refresh = services.flags_refresh_for_clinic(clinic=bench.clinic)
+    refresh = flag_services.flags_refresh_for_clinic(clinic=bench.clinic)
     return EngineResult(
         scale=scale,
         rows=len(scores),

@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alliance.devtools.bench.loading import IdBlock, Table, reset_sequences
+from alliance.flags.services import flags_refresh_for_clinic
 from alliance.models import Client, Clinic, Flag, Supervision, User
-from alliance.services import flags_refresh_for_clinic
 from measures.models import ItemAnswer, Rater, Rating, ScaleScore
 from measures.scoring import score_answers
 from measures.selectors import instrument_definition, instrument_for

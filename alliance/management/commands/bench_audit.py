@@ -20,10 +20,10 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from alliance.clients.services import client_create
 from alliance.devtools.bench.database import bench_database
 from alliance.models import Clinic, Episode, Flag, User
 from alliance.security import audit
-from alliance.services import client_create
 from measures.models import Instrument
 from measures.services import rating_record
 from sessions.services import session_schedule

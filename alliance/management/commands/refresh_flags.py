@@ -2,13 +2,13 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alliance.models import Clinic
-from alliance.services import (
+from alliance.flags.services import (
     REFRESH_BATCH_SIZE,
     FlagRefresh,
     flags_refresh_for_clinic,
     flags_refresh_pending,
 )
+from alliance.models import Clinic
 
 
 class Command(BaseCommand):

@@ -17,14 +17,15 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from alliance import selectors, services
-from alliance.episode_text import episode_evidence, episode_headline
-from alliance.flag_forms import (
+from alliance import selectors
+from alliance.flags import services as flag_services
+from alliance.flags.forms import (
     FlagAcknowledgeForm,
     FlagCommentForm,
     FlagResolveForm,
     RuleSettingsForm,
 )
+from alliance.flags.text import episode_evidence, episode_headline
 from alliance.forms import add_validation_error
 from alliance.models import Episode
 
@@ -87,7 +88,7 @@ def episode_acknowledge(request: HttpRequest, episode_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.episode_acknowledge(
+            flag_services.episode_acknowledge(
                 episode=episode,
                 user=request.user,
                 action_note=data["action_note"],
@@ -110,7 +111,7 @@ def episode_resolve(request: HttpRequest, episode_id: int) -> HttpResponse:
     form = FlagResolveForm(request.POST)
     if form.is_valid():
         try:
-            services.episode_resolve(
+            flag_services.episode_resolve(
                 episode=episode, user=request.user, note=form.cleaned_data["note"]
             )
         except ValidationError as exc:
@@ -128,7 +129,7 @@ def episode_comment(request: HttpRequest, episode_id: int) -> HttpResponse:
     form = FlagCommentForm(request.POST)
     if form.is_valid():
         try:
-            services.episode_comment_add(
+            flag_services.episode_comment_add(
                 episode=episode, user=request.user, text=form.cleaned_data["text"]
             )
         except ValidationError as exc:
@@ -157,7 +158,7 @@ def clinic_rules(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                _clinic, result = services.clinic_rule_settings_update(
+                _clinic, result = flag_services.clinic_rule_settings_update(
                     clinic=clinic, user=user, rule_settings=form.rule_settings()
                 )
             except ValidationError as exc:

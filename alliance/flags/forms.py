@@ -1,6 +1,6 @@
 """Forms for the flag workflow and the clinic's rupture-rule settings.
 
-They check input; the services in alliance.services apply the rules. The rule-settings form
+They check input; the services in alliance.flags.services apply the rules. The rule-settings form
 is generated from the rule registry (alliance.analytics.DEFAULTS, BOUNDS), so a new rule or
 parameter gets a field without changing this module; its words come from
 alliance.flags.rules (a plain label until it gets words of its own there).
@@ -21,8 +21,8 @@ from alliance.flags.rules import (
     rule_docs,
     rule_label,
 )
+from alliance.flags.services import COMMENT_MAX_LENGTH
 from alliance.models import Episode
-from alliance.services import COMMENT_MAX_LENGTH
 
 RATER_LABELS = {"client": _("Client"), "therapist": _("Therapist")}
 

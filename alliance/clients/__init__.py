@@ -1,0 +1,1 @@
+"""Clients: their records, the caseload and the client pages."""
