@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from alliance import charts, dashboards, exports, selectors
 from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
-from alliance.models import Client, Episode, User
+from alliance.models import Episode, User
 
 # The supervisor's queue shows this many clients; the rest are a filter or a caseload away.
 QUEUE_LIMIT = 100
@@ -112,7 +112,7 @@ def _packet_therapist(request: HttpRequest, therapist_id: int) -> User:
 
 @dataclass
 class PacketPage:
-    client: Client
+    row: dashboards.CaseloadRow
     chart: dashboards.Chart
     episodes: list[dict]  # not yet resolved, the latest first; each with its flags
     subscale_flags: int = 0  # on bond, goal or task: counted, listed on the client's page
@@ -125,7 +125,8 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
     lifecycle = dict(Episode.Status.choices)
     text = dashboards.chart_text()
     pages = []
-    for client in packet.clients:
+    for caseload_row in packet.rows:
+        client = caseload_row.client
         series = packet.series[client.pk]
         by_episode: dict[int, list[dict]] = defaultdict(list)
         for row in charts.frame_records(series.flags):
@@ -158,7 +159,7 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
         episodes.sort(key=lambda episode: -episode["session"])
         pages.append(
             PacketPage(
-                client=client,
+                row=caseload_row,
                 chart=dashboards.client_chart(
                     series,
                     scale_range=packet.scale_range,

@@ -94,11 +94,11 @@ def _caseload_page(
     values = filters.values()
     # Most at risk first unless another column is asked for (alliance/dashboards.py).
     sort = values["sort"] = dashboards.caseload_sort(values["sort"])
-    clients = dashboards.caseload_rows(request.user, therapist=therapist, **values)
+    rows = dashboards.caseload_rows(request.user, therapist=therapist, **values)
     show_therapist = therapist is None  # every client's list: whose client each is
     columns = _sort_columns(sort, show_therapist=show_therapist)
     # Tells "no clients yet" (a new clinic) from "none match the search" when empty.
-    has_any = bool(clients) or (
+    has_any = bool(rows) or (
         selectors.caseload_for(request.user, therapist=therapist, include_discharged=True)
         .values("pk")
         .exists()
@@ -108,7 +108,7 @@ def _caseload_page(
         "therapist": therapist,
         "show_therapist": show_therapist,
         "missing_forms_after": dashboards.missing_forms_after(request.user.clinic),
-        "clients": clients,
+        "rows": rows,
         "columns": columns,
         "filters": filters,
         "search": values["search"],

@@ -40,7 +40,7 @@ def test_two_client_forms_in_one_session_count_the_last_stored(
     assert engine == pytest.approx(expected)
 
     [row] = dashboards.caseload_rows(therapist, therapist=therapist)
-    assert row.latest_client_total == pytest.approx(expected)
+    assert row.client.latest_client_total == pytest.approx(expected)
     assert row.recent == [(1, pytest.approx(expected))]
     [ranked] = selectors.queue_ranking(therapist, [therapist.pk], sessions=1)
     assert ranked.recent_totals == [pytest.approx(expected)]
