@@ -155,8 +155,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
 def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     user = request.user
     client = selectors.client_get(user, client_id)
-    sessions = session_selectors.sessions_of_client(client)
-    rows = session_selectors.session_rows(sessions, user=user, language=get_language())
+    course = session_selectors.sessions_of_client(client)
+    rows = session_selectors.session_rows(course, user=user, language=get_language())
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
     episodes = client_episode_rows(user, client)
     flags = [flag for row in episodes for flag in row.episode.evidence]
@@ -168,7 +168,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "rows": rows,
             "to_rate": to_rate,
             "episodes": episodes,
-            "chart": dashboards.client_page_chart(client, sessions=sessions, flags=flags),
+            "chart": dashboards.client_page_chart(client, sessions=course.sessions, flags=flags),
             "transfers": list(selectors.client_transfers(client)),
             "may_change": selectors.client_may_change(user, client),
             "may_add_session": selectors.client_may_add_session(user, client),

@@ -193,7 +193,7 @@ def test_a_packets_series_is_the_client_pages_series(therapist, caseload):
     for client in clients:
         page = dashboards.client_series(
             client,
-            sessions=sessions_of_client(client),
+            sessions=sessions_of_client(client).sessions,
             flags=list(
                 Flag.objects.active()
                 .filter(client=client)

@@ -47,5 +47,5 @@ def test_two_client_forms_in_one_session_count_the_last_stored(
 
     from sessions.selectors import client_rating_of, sessions_of_client
 
-    [loaded] = sessions_of_client(client)
+    [loaded] = sessions_of_client(client).sessions
     assert client_rating_of(loaded).pk == last.pk

@@ -47,7 +47,8 @@ def test_the_client_pages_session_rows_newest_first_with_their_actions(
 
 
 def test_the_session_rows_speak_the_pages_language(client, therapist, instruments):
-    """The rows' words follow the page's language: a Spanish page, then an English one, each in its own language ("Open" as a link to a session: "Abrir")."""
+    """The rows' words follow the page's language: a Spanish page, then an English one,
+    each in its own language ("Open" as a link to a session: "Abrir")."""
     client.force_login(therapist)
     patient = ClientFactory(primary_therapist=therapist)
     session = TherapySessionFactory(client=patient, number=1, therapist=therapist)
