@@ -503,10 +503,16 @@ def _marker_y(values, rater, scale, number, numbers, scale_range) -> float:
     return scale_range[0]
 
 
+def _bold(text: str) -> str:
+    """Bold in a plotly hover label (plotly.js draws a few tags: <b>, <br>), the text
+    escaped."""
+    return "<b>" + escape(text) + "</b>"
+
+
 def _flag_hover(number: int, date_of: dict, heading: str, rows: list[dict]) -> str:
-    lines = [f"<b>{escape(heading)}</b> · {number} · {escape(date_of.get(number, ''))}"]
+    lines = [f"{_bold(heading)} · {number} · {escape(date_of.get(number, ''))}"]
     for row in rows:
-        lines.append(f"<b>{escape(str(row['label']))}</b>: {_hover_lines(str(row['explanation']))}")
+        lines.append(f"{_bold(str(row['label']))}: {_hover_lines(str(row['explanation']))}")
     return "<br>".join(lines)
 
 
