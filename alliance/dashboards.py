@@ -33,7 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 from django.utils import formats, timezone, translation
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext_noop, ngettext
 from django.utils.translation import gettext as _
@@ -615,37 +615,26 @@ def sparkline_for(recent: list[tuple[int, float | None]], scale_range) -> SafeSt
         "count": len(recent),
         "values": ", ".join(scored),
     }
-    marks = format_html_join(
-        "",
-        "{}",
-        (
-            (
-                format_html('<circle cx="{}" cy="{}" r="1.6" class="point"/>', *run[0])
-                if len(run) == 1
-                else format_html(
-                    '<polyline points="{}" class="line"/>',
-                    " ".join(f"{x},{y}" for x, y in run),
-                ),
-            )
-            for run in shape.runs
-        ),
-    )
-    last = (
-        format_html('<circle cx="{}" cy="{}" r="2.6" class="last"/>', *shape.last)
-        if shape.last
-        else ""
-    )
+    # Safe strings added together stay safe: each mark is a format_html fragment.
+    marks = SafeString()
+    for run in shape.runs:
+        if len(run) == 1:
+            marks += format_html('<circle cx="{}" cy="{}" r="1.6" class="point"/>', *run[0])
+        else:
+            coords = " ".join(f"{x},{y}" for x, y in run)
+            marks += format_html('<polyline points="{}" class="line"/>', coords)
+    if shape.last:
+        marks += format_html('<circle cx="{}" cy="{}" r="2.6" class="last"/>', *shape.last)
     return format_html(
         '<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
         'viewBox="0 0 {w} {h}" role="img" aria-label="{label}" focusable="false">'
         '<title>{label}</title><line x1="0" x2="{w}" y1="{base}" y2="{base}" class="base"/>'
-        "{marks}{last}</svg>",
+        "{marks}</svg>",
         w=shape.width,
         h=shape.height,
         base=shape.base_y,
         label=label,
         marks=marks,
-        last=last,
     )
 
 

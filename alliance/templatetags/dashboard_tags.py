@@ -24,25 +24,25 @@ def wait(hours) -> str:
     return _("%(days)s days") % {"days": f"{hours / 24:.1f}"}
 
 
+# The tier's mark and label, then the first reason and the others (format_html strings).
+_TIER = (
+    '<span class="risk-tier risk-{}"><span class="risk-mark" aria-hidden="true"></span>{}</span>'
+)
+_REASON = '\n<span class="risk-reason">{}</span>'
+_MORE = '\n<span class="risk-more muted small">{}</span>'
+
+
 @register.simple_tag
 def risk_reason(risk) -> SafeString:
     """A client's risk tier and why (``dashboards.Risk``): the first reason links to the
     episode behind it, the others follow."""
-    tier = format_html(
-        '<span class="risk-tier risk-{}"><span class="risk-mark" aria-hidden="true"></span>'
-        "{}</span>",
-        risk.css,
-        risk.label,
-    )
     if not risk.reasons:
-        return tier
+        return format_html(_TIER, risk.css, risk.label)
     reason = risk.reason
     if risk.episode_id:
         url = reverse("episode_detail", args=[risk.episode_id])
         reason = format_html('<a href="{}">{}</a>', url, reason)
-    more = ""
     if len(risk.reasons) > 1:
-        more = format_html(
-            '\n<span class="risk-more muted small">{}</span>', "; ".join(risk.reasons[1:])
-        )
-    return format_html('{}\n<span class="risk-reason">{}</span>{}', tier, reason, more)
+        more = "; ".join(risk.reasons[1:])
+        return format_html(_TIER + _REASON + _MORE, risk.css, risk.label, reason, more)
+    return format_html(_TIER + _REASON, risk.css, risk.label, reason)

@@ -148,8 +148,8 @@ def test_the_caseload_page_ranks_by_risk_and_shows_why(client, ranked):
 
 
 def test_the_supervision_queue_rows_show_rank_reason_and_columns(client, supervisor, ranked):
-    """The queue's rows (built by the risk_rows tag): ranked, each with its tier, its reason
-    linked to the flag behind it, the caseload columns, and every name escaped."""
+    """The queue's rows (alliance/dashboards/risk_table.html): ranked, each with its tier,
+    its reason linked to the flag behind it, the caseload columns, every name escaped."""
     ranked.first_name, ranked.last_name = "<b>Ann</b>", "O'Hara & Co"
     ranked.save(update_fields=["first_name", "last_name"])
     client.force_login(supervisor)
