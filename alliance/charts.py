@@ -503,10 +503,16 @@ def _marker_y(values, rater, scale, number, numbers, scale_range) -> float:
     return scale_range[0]
 
 
+def _bold(text: str) -> str:
+    """Bold in a plotly hover label (plotly.js draws a few tags: <b>, <br>), the text
+    escaped."""
+    return "<b>" + escape(text) + "</b>"
+
+
 def _flag_hover(number: int, date_of: dict, heading: str, rows: list[dict]) -> str:
-    lines = [f"<b>{escape(heading)}</b> · {number} · {escape(date_of.get(number, ''))}"]
+    lines = [f"{_bold(heading)} · {number} · {escape(date_of.get(number, ''))}"]
     for row in rows:
-        lines.append(f"<b>{escape(str(row['label']))}</b>: {_hover_lines(str(row['explanation']))}")
+        lines.append(f"{_bold(str(row['label']))}: {_hover_lines(str(row['explanation']))}")
     return "<br>".join(lines)
 
 
@@ -677,23 +683,33 @@ def monthly_trend_figure(
     return go.Figure(data=traces, layout=layout)
 
 
-def sparkline_svg(
+@dataclass(frozen=True)
+class Sparkline:
+    """A small chart of a client's recent totals, in SVG user units (``sparkline``)."""
+
+    width: int
+    height: int
+    base_y: float  # the baseline under the points
+    runs: list[list[tuple[float, float]]]  # each unbroken run of scores: a line, or a dot
+    last: tuple[float, float] | None  # the last score, marked
+
+
+def sparkline(
     points: Sequence[tuple[int, float | None]],
     *,
     scale_range: tuple[float, float],
-    label: str,
     width: int = 96,
     height: int = 28,
-) -> str:
-    """A small inline SVG of a client's recent totals: (session number, score or None).
+) -> Sparkline | None:
+    """The shape of a client's recent totals: (session number, score or None); None when
+    there are no points. The page draws it as an inline SVG.
 
     x is the session number, so a missing form leaves a gap; the line is never drawn across
-    it. y spans the instrument's scale range. The last score gets a dot. ``label`` is the
-    text alternative (role="img" + <title>).
+    it. y spans the instrument's scale range. The last score gets a dot.
     """
     pad = 3
     if not points:
-        return ""
+        return None
     first, last = points[0][0], points[-1][0]
     low, high = scale_range
     span_x = max(last - first, 1)
@@ -716,23 +732,11 @@ def sparkline_svg(
         previous = number
     if current:
         segments.append(current)
-    parts = [
-        f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(label)}" focusable="false">',
-        f"<title>{escape(label)}</title>",
-        f'<line x1="0" x2="{width}" y1="{height - pad}" y2="{height - pad}" class="base"/>',
-    ]
-    for segment in segments:
-        if len(segment) == 1:
-            x, y = segment[0]
-            parts.append(f'<circle cx="{x}" cy="{y}" r="1.6" class="point"/>')
-        else:
-            coords = " ".join(f"{x},{y}" for x, y in segment)
-            parts.append(f'<polyline points="{coords}" class="line"/>')
     last_scored = next(((n, v) for n, v in reversed(points) if v is not None), None)
-    if last_scored is not None:
-        x, y = xy(*last_scored)
-        parts.append(f'<circle cx="{x}" cy="{y}" r="2.6" class="last"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return Sparkline(
+        width=width,
+        height=height,
+        base_y=height - pad,
+        runs=segments,
+        last=xy(*last_scored) if last_scored is not None else None,
+    )

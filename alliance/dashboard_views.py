@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from alliance import charts, dashboards, selectors
 from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
 from alliance.interop import exports
-from alliance.models import Client, Episode, User
+from alliance.models import Episode, User
 from alliance.pagination import DEFAULT_PAGE_SIZE, page_size
 
 # The clients to look at fit on one page of this many (as before pages); the full queue has
@@ -121,7 +121,7 @@ def _packet_therapist(request: HttpRequest, therapist_id: int) -> User:
 
 @dataclass
 class PacketPage:
-    client: Client
+    row: dashboards.CaseloadRow
     chart: dashboards.Chart
     episodes: list[dict]  # not yet resolved, the latest first; each with its flags
     subscale_flags: int = 0  # on bond, goal or task: counted, listed on the client's page
@@ -134,7 +134,8 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
     lifecycle = dict(Episode.Status.choices)
     text = dashboards.chart_text()
     pages = []
-    for client in packet.clients:
+    for caseload_row in packet.rows:
+        client = caseload_row.client
         series = packet.series[client.pk]
         by_episode: dict[int, list[dict]] = defaultdict(list)
         for row in charts.frame_records(series.flags):
@@ -167,7 +168,7 @@ def _packet_pages(packet: dashboards.Packet) -> list[PacketPage]:
         episodes.sort(key=lambda episode: -episode["session"])
         pages.append(
             PacketPage(
-                client=client,
+                row=caseload_row,
                 chart=dashboards.client_chart(
                     series,
                     scale_range=packet.scale_range,

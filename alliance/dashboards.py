@@ -34,6 +34,7 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 from django.utils import formats, timezone, translation
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext_noop, ngettext
 from django.utils.translation import gettext as _
@@ -448,10 +449,9 @@ def caseload_rows(
     search: str = "",
     sort: str = RISK_SORT,
     include_discharged: bool = False,
-) -> list[Client]:
-    """The caseload columns (``selectors.caseload_for``) plus, on each client, ``risk``
-    (``risk_assess``), ``recent`` (sparkline points) and ``sparkline`` (a callable giving
-    the inline SVG; templates call it).
+) -> list["CaseloadRow"]:
+    """A row for each client of the caseload (``selectors.caseload_for``) with its risk
+    (``risk_assess``) and sparkline points (``CaseloadRow``).
 
     Sorted by risk tier, then the lowest latest client total, then code; or by any caseload
     sort. Three queries.
@@ -465,10 +465,10 @@ def caseload_rows(
         sort="code" if by_risk else sort,
         include_discharged=include_discharged,
     )
-    clients = _with_risk(viewer, list(clients))
+    rows = caseload_rows_for(viewer, list(clients))
     if by_risk:
-        clients.sort(key=_risk_key, reverse=sort.startswith("-"))
-    return clients
+        rows.sort(key=_risk_key, reverse=sort.startswith("-"))
+    return rows
 
 
 def _risk_settings(clinic: Clinic | None) -> tuple[tuple[float, float], int]:
@@ -478,24 +478,28 @@ def _risk_settings(clinic: Clinic | None) -> tuple[tuple[float, float], int]:
     return scale_range_for(clinic), missing_forms_after(clinic)
 
 
-def _with_risk(viewer: User, clients: list[Client]) -> list[Client]:
-    """Set ``risk``, ``recent`` and ``sparkline`` (a callable giving the SVG) on caseload
-    rows: two queries."""
+def caseload_rows_for(viewer: User, clients: list[Client]) -> list["CaseloadRow"]:
+    """A ``CaseloadRow`` for each client (with the caseload columns,
+    ``selectors.caseload_for``), in the order given: two queries."""
     if not clients:
-        return clients
+        return []
     scale_range, missing_after = _risk_settings(viewer.clinic)
     ids = [c.pk for c in clients]
     facts = episode_facts(ids)
     recent = recent_client_totals(ids)
-    for client in clients:
-        client.recent = recent.get(client.pk, [])
-        client.risk = risk_assess(
-            facts.get(client.pk, []),
-            sessions_since_form=client.sessions_since_client_form,
-            missing_after=missing_after,
+    return [
+        CaseloadRow(
+            client=client,
+            risk=risk_assess(
+                facts.get(client.pk, []),
+                sessions_since_form=client.sessions_since_client_form,
+                missing_after=missing_after,
+            ),
+            recent=recent.get(client.pk, []),
+            scale_range=scale_range,
         )
-        client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
-    return clients
+        for client in clients
+    ]
 
 
 def _rank_key(risk: Risk, latest: float | None, code: str) -> tuple:
@@ -503,16 +507,49 @@ def _rank_key(risk: Risk, latest: float | None, code: str) -> tuple:
     return (risk.tier, latest is None, latest if latest is not None else 0, code)
 
 
-def _risk_key(client: Client) -> tuple:
-    return _rank_key(client.risk, client.latest_client_total, client.code)
+def _risk_key(row: "CaseloadRow") -> tuple:
+    return _rank_key(row.risk, row.client.latest_client_total, row.client.code)
+
+
+def _difference(latest: float | None, previous: float | None) -> float | None:
+    return None if latest is None or previous is None else latest - previous
+
+
+@dataclass
+class CaseloadRow:
+    """A client's row on a caseload, a supervision queue or a packet.
+
+    ``client`` has the caseload columns (``selectors.annotate_alliance``); ``risk`` says
+    where it ranks and why; ``recent`` holds the sparkline's points (session number,
+    client-rated total or None), oldest first.
+    """
+
+    client: Client
+    risk: Risk
+    recent: list[tuple[int, float | None]]
+    scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE
+
+    @property
+    def client_change(self) -> float | None:
+        """The latest client-rated total minus the one before it."""
+        return _difference(self.client.latest_client_total, self.client.previous_client_total)
+
+    @property
+    def therapist_change(self) -> float | None:
+        """The latest therapist-rated total minus the one before it."""
+        return _difference(self.client.latest_therapist_total, self.client.previous_therapist_total)
+
+    @functools.cached_property
+    def sparkline(self) -> SafeString:
+        """The inline SVG of ``recent``; empty when none of them has a score."""
+        return sparkline_for(self.recent, self.scale_range)
 
 
 @dataclass
 class RiskQueue:
-    """A supervision queue: ``rows`` are the first clients of the queue with the caseload
-    columns, ``risk`` and ``sparkline`` (as caseload_rows gives them)."""
+    """A supervision queue: ``rows`` are the first clients of the queue (``CaseloadRow``)."""
 
-    rows: list[Client]
+    rows: list[CaseloadRow]
     total: int  # clients in the queue: those needing a look, or every client
     attention: int  # clients needing a look (risk tier above FINE)
     clients: int  # active primary clients of the therapists
@@ -560,12 +597,13 @@ def risk_queue(
     risks = {pk: risk for _key, pk, risk in shown.object_list}
     found = {c.pk: c for c in selectors.caseload_for(viewer).filter(pk__in=list(risks))}
     sparklines = recent_client_totals(list(found))
-    rows = []
-    for pk, risk in risks.items():  # in rank order
-        if (client := found.get(pk)) is not None:
-            client.risk, client.recent = risk, sparklines.get(pk, [])
-            client.sparkline = functools.partial(sparkline_for, client.recent, scale_range)
-            rows.append(client)
+    rows = [
+        CaseloadRow(
+            client=client, risk=risk, recent=sparklines.get(pk, []), scale_range=scale_range
+        )
+        for pk, risk in risks.items()  # in rank order
+        if (client := found.get(pk)) is not None
+    ]
     return RiskQueue(
         rows=rows,
         total=len(queue),
@@ -578,15 +616,37 @@ def risk_queue(
 
 
 def sparkline_for(recent: list[tuple[int, float | None]], scale_range) -> SafeString:
+    """The inline SVG of a client's recent client-rated totals (``charts.sparkline``), its
+    text alternative the totals; empty when none of them has a score."""
     scored = [f"{value:.2f}" for _n, value in recent if value is not None]
-    if not scored:
-        return mark_safe("")
+    shape = charts.sparkline(recent, scale_range=scale_range)
+    if not scored or shape is None:
+        return SafeString("")
     label = _("Client-rated total, last %(count)d sessions: %(values)s") % {
         "count": len(recent),
         "values": ", ".join(scored),
     }
-    # charts.sparkline_svg escapes the label; every other part is numbers.
-    return mark_safe(charts.sparkline_svg(recent, scale_range=scale_range, label=label))
+    # Safe strings added together stay safe: each mark is a format_html fragment.
+    marks = SafeString()
+    for run in shape.runs:
+        if len(run) == 1:
+            marks += format_html('<circle cx="{}" cy="{}" r="1.6" class="point"/>', *run[0])
+        else:
+            coords = " ".join(f"{x},{y}" for x, y in run)
+            marks += format_html('<polyline points="{}" class="line"/>', coords)
+    if shape.last:
+        marks += format_html('<circle cx="{}" cy="{}" r="2.6" class="last"/>', *shape.last)
+    return format_html(
+        '<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        'viewBox="0 0 {w} {h}" role="img" aria-label="{label}" focusable="false">'
+        '<title>{label}</title><line x1="0" x2="{w}" y1="{base}" y2="{base}" class="base"/>'
+        "{marks}</svg>",
+        w=shape.width,
+        h=shape.height,
+        base=shape.base_y,
+        label=label,
+        marks=marks,
+    )
 
 
 # --- periods -------------------------------------------------------------------------------
@@ -1078,7 +1138,8 @@ def figure_json(fig) -> SafeString:
     """The figure (a plotly Figure, or a charts figure of plain dicts) serialised once, safe
     inside <script type="application/json">."""
     text = charts.figure_dict_json(fig) if isinstance(fig, dict) else fig.to_json()
-    return mark_safe(text.translate(_JSON_SCRIPT_ESCAPES))
+    # Not markup built from values: JSON with <, > and & escaped, as json_script marks safe.
+    return mark_safe(text.translate(_JSON_SCRIPT_ESCAPES))  # noqa: S308
 
 
 def chart_text() -> charts.ChartText:
@@ -1361,7 +1422,7 @@ def supervision_chart(weekly: pd.DataFrame, *, scale_range, chart_id: str) -> Ch
 class Packet:
     """A printable packet: a therapist's clients (or one client) with their charts."""
 
-    clients: list[Client]  # with .risk, .recent and .sparkline, risk-ranked
+    rows: list[CaseloadRow]  # risk-ranked
     series: dict[int, ClientSeries]
     period: Period
     therapist: User | None = None
@@ -1374,13 +1435,13 @@ def packet_for_therapist(
 ) -> Packet:
     """A therapist's active primary clients, most at risk first (``attention_only``: those
     with a reason to look), with the therapist's figures. A fixed number of queries."""
-    clients = caseload_rows(viewer, therapist=therapist)
+    rows = caseload_rows(viewer, therapist=therapist)
     if attention_only:
-        clients = [c for c in clients if needs_a_look(c.risk)]
+        rows = [row for row in rows if needs_a_look(row.risk)]
     [figures] = therapist_figures(viewer, [therapist], period=period)
     return Packet(
-        clients=clients,
-        series=clients_series(clients, tz=period.tz),
+        rows=rows,
+        series=clients_series([row.client for row in rows], tz=period.tz),
         period=period,
         therapist=therapist,
         figures=figures,
@@ -1390,11 +1451,10 @@ def packet_for_therapist(
 
 def packet_for_client(viewer: User, client: Client, *, period: Period) -> Packet:
     """One client's packet (discharged clients too)."""
-    rows = list(selectors.caseload_for(viewer, include_discharged=True).filter(pk=client.pk))
-    _with_risk(viewer, rows)
+    clients = list(selectors.caseload_for(viewer, include_discharged=True).filter(pk=client.pk))
     return Packet(
-        clients=rows,
-        series=clients_series(rows, tz=period.tz),
+        rows=caseload_rows_for(viewer, clients),
+        series=clients_series(clients, tz=period.tz),
         period=period,
         scale_range=scale_range_for(client.clinic),
     )
@@ -1430,26 +1490,26 @@ def packet_frames(packet: Packet) -> dict[str, pd.DataFrame]:
     frames["Clients"] = pd.DataFrame(
         [
             {
-                "client_code": c.code,
-                "therapist": str(c.primary_therapist),
-                "status": c.status,
+                "client_code": row.client.code,
+                "therapist": str(row.client.primary_therapist),
+                "status": row.client.status,
                 "risk_rank": position,
-                "risk_tier": c.risk.label,
-                "reason": c.risk.reason,
-                "all_reasons": "; ".join(c.risk.reasons),
-                "latest_client_total": c.latest_client_total,
-                "client_change": c.client_change,
-                "latest_therapist_total": c.latest_therapist_total,
-                "therapist_change": c.therapist_change,
-                "open_episodes": c.open_episodes,
-                "sessions_since_client_form": c.sessions_since_client_form,
+                "risk_tier": row.risk.label,
+                "reason": row.risk.reason,
+                "all_reasons": "; ".join(row.risk.reasons),
+                "latest_client_total": row.client.latest_client_total,
+                "client_change": row.client_change,
+                "latest_therapist_total": row.client.latest_therapist_total,
+                "therapist_change": row.therapist_change,
+                "open_episodes": row.client.open_episodes,
+                "sessions_since_client_form": row.client.sessions_since_client_form,
             }
-            for position, c in enumerate(packet.clients, start=1)
+            for position, row in enumerate(packet.rows, start=1)
         ],
         columns=PACKET_CLIENT_COLUMNS,
     )
     session_rows, flag_rows = [], []
-    for client in packet.clients:
+    for client in (row.client for row in packet.rows):
         series = packet.series[client.pk]
         numbers = charts.session_numbers(series.scores, series.sessions)
         table = charts.series_table(series.scores, numbers)

@@ -24,7 +24,6 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, RowNumber
-from django.db.models.query import ModelIterable
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -137,11 +136,11 @@ def _count(queryset: QuerySet, outer_field: str) -> Coalesce:
 def annotate_alliance(clients: QuerySet[Client], *, now: dt.datetime | None = None):
     """Add the caseload columns to a client queryset, all as subqueries of one SQL query.
 
-    latest_/previous_client_total and _therapist_total (by session number), client_change
-    and therapist_change (latest minus previous), open_episodes (not yet acknowledged),
-    sessions_since_client_form
-    (completed sessions after the last one with a client form), next_session_at (the next
-    scheduled session) and last_session_at (the last completed one).
+    latest_/previous_client_total and _therapist_total (by session number), open_episodes
+    (not yet acknowledged), sessions_since_client_form (completed sessions after the last one
+    with a client form), next_session_at (the next scheduled session) and last_session_at
+    (the last completed one); client_change and therapist_change (latest minus previous)
+    only as aliases to sort by (``dashboards.CaseloadRow`` has their values).
     """
     now = now or timezone.now()
     next_session = TherapySession.objects.filter(
@@ -150,7 +149,7 @@ def annotate_alliance(clients: QuerySet[Client], *, now: dt.datetime | None = No
     last_session = (
         TherapySession.objects.completed().filter(client=OuterRef("pk")).order_by("-starts_at")
     )
-    annotated = clients.annotate(
+    return clients.annotate(
         latest_client_total=_latest_client_total(),
         previous_client_total=_latest_client_total(offset=1),
         latest_therapist_total=_latest_therapist_total(),
@@ -160,35 +159,15 @@ def annotate_alliance(clients: QuerySet[Client], *, now: dt.datetime | None = No
         next_session_at=Subquery(next_session.values("starts_at")[:1]),
         last_session_at=Subquery(last_session.values("starts_at")[:1]),
     ).alias(**CHANGES)
-    annotated._iterable_class = _WithChanges
-    return annotated
 
 
-# Latest minus previous total. As SQL these repeat the four total subqueries for every row
-# (a third of the caseload query's time at scale M), so they are only aliases, for sorting;
-# the rows get the values from _WithChanges.
+# Latest minus previous total, for sorting only: as SQL these repeat the four total
+# subqueries for every row, so the rows compute them from the totals they read
+# (alliance.dashboards.CaseloadRow).
 CHANGES = {
     "client_change": F("latest_client_total") - F("previous_client_total"),
     "therapist_change": F("latest_therapist_total") - F("previous_therapist_total"),
 }
-
-
-def _difference(latest: float | None, previous: float | None) -> float | None:
-    return None if latest is None or previous is None else latest - previous
-
-
-class _WithChanges(ModelIterable):
-    """Clients from annotate_alliance, with client_change and therapist_change set."""
-
-    def __iter__(self):
-        for client in super().__iter__():
-            client.client_change = _difference(
-                client.latest_client_total, client.previous_client_total
-            )
-            client.therapist_change = _difference(
-                client.latest_therapist_total, client.previous_therapist_total
-            )
-            yield client
 
 
 # Sort keys a page may ask for (``?sort=key`` or ``?sort=-key``) and what they order by.

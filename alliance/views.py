@@ -98,24 +98,24 @@ def _caseload_page(
     values = filters.values()
     # Most at risk first unless another column is asked for (alliance/dashboards.py).
     sort = values["sort"] = dashboards.caseload_sort(values["sort"])
-    clients = dashboards.caseload_rows(request.user, therapist=therapist, **values)
+    rows = dashboards.caseload_rows(request.user, therapist=therapist, **values)
     show_therapist = therapist is None  # every client's list: whose client each is
     columns = _sort_columns(sort, show_therapist=show_therapist)
     # Tells "no clients yet" (a new clinic) from "none match the search" when empty.
-    has_any = bool(clients) or (
+    has_any = bool(rows) or (
         selectors.caseload_for(request.user, therapist=therapist, include_discharged=True)
         .values("pk")
         .exists()
     )
     # A caseload is one therapist's; every client of a clinic can be thousands of rows.
-    page = paginate(request, clients) if paginated else None
+    page = paginate(request, rows) if paginated else None
     context = {
         "title": title,
         "therapist": therapist,
         "show_therapist": show_therapist,
         "missing_forms_after": dashboards.missing_forms_after(request.user.clinic),
-        "clients": page.object_list if page else clients,
-        "client_count": len(clients),
+        "rows": page.object_list if page else rows,
+        "client_count": len(rows),
         "page": page,
         "columns": columns,
         "filters": filters,
@@ -163,8 +163,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
 def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     user = request.user
     client = selectors.client_get(user, client_id)
-    sessions = session_selectors.sessions_of_client(client)
-    rows = session_selectors.session_rows(sessions, user=user, language=get_language())
+    course = session_selectors.sessions_of_client(client)
+    rows = session_selectors.session_rows(course, user=user, language=get_language())
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
     episodes = client_episode_rows(user, client)
     flags = [flag for row in episodes for flag in row.episode.evidence]
@@ -176,7 +176,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "rows": rows,
             "to_rate": to_rate,
             "episodes": episodes,
-            "chart": dashboards.client_page_chart(client, sessions=sessions, flags=flags),
+            "chart": dashboards.client_page_chart(client, sessions=course.sessions, flags=flags),
             "transfers": list(selectors.client_transfers(client)),
             "may_change": selectors.client_may_change(user, client),
             "may_add_session": selectors.client_may_add_session(user, client),

@@ -1,6 +1,7 @@
 """Reads for instruments and ratings."""
 
 import datetime as dt
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -88,41 +89,48 @@ def rating_edit_refusal(*, rating, user, now=None) -> str | None:
     return None
 
 
-def ratings_load_values(ratings: list[Rating]) -> list[Rating]:
-    """Give each rating ``answer_values`` ({item: value}) and ``score_values`` ({scale:
-    score, None when too few items were answered}), in two queries whatever their number.
+@dataclass(frozen=True)
+class RatingValues:
+    """A rating's stored answers and scale scores, as plain values."""
+
+    answers: dict[str, float] = field(default_factory=dict)  # item key -> answer
+    # scale key -> score; None when too few items were answered to score it
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+
+def ratings_values(ratings: list[Rating]) -> dict[int, RatingValues]:
+    """Each rating's answers and scores (``RatingValues``) by rating id, in two queries
+    whatever their number.
 
     Read as plain values, not model instances: a long course has several hundred answers,
     and building an instance for each cost the client page more than its SQL did.
     """
-    by_pk = {rating.pk: rating for rating in ratings}
-    for rating in ratings:
-        rating.answer_values, rating.score_values = {}, {}
-    answers = ItemAnswer.objects.filter(rating_id__in=by_pk).values_list(
+    values = {rating.pk: RatingValues() for rating in ratings}
+    answers = ItemAnswer.objects.filter(rating_id__in=values).values_list(
         "rating_id", "item", "value"
     )
     for rating_id, item, value in answers:
-        by_pk[rating_id].answer_values[item] = value
-    scores = ScaleScore.objects.filter(rating_id__in=by_pk).values_list(
+        values[rating_id].answers[item] = value
+    scores = ScaleScore.objects.filter(rating_id__in=values).values_list(
         "rating_id", "scale", "score"
     )
     for rating_id, scale, score in scores:
-        by_pk[rating_id].score_values[scale] = score
-    return ratings
+        values[rating_id].scores[scale] = score
+    return values
 
 
-def rating_answer_rows(rating, language: str) -> list[dict]:
+def rating_answer_rows(rating, values: RatingValues, language: str) -> list[dict]:
     """The rating's answers in form order, each with the item text and the answer's label.
 
-    Uses ``rating.answer_values`` (``ratings_load_values``) and the cached instrument
-    definition: no query per rating.
+    Reads the rating's ``values`` (``ratings_values``) and the cached instrument definition:
+    no query per rating.
     """
     definition = instrument_definition(rating.instrument)
     language = definition.language_for(language)
-    values = rating.answer_values
+    answers = values.answers
     rows = []
     for position, (item, text) in enumerate(definition.items_for(language), start=1):
-        value = values.get(item.key)
+        value = answers.get(item.key)
         label = ""
         if value is not None:
             anchor = item.response.anchors.get(int(value) if float(value).is_integer() else value)
@@ -152,14 +160,12 @@ def rating_tension_addressed(rating, language: str) -> str:
     return question.response.label(rating.tension_addressed, definition.language_for(language))
 
 
-def rating_scores(rating, language: str) -> list[dict]:
-    """The rating's scale scores in the instrument's order, with the scale names.
-
-    Uses ``rating.score_values`` (``ratings_load_values``).
-    """
+def rating_scores(rating, values: RatingValues, language: str) -> list[dict]:
+    """The rating's scale scores (from its ``values``, ``ratings_values``) in the
+    instrument's order, with the scale names."""
     definition = instrument_definition(rating.instrument)
     language = definition.language_for(language)
-    scores = rating.score_values
+    scores = values.scores
     return [
         {"key": scale.key, "name": scale.name[language], "score": scores.get(scale.key)}
         for scale in definition.scales

@@ -1,6 +1,6 @@
 """Reads for session pages. Every read starts from the user's scope; outside it is 404."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
@@ -11,10 +11,11 @@ from django.utils import timezone
 from alliance.models import User
 from measures.models import Rater, Rating
 from measures.selectors import (
+    RatingValues,
     rating_answer_rows,
     rating_scores,
     rating_tension_addressed,
-    ratings_load_values,
+    ratings_values,
 )
 from sessions.models import TherapySession
 
@@ -58,9 +59,22 @@ def session_get_for_change(user: User, session_id: int) -> TherapySession:
     return session
 
 
-def _load_ratings(sessions: list[TherapySession]) -> list[TherapySession]:
-    """Give each session ``rating_list`` (its ratings, with instrument and submitter) and
-    each rating its answer and score values (``ratings_load_values``): 4 queries.
+@dataclass
+class Course:
+    """Sessions with their ratings loaded: each session's ``rating_list`` (its ratings, with
+    instrument and submitter) and every rating's answers and scores by rating id."""
+
+    sessions: list[TherapySession]
+    values: dict[int, RatingValues] = field(default_factory=dict)
+
+    def values_of(self, rating: Rating | None) -> RatingValues:
+        """The rating's answers and scores; none for no rating."""
+        return self.values.get(rating.pk) if rating is not None else RatingValues()
+
+
+def _load_ratings(sessions: list[TherapySession]) -> Course:
+    """The sessions with their ratings (``rating_list``) and the ratings' answer and score
+    values (``ratings_values``): 4 queries.
 
     The instrument by prefetch, not by a join: a join decodes its definition (a large JSON
     document) once per rating; a client's ratings share one or two instruments. The list is
@@ -68,17 +82,16 @@ def _load_ratings(sessions: list[TherapySession]) -> list[TherapySession]:
     """
     ratings = Rating.objects.select_related("submitted_by").prefetch_related("instrument")
     prefetch_related_objects(sessions, Prefetch("ratings", queryset=ratings, to_attr="rating_list"))
-    ratings_load_values([rating for session in sessions for rating in session.rating_list])
-    return sessions
+    values = ratings_values([rating for session in sessions for rating in session.rating_list])
+    return Course(sessions=sessions, values=values)
 
 
-def session_with_ratings(session: TherapySession) -> TherapySession:
+def session_with_ratings(session: TherapySession) -> Course:
     """The session with its ratings, instruments, answers and scores loaded (4 queries)."""
-    [session] = _load_ratings([session])
-    return session
+    return _load_ratings([session])
 
 
-def sessions_of_client(client) -> list[TherapySession]:
+def sessions_of_client(client) -> Course:
     """A client's sessions in course order with their ratings, answers and scores loaded
     (5 queries)."""
     return _load_ratings(list(client.sessions.select_related("therapist").order_by("number")))
@@ -114,13 +127,13 @@ class RatingView:
         return next((s["score"] for s in self.scores if s["key"] == "total"), None)
 
 
-def rating_view(rating: Rating | None, language: str) -> RatingView | None:
+def rating_view(rating: Rating | None, values: RatingValues, language: str) -> RatingView | None:
     if rating is None:
         return None
     return RatingView(
         rating=rating,
-        answers=rating_answer_rows(rating, language),
-        scores=rating_scores(rating, language),
+        answers=rating_answer_rows(rating, values, language),
+        scores=rating_scores(rating, values, language),
         tension_addressed=rating_tension_addressed(rating, language),
     )
 
@@ -133,17 +146,20 @@ class SessionRow:
     may_rate: bool  # the user held the session and has not rated it yet
 
 
-def session_rows(sessions: list[TherapySession], *, user: User, language: str) -> list[SessionRow]:
-    """Sessions with their ratings prepared for a page (no queries beyond the prefetch)."""
+def session_rows(course: Course, *, user: User, language: str) -> list[SessionRow]:
+    """The course's sessions with their ratings prepared for a page (no queries)."""
     now = timezone.now()
     rows = []
-    for session in sessions:
+    for session in course.sessions:
+        client_rating = client_rating_of(session)
         therapist_rating = therapist_rating_of(session)
         rows.append(
             SessionRow(
                 session=session,
-                client_rating=rating_view(client_rating_of(session), language),
-                therapist_rating=rating_view(therapist_rating, language),
+                client_rating=rating_view(client_rating, course.values_of(client_rating), language),
+                therapist_rating=rating_view(
+                    therapist_rating, course.values_of(therapist_rating), language
+                ),
                 may_rate=(
                     therapist_rating is None
                     and session.therapist_id == user.pk

@@ -84,9 +84,10 @@ def session_new(request: HttpRequest, client_id: int) -> HttpResponse:
 @login_required
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     user = request.user
-    session = selectors.session_with_ratings(selectors.session_get(user, session_id))
+    course = selectors.session_with_ratings(selectors.session_get(user, session_id))
+    [session] = course.sessions
     language = get_language()
-    [row] = selectors.session_rows([session], user=user, language=language)
+    [row] = selectors.session_rows(course, user=user, language=language)
     may_change = selectors.session_may_change(user, session)
     therapist_rating = row.therapist_rating.rating if row.therapist_rating else None
     may_edit_rating = bool(

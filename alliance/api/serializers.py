@@ -328,19 +328,43 @@ class RiskSerializer(serializers.Serializer):
     )
 
 
+# Serialises a caseload row (alliance.dashboards.CaseloadRow): its client's fields and caseload
+# columns, the changes and the risk; the schema stays that of a client.
 class CaseloadClientSerializer(serializers.ModelSerializer):
-    primary_therapist = UserRefSerializer(read_only=True)
+    id = serializers.IntegerField(source="client.pk", read_only=True)
+    code = serializers.CharField(
+        source="client.code", read_only=True, help_text=Client._meta.get_field("code").help_text
+    )
+    display_name = serializers.CharField(
+        source="client.display_name",
+        read_only=True,
+        help_text=Client._meta.get_field("display_name").help_text,
+    )
+    status = serializers.ChoiceField(
+        source="client.status", choices=Client.Status.choices, read_only=True
+    )
+    primary_therapist = UserRefSerializer(source="client.primary_therapist", read_only=True)
     risk = RiskSerializer(read_only=True)
-    latest_client_total = serializers.FloatField(allow_null=True)
-    previous_client_total = serializers.FloatField(allow_null=True)
+    latest_client_total = serializers.FloatField(
+        source="client.latest_client_total", allow_null=True
+    )
+    previous_client_total = serializers.FloatField(
+        source="client.previous_client_total", allow_null=True
+    )
     client_change = serializers.FloatField(allow_null=True)
-    latest_therapist_total = serializers.FloatField(allow_null=True)
-    previous_therapist_total = serializers.FloatField(allow_null=True)
+    latest_therapist_total = serializers.FloatField(
+        source="client.latest_therapist_total", allow_null=True
+    )
+    previous_therapist_total = serializers.FloatField(
+        source="client.previous_therapist_total", allow_null=True
+    )
     therapist_change = serializers.FloatField(allow_null=True)
-    open_episodes = serializers.IntegerField()
-    sessions_since_client_form = serializers.IntegerField()
-    next_session_at = serializers.DateTimeField(allow_null=True)
-    last_session_at = serializers.DateTimeField(allow_null=True)
+    open_episodes = serializers.IntegerField(source="client.open_episodes")
+    sessions_since_client_form = serializers.IntegerField(
+        source="client.sessions_since_client_form"
+    )
+    next_session_at = serializers.DateTimeField(source="client.next_session_at", allow_null=True)
+    last_session_at = serializers.DateTimeField(source="client.last_session_at", allow_null=True)
 
     class Meta:
         model = Client

@@ -114,7 +114,8 @@ def client_series(client: Client) -> dict:
     A number without a session, or a session without a rater's rating, is present with
     nulls, so a chart or an analysis sees the gaps (built on sessions_of_client: 5 queries).
     """
-    sessions = {session.number: session for session in sessions_of_client(client)}
+    course = sessions_of_client(client)
+    sessions = {session.number: session for session in course.sessions}
     scales: set[str] = set()
     points = []
     for number in range(1, max(sessions, default=0) + 1):
@@ -128,8 +129,9 @@ def client_series(client: Client) -> dict:
             # Two ratings by one rater in a session: the last stored counts, as in the
             # rupture engine's scores frame (selectors.scores_frame).
             for rating in sorted(session.rating_list, key=lambda rating: rating.pk):
-                scales.update(rating.score_values)
-                point[rating.rater] = dict(rating.score_values)
+                scores = course.values_of(rating).scores
+                scales.update(scores)
+                point[rating.rater] = dict(scores)
         points.append(point)
     order = sorted(scales, key=lambda s: (SCALE_ORDER.index(s) if s in SCALE_ORDER else 99, s))
     return {"client": client.pk, "client_code": client.code, "scales": order, "sessions": points}

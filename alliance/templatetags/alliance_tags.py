@@ -1,12 +1,6 @@
-"""Small display filters for alliance scores, and the fixed words of the tags that write
-tables in Python."""
-
-from collections.abc import Callable
-from functools import lru_cache
-from html import escape  # what django.utils.html.escape does, without its lazy-string wrapper
+"""Small display filters for alliance scores."""
 
 from django import template
-from django.utils import translation
 
 register = template.Library()
 
@@ -38,16 +32,3 @@ def percent(value) -> str:
     if value is None:
         return DASH
     return f"{round(value * 100)}%"
-
-
-def escaped_words(texts: Callable[[], dict[str, str]]) -> Callable[[str], dict[str, str]]:
-    """Decorate a function giving a tag's fixed words ({key: translated text}) so that it
-    takes a language and gives them translated in it and escaped, once per language: the
-    tags that write a table in Python ask for their words once a page, not once a row."""
-
-    @lru_cache(maxsize=16)
-    def words(language: str) -> dict[str, str]:
-        with translation.override(language):
-            return {key: escape(str(text)) for key, text in texts().items()}
-
-    return words

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import selectors
+from alliance import dashboards, selectors
 from alliance.models import Client
 from tests.alliance.dashboard_helpers import flag
 from tests.factories import (
@@ -59,20 +59,24 @@ def test_caseload_columns(therapist, instruments):
     )
     [row] = selectors.caseload_for(therapist, therapist=therapist)
     assert row.latest_client_total == 4
-    assert row.client_change == -1
     assert row.latest_therapist_total == 3
-    assert row.therapist_change == -1
     assert row.open_episodes == 2  # one per episode; acknowledged and retired ones are not open
     assert row.sessions_since_client_form == 2
     assert row.last_session_at == sessions[3].starts_at
     assert row.next_session_at == upcoming.starts_at
+    # The changes: the latest total minus the one before it, on the page's row.
+    [caseload_row] = dashboards.caseload_rows(therapist, therapist=therapist)
+    assert caseload_row.client == row
+    assert caseload_row.client_change == -1
+    assert caseload_row.therapist_change == -1
 
 
 def test_a_client_never_rated_has_empty_columns(therapist):
     ClientFactory(primary_therapist=therapist)
-    [row] = selectors.caseload_for(therapist, therapist=therapist)
-    assert row.latest_client_total is None
-    assert row.client_change is None
+    [row] = dashboards.caseload_rows(therapist, therapist=therapist)
+    assert row.client.latest_client_total is None
+    assert row.client_change is None and row.therapist_change is None
+    row = row.client
     assert row.open_episodes == 0
     assert row.sessions_since_client_form == 0
     assert row.next_session_at is None
@@ -111,7 +115,7 @@ def test_caseload_sorts(client, therapist, three_clients, sort, order):
     client.force_login(therapist)
     response = client.get(reverse("caseload"), {"sort": sort})
     assert response.status_code == 200
-    codes = [c.code for c in response.context["clients"]]
+    codes = [row.client.code for row in response.context["rows"]]
     assert codes == [three_clients[name].code for name in order]
 
 
@@ -145,7 +149,7 @@ def test_bad_query_parameters_never_fail(client, therapist, three_clients, param
 def test_search_by_code_is_case_insensitive(client, therapist, three_clients):
     client.force_login(therapist)
     response = client.get(reverse("caseload"), {"q": "r-0002"})
-    assert [c.code for c in response.context["clients"]] == ["R-0002"]
+    assert [row.client.code for row in response.context["rows"]] == ["R-0002"]
 
 
 def test_discharged_clients_are_hidden_unless_asked_for(client, therapist):
@@ -157,10 +161,10 @@ def test_discharged_clients_are_hidden_unless_asked_for(client, therapist):
         discharged_at=timezone.now(),
     )
     client.force_login(therapist)
-    shown = client.get(reverse("caseload")).context["clients"]
-    assert [c.code for c in shown] == ["R-0001"]
-    shown = client.get(reverse("caseload"), {"discharged": "1"}).context["clients"]
-    assert [c.code for c in shown] == ["R-0001", "R-0002"]
+    shown = client.get(reverse("caseload")).context["rows"]
+    assert [row.client.code for row in shown] == ["R-0001"]
+    shown = client.get(reverse("caseload"), {"discharged": "1"}).context["rows"]
+    assert [row.client.code for row in shown] == ["R-0001", "R-0002"]
 
 
 def test_a_new_clinic_is_invited_to_add_its_first_client(client, therapist):
@@ -247,7 +251,7 @@ def test_caseload_pages_use_a_constant_number_of_queries(
         sessions = rated_course(c, instruments, [4, 3, None], [4, 4, 3])
         FlagFactory(session=sessions[1])
     large = queries_for(client, reverse(url_name), {"sort": "-client_change"})
-    assert len(client.get(reverse(url_name)).context["clients"]) == 15
+    assert len(client.get(reverse(url_name)).context["rows"]) == 15
     assert small == large
     # 5, the audit log's event, and the risk column's flags, recent totals and scale range.
     with django_assert_max_num_queries(8):
@@ -343,7 +347,7 @@ def test_the_supervisor_finds_a_supervisees_client_by_code(client, supervisor, t
     ClientFactory(primary_therapist=therapist, code="R-0042")
     client.force_login(supervisor)
     response = client.get(reverse("client_list"), {"q": "0042"})
-    [found] = response.context["clients"]
+    [found] = [row.client for row in response.context["rows"]]
     assert found.code == "R-0042"
     assert client.get(found.get_absolute_url()).status_code == 200
 
@@ -354,8 +358,8 @@ def test_a_covering_therapist_finds_the_covered_client_under_all_clients(
     covered = ClientFactory(primary_therapist=other_therapist, code="R-0077")
     TherapySessionFactory(client=covered, therapist=therapist, number=1)
     client.force_login(therapist)
-    assert not client.get(reverse("caseload")).context["clients"]
-    [found] = client.get(reverse("client_list")).context["clients"]
+    assert not client.get(reverse("caseload")).context["rows"]
+    [found] = [row.client for row in client.get(reverse("client_list")).context["rows"]]
     assert found == covered
     html = client.get(reverse("caseload")).content.decode()
     assert f'href="{reverse("client_list")}"' in html  # in the navigation
@@ -364,7 +368,7 @@ def test_a_covering_therapist_finds_the_covered_client_under_all_clients(
 def test_caseload_rows_show_each_column_escaped_in_the_clinics_time(
     client, clinic, supervisor, therapist, instruments
 ):
-    """The rows are built by a template tag (caseload_table_rows): names escaped, dates in
+    """The caseload's rows (templates/alliance/caseload.html): names escaped, dates in
     the clinic's timezone (New York), the therapist's column on the list of every client
     (the supervisor fixture supervises the therapist)."""
     named = ClientFactory(primary_therapist=therapist, code="C<1>", display_name='J & "K"')

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -285,31 +284,24 @@ def test_flags_per_rule_bars():
 # --- sparklines ------------------------------------------------------------------------------
 
 
-def polylines(svg: str) -> list[str]:
-    return re.findall(r'<polyline points="([^"]+)"', svg)
-
-
 def test_sparkline_breaks_at_a_missing_form_and_a_skipped_session_number():
     points = [(1, 4.0), (2, 4.5), (3, None), (4, 3.0), (5, 3.5), (7, 4.0), (8, 4.5)]
-    svg = charts.sparkline_svg(points, scale_range=SCALE, label="Totals <4.0>")
-    lines = polylines(svg)
-    assert len(lines) == 3  # 1-2, 4-5, 7-8
-    assert [len(line.split()) for line in lines] == [2, 2, 2]
-    assert svg.count('class="last"') == 1
-    assert 'role="img"' in svg and "<title>Totals &lt;4.0&gt;</title>" in svg
+    shape = charts.sparkline(points, scale_range=SCALE)
+    assert [len(run) for run in shape.runs] == [2, 2, 2]  # 1-2, 4-5, 7-8
+    assert shape.last == shape.runs[-1][-1]
 
 
 def test_sparkline_y_uses_the_scale_range():
-    svg = charts.sparkline_svg([(1, 5.0), (2, 1.0)], scale_range=SCALE, label="x", height=28)
-    [line] = polylines(svg)
-    (_x1, y1), (_x2, y2) = (point.split(",") for point in line.split())
-    assert float(y1) == 3.0 and float(y2) == 25.0  # top and bottom inside the padding
+    shape = charts.sparkline([(1, 5.0), (2, 1.0)], scale_range=SCALE, height=28)
+    [[(_x1, y1), (_x2, y2)]] = shape.runs
+    assert y1 == 3.0 and y2 == 25.0  # top and bottom inside the padding
+    assert shape.base_y == 25
 
 
 def test_a_lone_score_is_a_dot_and_no_scores_no_line():
-    svg = charts.sparkline_svg([(1, None), (2, 4.0), (3, None)], scale_range=SCALE, label="x")
-    assert not polylines(svg) and 'class="point"' in svg
-    assert charts.sparkline_svg([], scale_range=SCALE, label="x") == ""
+    shape = charts.sparkline([(1, None), (2, 4.0), (3, None)], scale_range=SCALE)
+    assert [len(run) for run in shape.runs] == [1]
+    assert charts.sparkline([], scale_range=SCALE) is None
 
 
 def test_subscale_flags_appear_with_their_subscale_only(course):

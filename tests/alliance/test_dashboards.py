@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from alliance import dashboards, selectors
 from alliance.models import Client, Episode, Flag
@@ -83,11 +83,11 @@ ORDER = [
 
 def test_the_ranking_puts_each_tier_in_order(ranked):
     rows = dashboards.caseload_rows(ranked, therapist=ranked)
-    assert [c.code for c in rows] == ORDER
+    assert [c.client.code for c in rows] == ORDER
     tiers = [c.risk.tier for c in rows]
     fine = dashboards.RiskTier.FINE
     assert tiers == [0, 0, 0, 1, 2, 3, 3, 4, fine, fine, fine, fine]
-    reasons = {c.code: c.risk.reason for c in rows}
+    reasons = {c.client.code: c.risk.reason for c in rows}
     assert reasons["A-unrepaired"] == "Unrepaired drop at session 4"
     assert reasons["J-acknowledged"] == "Unrepaired drop at session 3 (acknowledged)"
     assert reasons["L-therapist"] == "Unrepaired drop at session 3"
@@ -104,7 +104,9 @@ def test_the_ranking_puts_each_tier_in_order(ranked):
 
 def test_no_concerns_never_stands_beside_an_open_flag(ranked):
     for row in dashboards.caseload_rows(ranked, therapist=ranked):
-        assert row.open_episodes == 0 or row.risk.tier != dashboards.RiskTier.FINE, row.code
+        assert row.client.open_episodes == 0 or row.risk.tier != dashboards.RiskTier.FINE, (
+            row.client.code
+        )
 
 
 def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
@@ -112,16 +114,18 @@ def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
     caseload's, and only its first ``limit`` rows carry the caseload columns."""
     caseload = dashboards.caseload_rows(supervisor, therapist=ranked)
     queue = dashboards.risk_queue(supervisor, [ranked], every_client=True, limit=100)
-    assert [c.code for c in queue.rows] == ORDER
+    assert [c.client.code for c in queue.rows] == ORDER
     assert [(c.risk.tier, c.risk.reasons, c.risk.episode_id) for c in queue.rows] == [
         (c.risk.tier, c.risk.reasons, c.risk.episode_id) for c in caseload
     ]
     assert [c.recent for c in queue.rows] == [c.recent for c in caseload]
-    assert [c.latest_client_total for c in queue.rows] == [c.latest_client_total for c in caseload]
+    assert [c.client.latest_client_total for c in queue.rows] == [
+        c.client.latest_client_total for c in caseload
+    ]
     assert (queue.total, queue.attention, queue.clients) == (12, 8, 12)
 
     needing_a_look = dashboards.risk_queue(supervisor, [ranked], limit=3)
-    assert [c.code for c in needing_a_look.rows] == ORDER[:3]
+    assert [c.client.code for c in needing_a_look.rows] == ORDER[:3]
     assert (needing_a_look.total, needing_a_look.attention) == (8, 8)
     assert dashboards.risk_queue(supervisor, [], limit=3).rows == []
 
@@ -129,21 +133,23 @@ def test_the_supervision_queue_ranks_as_the_caseload(supervisor, ranked):
 def test_the_caseload_page_ranks_by_risk_and_shows_why(client, ranked):
     client.force_login(ranked)
     response = client.get(reverse("caseload"))
-    assert [c.code for c in response.context["clients"]] == ORDER
+    assert [c.client.code for c in response.context["rows"]] == ORDER
     html = response.content.decode()
     assert html.index("A-unrepaired") < html.index("B-pending") < html.index("H-new")
     assert "Unrepaired drop at session 4" in html
     assert '<svg class="sparkline"' in html
     # The other sorts stay; -risk reverses the ranking.
-    codes = [c.code for c in client.get(reverse("caseload"), {"sort": "code"}).context["clients"]]
+    codes = [
+        c.client.code for c in client.get(reverse("caseload"), {"sort": "code"}).context["rows"]
+    ]
     assert codes == sorted(ORDER)
-    reverse_risk = client.get(reverse("caseload"), {"sort": "-risk"}).context["clients"]
-    assert [c.code for c in reverse_risk] == ORDER[::-1]
+    reverse_risk = client.get(reverse("caseload"), {"sort": "-risk"}).context["rows"]
+    assert [c.client.code for c in reverse_risk] == ORDER[::-1]
 
 
 def test_the_supervision_queue_rows_show_rank_reason_and_columns(client, supervisor, ranked):
-    """The queue's rows (built by the risk_rows tag): ranked, each with its tier, its reason
-    linked to the flag behind it, the caseload columns, and every name escaped."""
+    """The queue's rows (alliance/dashboards/risk_table.html): ranked, each with its tier,
+    its reason linked to the flag behind it, the caseload columns, every name escaped."""
     ranked.first_name, ranked.last_name = "<b>Ann</b>", "O'Hara & Co"
     ranked.save(update_fields=["first_name", "last_name"])
     client.force_login(supervisor)
@@ -195,8 +201,8 @@ def test_an_open_signal_is_new_while_it_reaches_into_the_last_held_sessions(ther
     )
     flag(rupture[1], repair_status="unrepaired", status="acknowledged")
     rows = dashboards.caseload_rows(therapist)
-    tiers = {row.code: row.risk.tier for row in rows}
-    assert {row.code for row in rows if dashboards.needs_a_look(row.risk)} == {
+    tiers = {row.client.code: row.risk.tier for row in rows}
+    assert {row.client.code for row in rows if dashboards.needs_a_look(row.risk)} == {
         "new",
         "ceiling",
         "rupture",
@@ -225,7 +231,34 @@ def test_sparkline_points_are_the_last_ten_completed_sessions(therapist, instrum
     [row] = dashboards.caseload_rows(therapist, therapist=therapist)
     assert [n for n, _ in row.recent] == list(range(3, 13))
     assert row.recent[-3:] == [(10, None), (11, 3.0), (12, 2.0)]
-    assert row.sparkline().count("<polyline") == 2  # broken at session 10
+    assert row.sparkline.count("<polyline") == 2  # broken at session 10
+
+
+# The SVG charts.sparkline_svg wrote before the shape and its markup were separated.
+SPARKLINE_SVG = (
+    '<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="96" height="28" '
+    'viewBox="0 0 96 28" role="img" aria-label="Client-rated total, last 6 sessions: 4.00, '
+    '4.50, 3.00, 2.00, 2.50" focusable="false"><title>Client-rated total, last 6 sessions: '
+    '4.00, 4.50, 3.00, 2.00, 2.50</title><line x1="0" x2="96" y1="25" y2="25" class="base"/>'
+    '<polyline points="3.0,8.5 18.0,5.8" class="line"/>'
+    '<circle cx="48.0" cy="14.0" r="1.6" class="point"/>'
+    '<polyline points="78.0,19.5 93.0,16.8" class="line"/>'
+    '<circle cx="93.0" cy="16.8" r="2.6" class="last"/></svg>'
+)
+
+
+def test_the_sparkline_svg_is_the_markup_it_was():
+    points = [(3, 4.0), (4, 4.5), (5, None), (6, 3.0), (8, 2.0), (9, 2.5)]
+    with translation.override("en"):
+        assert dashboards.sparkline_for(points, (1.0, 5.0)) == SPARKLINE_SVG
+    assert dashboards.sparkline_for([(1, None)], (1.0, 5.0)) == ""
+
+
+def test_the_sparkline_label_is_escaped(monkeypatch):
+    monkeypatch.setattr(dashboards, "_", lambda text: "<b>" + text + ' & "x"</b>')
+    svg = dashboards.sparkline_for([(1, 4.0)], (1.0, 5.0))
+    assert 'aria-label="&lt;b&gt;Client-rated' in svg and "&amp; &quot;x&quot;&lt;/b&gt;" in svg
+    assert "<b>" not in svg
 
 
 # --- per-therapist figures -------------------------------------------------------------------
@@ -432,15 +465,15 @@ def test_the_queue_puts_unrepaired_first_across_supervisees(
 
     client.force_login(supervisor)
     response = client.get(reverse("supervision"))
-    assert [c.code for c in response.context["queue"]] == ["broken", "pending"]
+    assert [c.client.code for c in response.context["queue"]] == ["broken", "pending"]
     html = response.content.decode()
     assert "stranger" not in html
     assert "Unrepaired drop at session 2" in html
     everyone = client.get(reverse("supervision"), {"queue": "all"}).context["queue"]
-    assert [c.code for c in everyone] == ["broken", "pending", "fine"]
+    assert [c.client.code for c in everyone] == ["broken", "pending", "fine"]
     # One therapist only.
     only = client.get(reverse("supervision"), {"therapist": therapist.pk, "queue": "all"})
-    assert [c.code for c in only.context["queue"]] == ["pending", "fine"]
+    assert [c.client.code for c in only.context["queue"]] == ["pending", "fine"]
     assert [f.therapist for f in only.context["figures"]] == [therapist]
 
 

@@ -115,10 +115,10 @@ def test_the_demos_list_is_the_clients_whose_story_calls_for_a_look(instruments)
     supervisor = User.objects.get(username="demo-supervisor")
     therapists = list(User.objects.filter(username__in=["demo-therapist", "demo-therapist2"]))
     queue = dashboards.risk_queue(supervisor, therapists, every_client=True, limit=100)
-    listed = {c.code for c in queue.rows if dashboards.needs_a_look(c.risk)}
+    listed = {c.client.code for c in queue.rows if dashboards.needs_a_look(c.risk)}
     assert listed == set(NEED_A_LOOK)
     for row in queue.rows:  # "No concerns" never beside an open flag
-        assert row.open_episodes == 0 or dashboards.needs_a_look(row.risk), row.code
+        assert row.client.open_episodes == 0 or dashboards.needs_a_look(row.risk), row.client.code
     # The repaired stories' ruptures were acknowledged with their repair.
     for code, (number, repair) in RUPTURES.items():
         episode = Episode.objects.get(client__code=code, session__number=number, kind="rupture")

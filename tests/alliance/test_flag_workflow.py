@@ -420,11 +420,11 @@ def test_the_client_page_is_read_only_for_supervisors_and_admins(
 def test_the_caseload_counts_open_episodes_until_acknowledged(client, therapist, episode, sessions):
     FlagFactory(session=sessions[3])
     as_user(client, therapist)
-    rows = client.get(reverse("caseload")).context["clients"]
-    assert rows[0].open_episodes == 2
+    rows = client.get(reverse("caseload")).context["rows"]
+    assert rows[0].client.open_episodes == 2
     client.post(reverse("episode_acknowledge", args=[episode.pk]), ACK)
-    rows = client.get(reverse("caseload")).context["clients"]
-    assert rows[0].open_episodes == 1
+    rows = client.get(reverse("caseload")).context["rows"]
+    assert rows[0].client.open_episodes == 1
 
 
 def test_the_episode_list_reads_in_a_fixed_number_of_queries(

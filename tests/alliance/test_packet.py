@@ -41,7 +41,7 @@ def test_the_packet_has_a_page_per_client_most_at_risk_first(client, supervisor,
     response = client.get(reverse("therapist_packet", args=[therapist.pk]))
     assert response.status_code == 200
     pages = response.context["pages"]
-    assert [page.client.code for page in pages] == ["R-0001", "R-0002", "R-0003"]
+    assert [page.row.client.code for page in pages] == ["R-0001", "R-0002", "R-0003"]
     html = response.content.decode()
     assert html.count('class="packet-client"') == 3  # print.css breaks the page before each
     assert "css/print.css" in html and 'media="print"' in html
@@ -65,7 +65,7 @@ def test_only_clients_to_look_at(client, supervisor, caseload):
     response = client.get(
         reverse("therapist_packet", args=[therapist.pk]), {"clients": "attention"}
     )
-    assert [page.client.code for page in response.context["pages"]] == ["R-0001", "R-0002"]
+    assert [page.row.client.code for page in response.context["pages"]] == ["R-0001", "R-0002"]
 
 
 def test_a_client_packet(client, therapist, caseload):
@@ -73,7 +73,7 @@ def test_a_client_packet(client, therapist, caseload):
     response = client.get(reverse("client_packet", args=[caseload["quiet"].pk]))
     assert response.status_code == 200
     [page] = response.context["pages"]
-    assert page.client.risk.tier == dashboards.RiskTier.MISSING_FORMS
+    assert page.row.risk.tier == dashboards.RiskTier.MISSING_FORMS
     assert response.context["packet"].figures is None
 
 
@@ -193,7 +193,7 @@ def test_a_packets_series_is_the_client_pages_series(therapist, caseload):
     for client in clients:
         page = dashboards.client_series(
             client,
-            sessions=sessions_of_client(client),
+            sessions=sessions_of_client(client).sessions,
             flags=list(
                 Flag.objects.active()
                 .filter(client=client)

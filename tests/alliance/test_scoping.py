@@ -203,14 +203,14 @@ class TestLists:
         for role, visible in expectations.items():
             client.force_login(world.users[role])
             response = client.get(reverse("client_list"), {"q": query})
-            shown = {c.pk for c in response.context["clients"]}
+            shown = {row.client.pk for row in response.context["rows"]}
             assert shown <= visible, role
             assert shown == {pk for pk in visible if query in Client.objects.get(pk=pk).code}
 
     def test_caseload_shows_only_the_therapists_primary_clients(self, client, world):
         client.force_login(world.users["therapist"])
         response = client.get(reverse("caseload"), {"q": "R-000"})
-        assert [c.pk for c in response.context["clients"]] == [world.own.client.pk]
+        assert [row.client.pk for row in response.context["rows"]] == [world.own.client.pk]
         html = response.content.decode()
         assert "R-0002" not in html
 

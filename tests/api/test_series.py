@@ -40,12 +40,12 @@ def test_two_client_forms_in_one_session_count_the_last_stored(
     assert engine == pytest.approx(expected)
 
     [row] = dashboards.caseload_rows(therapist, therapist=therapist)
-    assert row.latest_client_total == pytest.approx(expected)
+    assert row.client.latest_client_total == pytest.approx(expected)
     assert row.recent == [(1, pytest.approx(expected))]
     [ranked] = selectors.queue_ranking(therapist, [therapist.pk], sessions=1)
     assert ranked.recent_totals == [pytest.approx(expected)]
 
     from sessions.selectors import client_rating_of, sessions_of_client
 
-    [loaded] = sessions_of_client(client)
+    [loaded] = sessions_of_client(client).sessions
     assert client_rating_of(loaded).pk == last.pk

@@ -1,5 +1,5 @@
-"""The rating answers block (sessions/templatetags/rating_tags.py) on the client page: the
-words and values the template used to write, every value escaped."""
+"""The rating answers block (templates/sessions/includes/rating_answers.html) on the client
+and session pages: the words and values, every value escaped."""
 
 import pytest
 from django.urls import reverse
@@ -28,8 +28,7 @@ def test_the_client_page_shows_each_ratings_answers_escaped(client, therapist, i
 
 
 def test_the_fixed_words_follow_the_language_of_each_page(client, therapist, instruments):
-    """The block's words are translated once per language (cached): a Spanish page, then an
-    English one, each in its own language."""
+    """A Spanish page, then an English one, each in its own language."""
     client.force_login(therapist)
     patient = ClientFactory(primary_therapist=therapist)
     session = TherapySessionFactory(client=patient, number=1, therapist=therapist)

@@ -184,8 +184,8 @@ class TestRatingForm:
         assert session.status == Status.COMPLETED
         # The caseload shows it.
         caseload = therapist_client.get(reverse("caseload"))
-        [row] = caseload.context["clients"]
-        assert row.latest_therapist_total == pytest.approx((2 + 5 * 4) / 6)
+        [row] = caseload.context["rows"]
+        assert row.client.latest_therapist_total == pytest.approx((2 + 5 * 4) / 6)
 
     def test_a_double_submit_stores_one_rating(self, therapist_client, session):
         data = {**answers(), "submission_id": str(uuid.uuid4())}

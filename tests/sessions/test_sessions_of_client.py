@@ -23,16 +23,17 @@ def _course(therapist, instruments, sessions: int):
 
 def test_answers_and_scores_are_loaded_as_values(therapist, instruments):
     client = _course(therapist, instruments, 2)
-    first, second = sessions_of_client(client)
-    rated = client_rating_of(first)
-    assert rated.answer_values == {"bond_1": 4, "goal_1": 3, "task_1": 5}
-    assert rated.score_values == {"bond": 4, "goal": 3, "task": 5, "total": None}
+    course = sessions_of_client(client)
+    first, second = course.sessions
+    rated = course.values_of(client_rating_of(first))
+    assert rated.answers == {"bond_1": 4, "goal_1": 3, "task_1": 5}
+    assert rated.scores == {"bond": 4, "goal": 3, "task": 5, "total": None}
     assert client_rating_of(second) is None
-    own = therapist_rating_of(second)
-    assert set(own.answer_values) == {
+    own = course.values_of(therapist_rating_of(second))
+    assert set(own.answers) == {
         item["key"] for item in instruments["therapist"].definition["items"]
     }
-    assert own.score_values["total"] == instruments["therapist"].definition["response"]["max"]
+    assert own.scores["total"] == instruments["therapist"].definition["response"]["max"]
 
 
 def test_the_same_queries_for_a_short_and_a_long_course(
@@ -42,9 +43,10 @@ def test_the_same_queries_for_a_short_and_a_long_course(
     long = _course(therapist, instruments, 12)
     for client in (short, long):
         with django_assert_num_queries(5):
-            sessions = sessions_of_client(client)
+            course = sessions_of_client(client)
         with django_assert_num_queries(0):
-            for session in sessions:
+            for session in course.sessions:
                 for rating in session.rating_list:
                     assert rating.instrument.rater == rating.rater
-                    assert rating.answer_values and rating.score_values
+                    values = course.values_of(rating)
+                    assert values.answers and values.scores
