@@ -1,6 +1,6 @@
 """Plotly figures and sparklines for the dashboards, built from pandas frames.
 
-Pure functions: no Django imports, no database. The Django layer (alliance/dashboards.py)
+Pure functions: no Django imports, no database. The Django layer (alliance/dashboards/)
 reads the numbers and passes translated labels in a ``ChartText``; pages serialise each
 figure once and the locally served plotly.js draws it. The figures drawn on every client
 page and supervision dashboard are built as plain dicts (``client_alliance_figure_dict``,

@@ -30,7 +30,7 @@ urlpatterns = [
     path("episodes/<int:episode_id>/resolve/", flag_views.episode_resolve, name="episode_resolve"),
     path("episodes/<int:episode_id>/comments/", flag_views.episode_comment, name="episode_comment"),
     # The supervision dashboard, supervision packets and the clinic overview.
-    path("", include("alliance.dashboard_views")),
+    path("", include("alliance.dashboards.views")),
     path(
         "supervision/therapists/<int:therapist_id>/",
         views.therapist_caseload,

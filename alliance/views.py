@@ -96,7 +96,7 @@ def _caseload_page(
 ) -> HttpResponse:
     filters = CaseloadFilterForm(request.GET)
     values = filters.values()
-    # Most at risk first unless another column is asked for (alliance/dashboards.py).
+    # Most at risk first unless another column is asked for (alliance/dashboards/risk.py).
     sort = values["sort"] = dashboards.caseload_sort(values["sort"])
     rows = dashboards.caseload_rows(request.user, therapist=therapist, **values)
     show_therapist = therapist is None  # every client's list: whose client each is
@@ -263,7 +263,7 @@ def client_transfer(request: HttpRequest, client_id: int) -> HttpResponse:
 
 
 # --- supervision -------------------------------------------------------------------------
-# The supervisor's dashboard, packets and the clinic overview: alliance/dashboard_views.py.
+# The supervisor's dashboard, packets and the clinic overview: alliance/dashboards/views.py.
 
 
 # --- clinic administration ---------------------------------------------------------------

@@ -78,7 +78,7 @@ AUDITED: dict[str, Audited] = {
     "client_list": Audited("client"),
     "supervision": Audited("client"),
     "therapist_caseload": Audited("client", "therapist_id", "therapist"),
-    # Supervision packets (alliance/dashboard_views.py): every client in them is read.
+    # Supervision packets (alliance/dashboards/views.py): every client in them is read.
     "therapist_packet": Audited("client", "therapist_id", "therapist"),
     "therapist_packet_xlsx": Audited("client", "therapist_id", "therapist", actions=EXPORT),
     "therapist_packet_clients_csv": Audited("client", "therapist_id", "therapist", actions=EXPORT),

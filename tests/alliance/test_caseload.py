@@ -282,7 +282,7 @@ def test_the_supervision_page_uses_a_constant_number_of_queries(
             rated_course(c, instruments, [4, 3], [4, 4])
     large = queries_for(client, reverse("supervision"))
     assert small == large
-    # The dashboard (alliance/dashboards.py): the risk queue, per-therapist figures and the
+    # The dashboard (alliance/dashboards/): the risk queue, per-therapist figures and the
     # weekly chart, each a fixed number of aggregate queries; and the audit log's event.
     with django_assert_max_num_queries(17):
         client.get(reverse("supervision"))

@@ -255,7 +255,7 @@ def test_the_sparkline_svg_is_the_markup_it_was():
 
 
 def test_the_sparkline_label_is_escaped(monkeypatch):
-    monkeypatch.setattr(dashboards, "_", lambda text: "<b>" + text + ' & "x"</b>')
+    monkeypatch.setattr(dashboards.queue, "_", lambda text: "<b>" + text + ' & "x"</b>')
     svg = dashboards.sparkline_for([(1, 4.0)], (1.0, 5.0))
     assert 'aria-label="&lt;b&gt;Client-rated' in svg and "&amp; &quot;x&quot;&lt;/b&gt;" in svg
     assert "<b>" not in svg

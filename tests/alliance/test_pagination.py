@@ -31,7 +31,7 @@ def thirty_clients(client, therapist):
 
 
 def codes(response) -> list[str]:
-    return [c.code for c in response.context["clients"]]
+    return [row.client.code for row in response.context["rows"]]
 
 
 def test_all_clients_come_25_a_page(client, thirty_clients):
@@ -87,15 +87,15 @@ def test_the_supervisors_full_queue_is_paginated(client, clinic, supervisor):
     url = reverse("supervision")
     pages = [
         [
-            c.code
-            for c in client.get(url, {"queue": "all", "page_size": 2, "page": n}).context["queue"]
+            row.client.code
+            for row in client.get(url, {"queue": "all", "page_size": 2, "page": n}).context["queue"]
         ]
         for n in (1, 2, 3)
     ]
     assert sorted(code for page in pages for code in page) == [f"S-{i}" for i in range(5)]
     assert [len(page) for page in pages] == [2, 2, 1]
     last = client.get(url, {"queue": "all", "page_size": 2, "page": "99"})
-    assert [c.code for c in last.context["queue"]] == pages[2]
+    assert [row.client.code for row in last.context["queue"]] == pages[2]
     assert "Page 3 of 3" in last.content.decode()
     # Every client on one page of 25 by default.
     assert len(client.get(url, {"queue": "all"}).context["queue"]) == 5

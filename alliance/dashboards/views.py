@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from alliance import charts, dashboards, selectors
-from alliance.dashboard_forms import PeriodForm, SupervisionFilterForm
+from alliance.dashboards.forms import PeriodForm, SupervisionFilterForm
 from alliance.interop import exports
 from alliance.models import Episode, User
 from alliance.pagination import DEFAULT_PAGE_SIZE, page_size
@@ -35,9 +35,6 @@ PRINT_HEIGHT = 400
 def _ignored(request: HttpRequest, form) -> None:
     for text in form.ignored():
         messages.warning(request, text)
-
-
-# --- supervision dashboard -----------------------------------------------------------------
 
 
 @login_required
@@ -96,9 +93,6 @@ def supervision(request: HttpRequest) -> HttpResponse:
             "charts_on_page": chart is not None,
         },
     )
-
-
-# --- supervision packet ----------------------------------------------------------------------
 
 
 def _packet_period(request: HttpRequest, clinic) -> tuple[PeriodForm, dashboards.Period]:
@@ -273,9 +267,6 @@ def client_packet_download(
 ) -> HttpResponse:
     client, _form, packet = _client_packet(request, client_id)
     return _packet_download(packet, f"client-{slugify(client.code)}", table)
-
-
-# --- clinic overview -------------------------------------------------------------------------
 
 
 @login_required
