@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from alliance.models import Client, User
-from alliance.selectors import clinic_therapists
+from alliance.people.selectors import clinic_therapists
 
 
 def add_validation_error(form: forms.Form, error: ValidationError) -> None:

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import user_has_device
 
-from alliance import dashboards, selectors
+from alliance import dashboards
+from alliance.clients import selectors as client_selectors
 from alliance.clients import services as client_services
 from alliance.flags.text import client_episode_rows
 from alliance.forms import (
@@ -31,6 +32,7 @@ from alliance.forms import (
 )
 from alliance.models import Client, User
 from alliance.pagination import paginate
+from alliance.people import selectors as people_selectors
 from alliance.people import services as people_services
 from alliance.security import services as security_services
 from alliance.security.two_factor import two_factor_required
@@ -103,7 +105,7 @@ def _caseload_page(
     columns = _sort_columns(sort, show_therapist=show_therapist)
     # Tells "no clients yet" (a new clinic) from "none match the search" when empty.
     has_any = bool(rows) or (
-        selectors.caseload_for(request.user, therapist=therapist, include_discharged=True)
+        client_selectors.caseload_for(request.user, therapist=therapist, include_discharged=True)
         .values("pk")
         .exists()
     )
@@ -141,7 +143,7 @@ def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
     """A supervisee's caseload, read-only (clinic admins may open any therapist's)."""
     if therapist_id == request.user.pk and request.user.is_therapist:
         return redirect("caseload")
-    therapist = selectors.supervisee_get(request.user, therapist_id)
+    therapist = people_selectors.supervisee_get(request.user, therapist_id)
     return _caseload_page(
         request,
         therapist=therapist,
@@ -162,7 +164,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     user = request.user
-    client = selectors.client_get(user, client_id)
+    client = client_selectors.client_get(user, client_id)
     course = session_selectors.sessions_of_client(client)
     rows = session_selectors.session_rows(course, user=user, language=get_language())
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
@@ -177,10 +179,10 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "to_rate": to_rate,
             "episodes": episodes,
             "chart": dashboards.client_page_chart(client, sessions=course.sessions, flags=flags),
-            "transfers": list(selectors.client_transfers(client)),
-            "may_change": selectors.client_may_change(user, client),
-            "may_add_session": selectors.client_may_add_session(user, client),
-            "may_transfer": selectors.client_may_transfer(user, client),
+            "transfers": list(client_selectors.client_transfers(client)),
+            "may_change": client_selectors.client_may_change(user, client),
+            "may_add_session": client_selectors.client_may_add_session(user, client),
+            "may_transfer": client_selectors.client_may_transfer(user, client),
         },
     )
 
@@ -193,7 +195,10 @@ def client_create(request: HttpRequest) -> HttpResponse:
     form = ClientCreateForm(
         request.POST or None,
         user=user,
-        initial={"code": selectors.client_code_suggest(user.clinic), "language": get_language()},
+        initial={
+            "code": client_selectors.client_code_suggest(user.clinic),
+            "language": get_language(),
+        },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -216,7 +221,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
-    client = selectors.client_get_for_change(request.user, client_id)
+    client = client_selectors.client_get_for_change(request.user, client_id)
     initial = {
         "code": client.code,
         "display_name": client.display_name,
@@ -238,8 +243,8 @@ def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
 
 @login_required
 def client_transfer(request: HttpRequest, client_id: int) -> HttpResponse:
-    client = selectors.client_get(request.user, client_id)
-    if not selectors.client_may_transfer(request.user, client):
+    client = client_selectors.client_get(request.user, client_id)
+    if not client_selectors.client_may_transfer(request.user, client):
         raise Http404("No client you may transfer matches the given query.")
     form = ClientTransferForm(request.POST or None, client=client)
     if request.method == "POST" and form.is_valid():
@@ -278,15 +283,15 @@ def _clinic_admin(request: HttpRequest) -> User:
 def _clinic_page(
     request: HttpRequest, admin: User, supervision_form: SupervisionForm, status: int = 200
 ) -> HttpResponse:
-    people = list(selectors.clinic_users(admin))
+    people = list(people_selectors.clinic_users(admin))
     therapists = [person for person in people if person.is_therapist and person.is_active]
-    summaries = {s.therapist.pk: s for s in selectors.therapist_summaries(admin, therapists)}
+    summaries = {s.therapist.pk: s for s in people_selectors.therapist_summaries(admin, therapists)}
     return render(
         request,
         "alliance/clinic.html",
         {
             "people": [(person, summaries.get(person.pk)) for person in people],
-            "supervisions": list(selectors.clinic_supervisions(admin)),
+            "supervisions": list(people_selectors.clinic_supervisions(admin)),
             "supervision_form": supervision_form,
         },
         status=status,
@@ -321,7 +326,7 @@ def clinic_user_create(request: HttpRequest) -> HttpResponse:
 def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
     """One person: their name and roles (editable), status and set-password link."""
     admin = _clinic_admin(request)
-    person = selectors.clinic_user_get(admin, user_id)
+    person = people_selectors.clinic_user_get(admin, user_id)
     initial = {name: getattr(person, name) for name in RolesForm.base_fields}
     form = RolesForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -360,7 +365,7 @@ def clinic_user(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def clinic_user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
-    person = selectors.clinic_user_get(admin, user_id)
+    person = people_selectors.clinic_user_get(admin, user_id)
     try:
         ended = people_services.user_deactivate(user=person, changed_by=admin)
     except ValidationError as exc:
@@ -378,7 +383,7 @@ def clinic_user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def clinic_user_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
-    person = people_services.user_reactivate(user=selectors.clinic_user_get(admin, user_id))
+    person = people_services.user_reactivate(user=people_selectors.clinic_user_get(admin, user_id))
     messages.success(request, _("%(name)s can log in again.") % {"name": person})
     return redirect("clinic_user", user_id=person.pk)
 
@@ -387,7 +392,7 @@ def clinic_user_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def clinic_user_password_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
-    person = selectors.clinic_user_get(admin, user_id)
+    person = people_selectors.clinic_user_get(admin, user_id)
     try:
         people_services.user_password_reset(user=person, changed_by=admin)
     except ValidationError as exc:
@@ -424,7 +429,7 @@ def clinic_supervision_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 def clinic_supervision_remove(request: HttpRequest, supervision_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
-    link = get_object_or_404(selectors.clinic_supervisions(admin), pk=supervision_id)
+    link = get_object_or_404(people_selectors.clinic_supervisions(admin), pk=supervision_id)
     people_services.supervision_remove(supervision=link)
     messages.success(request, _("Removed: %(link)s.") % {"link": link})
     return redirect(reverse("clinic") + "#supervision")

@@ -100,7 +100,7 @@ def sessions_of_client(client) -> Course:
 def _rating_of(session: TherapySession, rater: str) -> Rating | None:
     """The session's rating by ``rater`` from its loaded ``rating_list``; of two (the clinic
     changed instruments within the session), the last stored, as the rupture engine's
-    scores frame counts it (alliance.selectors.scores_frame)."""
+    scores frame counts it (alliance.flags.selectors.scores_frame)."""
     ratings = [r for r in session.rating_list if r.rater == rater]
     return max(ratings, key=attrgetter("pk"), default=None)
 

@@ -17,8 +17,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from alliance.clients.selectors import client_get, client_may_add_session
 from alliance.forms import add_validation_error
-from alliance.selectors import client_get, client_may_add_session
 from measures.definitions import format_number
 from measures.models import Instrument, Rater
 from measures.selectors import instrument_definition, instrument_for, rating_edit_refusal

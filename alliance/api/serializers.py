@@ -4,12 +4,12 @@ from django.contrib.auth import authenticate
 from django_otp import match_token
 from rest_framework import exceptions, serializers
 
+from alliance.clients.selectors import CASELOAD_SORTS, DEFAULT_SORT
 from alliance.dashboards import RISK_SORT
 from alliance.models import Client, Episode, EpisodeComment, Flag, User
 from alliance.security.audit import audit_record
 from alliance.security.lockout import lockout_message
 from alliance.security.two_factor import two_factor_owed
-from alliance.selectors import CASELOAD_SORTS, DEFAULT_SORT
 
 
 class IdField(serializers.IntegerField):

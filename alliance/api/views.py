@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from alliance import dashboards, selectors
+from alliance import dashboards
 from alliance.api.authentication import token_expires_at
 from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
 from alliance.api.filters import ClientFilter, EpisodeFilter, FlagFilter
@@ -38,10 +38,13 @@ from alliance.api.serializers import (
     SeriesSerializer,
     SupervisionSerializer,
 )
+from alliance.clients import selectors as client_selectors
 from alliance.clients import services as client_services
+from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.interop import exports, fhir
 from alliance.models import Client, Episode, Flag
+from alliance.people import selectors as people_selectors
 from alliance.security.services import api_token_issue
 from measures.models import Rater, Rating
 from sessions.ratelimit import rate_limit_exceeded, window_left
@@ -127,7 +130,7 @@ def client_series(client: Client) -> dict:
             point["date"] = timezone.localtime(session.starts_at, client.clinic.tzinfo).date()
             point["status"] = session.status
             # Two ratings by one rater in a session: the last stored counts, as in the
-            # rupture engine's scores frame (selectors.scores_frame).
+            # rupture engine's scores frame (flag_selectors.scores_frame).
             for rating in sorted(session.rating_list, key=lambda rating: rating.pk):
                 scores = course.values_of(rating).scores
                 scales.update(scores)
@@ -171,7 +174,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             therapist = user
         elif user.is_clinic_admin:
             therapist = get_object_or_404(
-                selectors.clinic_therapists(user.clinic_id), pk=therapist_id
+                people_selectors.clinic_therapists(user.clinic_id), pk=therapist_id
             )
         elif therapist_id == user.pk:
             therapist = user
@@ -183,7 +186,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         return self.read_back(client.pk, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        client = selectors.client_get_for_change(request.user, pk)
+        client = client_selectors.client_get_for_change(request.user, pk)
         serializer = ClientUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = {
@@ -197,13 +200,13 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     @action(detail=True, methods=["post"])
     def transfer(self, request, pk=None):
         """Make another therapist of the clinic the primary therapist (clinic admins)."""
-        client = selectors.client_get(request.user, pk)
-        if not selectors.client_may_transfer(request.user, client):
+        client = client_selectors.client_get(request.user, pk)
+        if not client_selectors.client_may_transfer(request.user, client):
             raise Http404
         serializer = ClientTransferSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         to_therapist = get_object_or_404(
-            selectors.clinic_therapists(client.clinic_id),
+            people_selectors.clinic_therapists(client.clinic_id),
             pk=serializer.validated_data["to_therapist"],
         )
         client_services.client_transfer(
@@ -218,7 +221,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     @action(detail=True, methods=["get"])
     def series(self, request, pk=None):
         """The client's scale scores per session number and rater, gaps included as nulls."""
-        client = selectors.client_get(request.user, pk)
+        client = client_selectors.client_get(request.user, pk)
         return Response(SeriesSerializer(client_series(client)).data)
 
 
@@ -243,7 +246,9 @@ class CaseloadView(ClinicTimeMixin, GenericAPIView):
         user = request.user
         if therapist_id is not None:
             therapist = (
-                user if therapist_id == user.pk else selectors.supervisee_get(user, therapist_id)
+                user
+                if therapist_id == user.pk
+                else people_selectors.supervisee_get(user, therapist_id)
             )
         else:
             therapist = user if user.is_therapist else None
@@ -262,11 +267,13 @@ class SupervisionView(ClinicTimeMixin, APIView):
 
     def get(self, request):
         user = request.user
-        therapists = list(selectors.supervisees_of(user))
+        therapists = list(people_selectors.supervisees_of(user))
         # The supervision dashboard's queue: clients with a reason to look, most at risk first.
         queue = dashboards.risk_queue(user, therapists, limit=SUPERVISION_ATTENTION_LIMIT)
         body = {
-            "therapists": selectors.therapist_summaries(user, therapists, ranking=queue.ranking),
+            "therapists": people_selectors.therapist_summaries(
+                user, therapists, ranking=queue.ranking
+            ),
             "attention": queue.rows,
         }
         return Response(SupervisionSerializer(body).data)
@@ -288,7 +295,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     ordering = ["client__code", "session__starts_at", "session__number", "kind", "id"]
 
     def get_queryset(self):
-        episodes = selectors.episodes_with_details(self.request.user)
+        episodes = flag_selectors.episodes_with_details(self.request.user)
         if self.action == "list" and "retired" not in self.request.query_params:
             episodes = episodes.active()
         return episodes
@@ -297,7 +304,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         """Acknowledge the episode and record what was done (again: edit that record)."""
-        episode = selectors.episode_get_for_action(request.user, pk)
+        episode = flag_selectors.episode_get_for_action(request.user, pk)
         serializer = EpisodeAcknowledgeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -316,7 +323,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         """Close the episode; a note is kept as your comment on it."""
-        episode = selectors.episode_get_for_action(request.user, pk)
+        episode = flag_selectors.episode_get_for_action(request.user, pk)
         serializer = EpisodeResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         flag_services.episode_resolve(
@@ -330,7 +337,7 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     @action(detail=True, methods=["post"])
     def comments(self, request, pk=None):
         """Comment on the episode (the client's therapists and their supervisors)."""
-        episode = selectors.episode_get_for_comment(request.user, pk)
+        episode = flag_selectors.episode_get_for_comment(request.user, pk)
         serializer = EpisodeCommentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         comment = flag_services.episode_comment_add(
@@ -416,7 +423,7 @@ class ClientRecordExportView(ClinicTimeMixin, APIView):
     names, for the client's right of access. The primary therapist or a clinic admin."""
 
     def get(self, request, client_id: int):
-        client = selectors.client_get_for_change(request.user, client_id)
+        client = client_selectors.client_get_for_change(request.user, client_id)
         return exports.attachment(*exports.client_record_export(client))
 
 
@@ -447,6 +454,6 @@ class ClientFhirBundleView(ClinicTimeMixin, APIView):
     """One client's ratings as a FHIR R4 Bundle."""
 
     def get(self, request, client_id: int):
-        client = selectors.client_get(request.user, client_id)
+        client = client_selectors.client_get(request.user, client_id)
         ratings = Rating.objects.visible_to(request.user).filter(session__client=client)
         return _fhir_response(fhir.bundle(fhir.ratings_for_fhir(ratings)))

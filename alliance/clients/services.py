@@ -7,13 +7,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alliance.clients.selectors import client_code_suggest
 from alliance.models import (
     Client,
     ClientTransfer,
     Clinic,
     User,
 )
-from alliance.selectors import client_code_suggest
 
 # --- clients -----------------------------------------------------------------------------
 

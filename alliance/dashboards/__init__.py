@@ -8,7 +8,7 @@ read, as ``alliance.dashboards.<name>``.
 
 Every number on the caseload, supervision, packet and clinic-overview pages comes from
 here. Each function starts from the viewer's scope (``Client.objects.visible_to`` through
-``alliance.selectors``) and takes a fixed number of aggregate queries whatever the number of
+``alliance.clients.selectors``) and takes a fixed number of aggregate queries whatever the number of
 clients: ``.values(...).annotate(...)`` in SQL, then regrouped in Python or pandas. Figures
 are built by the pure ``alliance.charts`` and serialised once per request. The rules behind
 the ranking and each figure are in docs/dashboards.md.

@@ -19,10 +19,10 @@ from django.db.models import (
     When,
 )
 
-from alliance import selectors
 from alliance.dashboards.periods import Period
 from alliance.dashboards.queue import RiskQueue
 from alliance.models import Client, Episode, User
+from alliance.people import selectors as people_selectors
 from sessions.models import TherapySession
 
 # The supervisor's per-therapist trend compares two windows of this length.
@@ -35,7 +35,7 @@ ACKNOWLEDGE_DAYS = 90
 class TherapistFigures:
     """A supervisee's row on the supervision dashboard and in the packet."""
 
-    summary: selectors.TherapistSummary  # active clients, mean client alliance, open flags
+    summary: people_selectors.TherapistSummary  # active clients, mean client alliance, open flags
     completed: int = 0  # completed sessions in the period
     with_client_form: int = 0
     mean_recent: float | None = None  # mean client total, last TREND_WEEKS weeks
@@ -68,7 +68,7 @@ def therapist_figures(
     """Per-therapist figures for the supervision dashboard, in five aggregate queries (three
     when given the dashboard's ``queue`` of these therapists, whose reads they reuse).
 
-    From ``selectors.therapist_summaries`` (shared with the API and the clinic page): active
+    From ``people_selectors.therapist_summaries`` (shared with the API and the clinic page): active
     clients, mean of their latest client totals, open flags, and its completion counted
     here. Here, from one aggregate over the sessions (by the therapist who held them):
     client-form completion over ``period`` and over the summaries' COMPLETION_DAYS;
@@ -85,7 +85,7 @@ def therapist_figures(
     split = end - dt.timedelta(weeks=TREND_WEEKS)
     windows = {
         PERIOD_SPAN: (period.start_at, end),
-        SUMMARY_SPAN: (end - dt.timedelta(days=selectors.COMPLETION_DAYS), end),
+        SUMMARY_SPAN: (end - dt.timedelta(days=people_selectors.COMPLETION_DAYS), end),
         "recent": (split, end),
         "previous": (split - dt.timedelta(weeks=TREND_WEEKS), split),
     }
@@ -109,7 +109,7 @@ def therapist_figures(
         },
         windows=windows,
     )
-    summaries = selectors.therapist_summaries(
+    summaries = people_selectors.therapist_summaries(
         viewer,
         therapists,
         now=end,
@@ -162,7 +162,7 @@ def therapist_figures(
 
 
 # Two of _period_sums' windows besides the weeks and the trend windows: the period itself,
-# and the days of the therapist summaries' completion (selectors.COMPLETION_DAYS).
+# and the days of the therapist summaries' completion (people_selectors.COMPLETION_DAYS).
 PERIOD_SPAN = "period"
 SUMMARY_SPAN = "summary"
 

@@ -8,11 +8,12 @@ from django.db.models import (
     Q,
 )
 
-from alliance import selectors
+from alliance.clients import selectors as client_selectors
 from alliance.dashboards.figures import period_means
 from alliance.dashboards.periods import Period
 from alliance.flags.rules import rule_label
 from alliance.models import Client, Episode, Flag, User
+from alliance.people import selectors as people_selectors
 from measures.models import Rater, ScaleScore
 
 
@@ -54,14 +55,14 @@ def clinic_overview(admin: User, *, period: Period) -> ClinicOverview:
     visible = Client.objects.visible_to(admin)
     latest = pd.Series(
         list(
-            selectors.annotate_latest_client_total(visible.active())
+            client_selectors.annotate_latest_client_total(visible.active())
             .values_list("latest_client_total", flat=True)
             .order_by()
         ),
         dtype=float,
     )
 
-    completion = selectors.completion_by_therapist(
+    completion = people_selectors.completion_by_therapist(
         admin, None, start=period.start_at, end=period.end_at
     )
     therapists = User.objects.filter(

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from alliance import charts, selectors
+from alliance import charts
+from alliance.clients import selectors as client_selectors
 from alliance.dashboards.figures import TherapistFigures, therapist_figures
 from alliance.dashboards.periods import Period
 from alliance.dashboards.queue import CaseloadRow, caseload_rows, caseload_rows_for
@@ -49,7 +50,9 @@ def packet_for_therapist(
 
 def packet_for_client(viewer: User, client: Client, *, period: Period) -> Packet:
     """One client's packet (discharged clients too)."""
-    clients = list(selectors.caseload_for(viewer, include_discharged=True).filter(pk=client.pk))
+    clients = list(
+        client_selectors.caseload_for(viewer, include_discharged=True).filter(pk=client.pk)
+    )
     return Packet(
         rows=caseload_rows_for(viewer, clients),
         series=clients_series(clients, tz=period.tz),

@@ -17,8 +17,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from alliance import charts, selectors
+from alliance import charts
 from alliance.analytics import DEFAULTS
+from alliance.clients import selectors as client_selectors
 from alliance.dashboards.risk import EpisodeFact, Risk, needs_a_look, risk_assess
 from alliance.dashboards.scales import DEFAULT_SCALE_RANGE, missing_forms_after, scale_range_for
 from alliance.models import Client, Clinic, Episode, Flag, User
@@ -136,7 +137,7 @@ def caseload_sort(value: str | None) -> str:
     """``risk`` or ``-risk``, a sort the caseload selector offers, else the default (risk)."""
     if value in (RISK_SORT, f"-{RISK_SORT}"):
         return value
-    if value and value.removeprefix("-") in selectors.CASELOAD_SORTS:
+    if value and value.removeprefix("-") in client_selectors.CASELOAD_SORTS:
         return value
     return RISK_SORT
 
@@ -149,7 +150,7 @@ def caseload_rows(
     sort: str = RISK_SORT,
     include_discharged: bool = False,
 ) -> list["CaseloadRow"]:
-    """A row for each client of the caseload (``selectors.caseload_for``) with its risk
+    """A row for each client of the caseload (``client_selectors.caseload_for``) with its risk
     (``risk_assess``) and sparkline points (``CaseloadRow``).
 
     Sorted by risk tier, then the lowest latest client total, then code; or by any caseload
@@ -157,7 +158,7 @@ def caseload_rows(
     """
     sort = caseload_sort(sort)
     by_risk = sort.removeprefix("-") == RISK_SORT
-    clients = selectors.caseload_for(
+    clients = client_selectors.caseload_for(
         viewer,
         therapist=therapist,
         search=search,
@@ -179,7 +180,7 @@ def _risk_settings(clinic: Clinic | None) -> tuple[tuple[float, float], int]:
 
 def caseload_rows_for(viewer: User, clients: list[Client]) -> list["CaseloadRow"]:
     """A ``CaseloadRow`` for each client (with the caseload columns,
-    ``selectors.caseload_for``), in the order given: two queries."""
+    ``client_selectors.caseload_for``), in the order given: two queries."""
     if not clients:
         return []
     scale_range, missing_after = _risk_settings(viewer.clinic)
@@ -218,7 +219,7 @@ def _difference(latest: float | None, previous: float | None) -> float | None:
 class CaseloadRow:
     """A client's row on a caseload, a supervision queue or a packet.
 
-    ``client`` has the caseload columns (``selectors.annotate_alliance``); ``risk`` says
+    ``client`` has the caseload columns (``client_selectors.annotate_alliance``); ``risk`` says
     where it ranks and why; ``recent`` holds the sparkline's points (session number,
     client-rated total or None), oldest first.
     """
@@ -254,7 +255,7 @@ class RiskQueue:
     clients: int  # active primary clients of the therapists
     # What the ranking read of every client, for the per-therapist figures
     # (``therapist_figures(..., queue=...)``) to count from instead of reading it again.
-    ranking: list[selectors.RankingRow] = field(default_factory=list)
+    ranking: list[client_selectors.RankingRow] = field(default_factory=list)
     facts: dict[int, list[EpisodeFact]] = field(default_factory=dict)
     page: Page | None = None  # which part of the queue ``rows`` are
 
@@ -279,7 +280,7 @@ def risk_queue(
     if not therapists:
         return RiskQueue(rows=[], total=0, attention=0, clients=0)
     scale_range, missing_after = _risk_settings(viewer.clinic)
-    ranking = selectors.queue_ranking(viewer, [t.pk for t in therapists], sessions=0)
+    ranking = client_selectors.queue_ranking(viewer, [t.pk for t in therapists], sessions=0)
     facts = episode_facts([row.pk for row in ranking])
     ranked = []
     for row in ranking:
@@ -294,7 +295,7 @@ def risk_queue(
     queue = ranked if every_client else attention
     shown = Paginator(queue, limit).get_page(page)
     risks = {pk: risk for _key, pk, risk in shown.object_list}
-    found = {c.pk: c for c in selectors.caseload_for(viewer).filter(pk__in=list(risks))}
+    found = {c.pk: c for c in client_selectors.caseload_for(viewer).filter(pk__in=list(risks))}
     sparklines = recent_client_totals(list(found))
     rows = [
         CaseloadRow(

@@ -12,8 +12,9 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
-from alliance import charts, selectors
+from alliance import charts
 from alliance.dashboards.scales import scale_range_for
+from alliance.flags import selectors as flag_selectors
 from alliance.flags.rules import rule_label
 from alliance.models import Client, Flag
 from measures.models import Rater
@@ -133,9 +134,9 @@ def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
 
 def client_series(client: Client, *, sessions, flags) -> ClientSeries:
     """One client's series from the page's ``sessions`` (in course order) and active
-    ``flags`` (their sessions loaded), and ``selectors.scores_frame`` (the rupture engine's
+    ``flags`` (their sessions loaded), and ``flag_selectors.scores_frame`` (the rupture engine's
     own input, so markers sit where the engine saw the scores): one query."""
-    scores = selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
+    scores = flag_selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
     return ClientSeries(
         client=client,
         scores=_chart_scores(scores),
@@ -150,7 +151,7 @@ def clients_series(clients: list[Client], *, tz: dt.tzinfo) -> dict[int, ClientS
     if not clients:
         return {}
     ids = [c.pk for c in clients]
-    scores = selectors.scores_frame(Client.objects.filter(pk__in=ids)).scores
+    scores = flag_selectors.scores_frame(Client.objects.filter(pk__in=ids)).scores
     # Filtered once, not once per client: a packet has a hundred.
     charted = _chart_scores(scores).assign(client=scores["client"])
     by_client_scores = dict(list(charted.groupby("client")[CHART_SCORE_COLUMNS]))

@@ -16,11 +16,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from alliance import charts, dashboards, selectors
+from alliance import charts, dashboards
+from alliance.clients import selectors as client_selectors
 from alliance.dashboards.forms import PeriodForm, SupervisionFilterForm
 from alliance.interop import exports
 from alliance.models import Episode, User
 from alliance.pagination import DEFAULT_PAGE_SIZE, page_size
+from alliance.people import selectors as people_selectors
 
 # The clients to look at fit on one page of this many (as before pages); the full queue has
 # pages of 25 (alliance.pagination). ``?page_size=`` changes either, up to 250.
@@ -43,7 +45,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_supervisor:
         return redirect("home")
-    supervisees = list(selectors.supervisees_of(user))
+    supervisees = list(people_selectors.supervisees_of(user))
     today = dashboards.today_in(user.clinic)
     form = SupervisionFilterForm(
         request.GET,
@@ -110,7 +112,7 @@ def _packet_therapist(request: HttpRequest, therapist_id: int) -> User:
     user = request.user
     if therapist_id == user.pk and user.is_therapist:
         return user
-    return selectors.supervisee_get(user, therapist_id)
+    return people_selectors.supervisee_get(user, therapist_id)
 
 
 @dataclass
@@ -209,7 +211,7 @@ def _therapist_packet(request: HttpRequest, therapist_id: int):
 
 
 def _client_packet(request: HttpRequest, client_id: int):
-    client = selectors.client_get(request.user, client_id)
+    client = client_selectors.client_get(request.user, client_id)
     form, period = _packet_period(request, client.clinic)
     return client, form, dashboards.packet_for_client(request.user, client, period=period)
 

@@ -10,7 +10,8 @@ queries; ``manage.py alert_burden`` prints them.
 import statistics
 from dataclasses import dataclass, field
 
-from alliance import dashboards, selectors
+from alliance import dashboards
+from alliance.clients import selectors as client_selectors
 from alliance.models import Client, Clinic, Episode, Flag
 from sessions.models import TherapySession
 
@@ -55,7 +56,7 @@ def alert_burden(clinic: Clinic, *, as_if_unacknowledged: bool = False) -> Alert
     flags nobody has handled, to compare with one where every flag was an item."""
     clients = Client.objects.filter(clinic=clinic).active()
     since_form = dict(
-        selectors.annotate_sessions_since_client_form(clients).values_list(
+        client_selectors.annotate_sessions_since_client_form(clients).values_list(
             "pk", "sessions_since_client_form"
         )
     )

@@ -14,8 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alliance import selectors
 from alliance.analytics import DEFAULTS, detect, group_episodes, validate_config
+from alliance.flags import selectors as flag_selectors
 from alliance.models import (
     Client,
     Clinic,
@@ -86,14 +86,14 @@ def flags_refresh_for_client(*, client: Client, lock_wait: str | None = None) ->
     """Recompute one client's flags from their scores and store them (after every rating).
 
     Uses the clinic's rule settings and norms (clinic norms from the cache, see
-    ``selectors.clinic_norms_for``). A constant number of queries, however long the series
+    ``flag_selectors.clinic_norms_for``). A constant number of queries, however long the series
     and however many flags. ``lock_wait``: see ``flags_refresh``.
     """
     clinic = client.clinic
     return flags_refresh(
         clinic=clinic,
         client_ids=[client.pk],
-        config=selectors.flag_config_for_clinic(clinic),
+        config=flag_selectors.flag_config_for_clinic(clinic),
         lock_wait=lock_wait,
     )
 
@@ -152,8 +152,8 @@ def flags_refresh_for_clinic(
     """Recompute every flag of a clinic: its norms once, then ``batch_size`` clients per
     detect call, each batch in its own transaction."""
     started = time.perf_counter()
-    config = selectors.flag_config_for_clinic(
-        clinic, clinic_norms=selectors.clinic_norms_for(clinic, refresh=True)
+    config = flag_selectors.flag_config_for_clinic(
+        clinic, clinic_norms=flag_selectors.clinic_norms_for(clinic, refresh=True)
     )
     ids = list(Client.objects.filter(clinic=clinic).order_by("pk").values_list("pk", flat=True))
     total = FlagRefresh()
@@ -192,7 +192,7 @@ def flags_refresh(
         )
         if wait:
             _lock_timeout(None)  # the server's own limit again, for the rest of the transaction
-        frame = selectors.scores_frame(Client.objects.filter(pk__in=ids))
+        frame = flag_selectors.scores_frame(Client.objects.filter(pk__in=ids))
         detected = detect(frame.scores, config)
         result = _flags_upsert(client_ids=ids, detected=detected, session_ids=frame.session_ids)
     result.clients = len(ids)
@@ -338,7 +338,7 @@ def _episodes_upsert(*, found, session_ids: dict[tuple[int, int], int], now) -> 
 
 
 def _check_may_act(episode: Episode, user: User) -> None:
-    if not selectors.flag_may_act(user, episode.client):
+    if not flag_selectors.flag_may_act(user, episode.client):
         raise ValidationError(
             _("Only a therapist of this client acknowledges or resolves its flags.")
         )
@@ -378,7 +378,9 @@ def episode_acknowledge(
         )
     if (
         action_session is not None
-        and not selectors.flag_action_sessions(episode.client).filter(pk=action_session.pk).exists()
+        and not flag_selectors.flag_action_sessions(episode.client)
+        .filter(pk=action_session.pk)
+        .exists()
     ):
         errors["action_session"] = _("Choose one of this client's held sessions.")
     if rupture_type not in ("", *Episode.RuptureType.values):
@@ -433,7 +435,7 @@ COMMENT_MAX_LENGTH = 2000
 def episode_comment_add(*, episode: Episode, user: User, text: str) -> EpisodeComment:
     """A supervisor of the client's therapist, or a therapist of the client, comments on an
     episode (whatever its status)."""
-    if not selectors.flag_may_comment(user, episode.client):
+    if not flag_selectors.flag_may_comment(user, episode.client):
         raise ValidationError(
             _("Only the client's therapists and their supervisors comment on its flags.")
         )

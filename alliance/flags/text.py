@@ -9,9 +9,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from alliance import selectors
 from alliance.analytics import RULES
 from alliance.dashboards import scale_range_for
+from alliance.flags import selectors as flag_selectors
 from alliance.flags.rules import rule_description, rule_label
 from alliance.models import Client, Episode, Flag
 from measures.models import Rater
@@ -78,7 +78,7 @@ class Evidence:
     rule: str  # the rule's name in the clinician's words
     explanation: str  # the engine's sentence with every number
     description: str  # what the rule looks for and its source
-    client_report: selectors.ClientReport | None
+    client_report: flag_selectors.ClientReport | None
 
 
 def score_text(value: float, high: float) -> str:
@@ -101,7 +101,7 @@ def episode_headlines(client: Client, episodes: list[Episode]) -> dict[int, str]
     flags) and, when a drop needs its scores, the client's series: one query."""
     frame = None
     if any(_lead_drop(episode) for episode in episodes):
-        frame = selectors.scores_frame(Client.objects.filter(pk=client.pk))
+        frame = flag_selectors.scores_frame(Client.objects.filter(pk=client.pk))
     high = scale_range_for(client.clinic)[1]
     return {episode.pk: _headline(episode, frame, high) for episode in episodes}
 
@@ -208,7 +208,7 @@ def episode_evidence(episode: Episode, *, language: str) -> list[Evidence]:
             rule=str(rule_label(flag.rule)),
             explanation=flag.explanation,
             description=str(rule_description(flag.rule)),
-            client_report=selectors.flag_client_report(flag, language=language),
+            client_report=flag_selectors.flag_client_report(flag, language=language),
         )
         for flag in episode.evidence
     ]
@@ -223,7 +223,7 @@ class EpisodeRow:
 
 
 def client_episode_rows(user, client: Client) -> list[EpisodeRow]:
-    """The client page's episodes (``selectors.client_episodes``) with their headlines."""
-    episodes = list(selectors.client_episodes(user, client))
+    """The client page's episodes (``flag_selectors.client_episodes``) with their headlines."""
+    episodes = list(flag_selectors.client_episodes(user, client))
     headlines = episode_headlines(client, episodes)
     return [EpisodeRow(episode, headlines[episode.pk]) for episode in episodes]

@@ -17,7 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from alliance import selectors
+from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.flags.forms import (
     FlagAcknowledgeForm,
@@ -32,7 +32,7 @@ from alliance.models import Episode
 
 def _acknowledge_form(episode: Episode, data=None) -> FlagAcknowledgeForm:
     return FlagAcknowledgeForm(
-        data, episode=episode, sessions=selectors.flag_action_sessions(episode.client)
+        data, episode=episode, sessions=flag_selectors.flag_action_sessions(episode.client)
     )
 
 
@@ -47,11 +47,11 @@ def _episode_page(
 ) -> HttpResponse:
     user = request.user
     may_act = (
-        selectors.flag_may_act(user, episode.client)
+        flag_selectors.flag_may_act(user, episode.client)
         and episode.is_active
         and episode.status != Episode.Status.RESOLVED
     )
-    may_comment = selectors.flag_may_comment(user, episode.client)
+    may_comment = flag_selectors.flag_may_comment(user, episode.client)
     language = get_language()
     context = {
         "episode": episode,
@@ -70,20 +70,20 @@ def _episode_page(
 
 @login_required
 def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
-    return _episode_page(request, selectors.episode_get(request.user, episode_id))
+    return _episode_page(request, flag_selectors.episode_get(request.user, episode_id))
 
 
 @login_required
 def flag_detail(request: HttpRequest, flag_id: int) -> HttpResponse:
     """A link to one rule's flag (older pages, exports) opens its episode."""
-    episode_id = selectors.flag_episode_id(request.user, flag_id)
+    episode_id = flag_selectors.flag_episode_id(request.user, flag_id)
     return redirect("episode_detail", episode_id=episode_id)
 
 
 @login_required
 @require_POST
 def episode_acknowledge(request: HttpRequest, episode_id: int) -> HttpResponse:
-    episode = selectors.episode_get_for_action(request.user, episode_id)
+    episode = flag_selectors.episode_get_for_action(request.user, episode_id)
     form = _acknowledge_form(episode, request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -107,7 +107,7 @@ def episode_acknowledge(request: HttpRequest, episode_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def episode_resolve(request: HttpRequest, episode_id: int) -> HttpResponse:
-    episode = selectors.episode_get_for_action(request.user, episode_id)
+    episode = flag_selectors.episode_get_for_action(request.user, episode_id)
     form = FlagResolveForm(request.POST)
     if form.is_valid():
         try:
@@ -125,7 +125,7 @@ def episode_resolve(request: HttpRequest, episode_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def episode_comment(request: HttpRequest, episode_id: int) -> HttpResponse:
-    episode = selectors.episode_get_for_comment(request.user, episode_id)
+    episode = flag_selectors.episode_get_for_comment(request.user, episode_id)
     form = FlagCommentForm(request.POST)
     if form.is_valid():
         try:
@@ -152,8 +152,8 @@ def clinic_rules(request: HttpRequest) -> HttpResponse:
     clinic = user.clinic
     form = RuleSettingsForm(
         request.POST or None,
-        current=selectors.clinic_rule_settings(clinic),
-        scales=selectors.clinic_rule_scales(clinic),
+        current=flag_selectors.clinic_rule_settings(clinic),
+        scales=flag_selectors.clinic_rule_scales(clinic),
     )
     if request.method == "POST":
         if form.is_valid():

@@ -32,8 +32,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from alliance import selectors
+from alliance.clients import selectors as client_selectors
 from alliance.models import Client, Flag, User
+from alliance.people import selectors as people_selectors
 from measures.models import ItemAnswer, Rating, ScaleScore
 from measures.selectors import instrument_definition
 
@@ -77,13 +78,13 @@ def export_scope(
 ) -> ExportScope:
     """The scope asked for, checked against the user's: Http404 for a client or therapist
     outside it (a therapist: yourself, a supervisee, or anyone in the clinic for admins)."""
-    client = selectors.client_get(user, client_id) if client_id is not None else None
+    client = client_selectors.client_get(user, client_id) if client_id is not None else None
     therapist = None
     if therapist_id is not None:
         if therapist_id == user.pk and user.is_therapist:
             therapist = user
         else:
-            therapist = selectors.supervisee_get(user, therapist_id)
+            therapist = people_selectors.supervisee_get(user, therapist_id)
     return ExportScope(client=client, therapist=therapist)
 
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.urls import path
 
-from alliance import selectors
+from alliance.clients import selectors as client_selectors
 from alliance.interop import exports
 
 
@@ -24,7 +24,7 @@ def client_ratings(request: HttpRequest, client_id: int, fmt: str) -> HttpRespon
 @login_required
 def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
     """Everything stored about the client (right of access): primary therapist or admin."""
-    client = selectors.client_get_for_change(request.user, client_id)
+    client = client_selectors.client_get_for_change(request.user, client_id)
     return exports.attachment(*exports.client_record_export(client))
 
 

@@ -30,11 +30,12 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
 
-from alliance import selectors
 from alliance.api.errors import error_body
+from alliance.clients import selectors as client_selectors
 from alliance.interop.exports import _safe
 from alliance.models import AccessEvent
 from alliance.pagination import paginate
+from alliance.people import selectors as people_selectors
 from alliance.security import services
 from alliance.security.audit import audit_record
 from alliance.security.forms import AuditFilterForm, ClinicSecurityForm, TokenForm
@@ -241,7 +242,7 @@ def clinic_security(request: HttpRequest) -> HttpResponse:
 @require_POST
 def clinic_user_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _clinic_admin(request)
-    person = selectors.clinic_user_get(admin, user_id)
+    person = people_selectors.clinic_user_get(admin, user_id)
     try:
         services.two_factor_reset(user=person, changed_by=admin)
     except ValidationError as exc:
@@ -330,7 +331,7 @@ def audit_log_csv(request: HttpRequest) -> HttpResponse:
 @login_required
 def client_access(request: HttpRequest, client_id: int) -> HttpResponse:
     """Who looked at a client's record, and who changed what in it (clinic admins)."""
-    client = selectors.client_get(request.user, client_id)
+    client = client_selectors.client_get(request.user, client_id)
     if not request.user.is_clinic_admin:  # of the client's clinic: client_get scoped it
         raise Http404("A client's access history is for clinic admins.")
     events = list(

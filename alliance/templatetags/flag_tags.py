@@ -2,7 +2,7 @@
 
 from django import template
 
-from alliance import selectors
+from alliance.flags import selectors as flag_selectors
 from alliance.models import Episode
 
 register = template.Library()
@@ -14,8 +14,8 @@ def flag_permissions(context, client) -> dict:
     resolve) and comment. Decided by the same selectors as the episode views."""
     user = context["request"].user
     return {
-        "act": selectors.flag_may_act(user, client),
-        "comment": selectors.flag_may_comment(user, client),
+        "act": flag_selectors.flag_may_act(user, client),
+        "comment": flag_selectors.flag_may_comment(user, client),
     }
 
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from alliance.api.base import ScopedViewSet
 from alliance.api.errors import Conflict
 from alliance.api.schema import CONFLICT
-from alliance.selectors import client_get, client_may_add_session
+from alliance.clients.selectors import client_get, client_may_add_session
 from measures.models import Rater, Rating
 from sessions import services
 from sessions.api.filters import TherapySessionFilter

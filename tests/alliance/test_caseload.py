@@ -6,7 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import dashboards, selectors
+from alliance import dashboards
+from alliance.clients import selectors as client_selectors
 from alliance.models import Client
 from tests.alliance.dashboard_helpers import flag
 from tests.factories import (
@@ -57,7 +58,7 @@ def test_caseload_columns(therapist, instruments):
     upcoming = TherapySessionFactory(
         client=client, number=5, status="scheduled", starts_at=timezone.now() + dt.timedelta(days=2)
     )
-    [row] = selectors.caseload_for(therapist, therapist=therapist)
+    [row] = client_selectors.caseload_for(therapist, therapist=therapist)
     assert row.latest_client_total == 4
     assert row.latest_therapist_total == 3
     assert row.open_episodes == 2  # one per episode; acknowledged and retired ones are not open
@@ -261,7 +262,9 @@ def test_caseload_pages_use_a_constant_number_of_queries(
 def test_the_caseload_selector_is_one_query(therapist, instruments, django_assert_num_queries):
     build_caseload(therapist, instruments, 4)
     with django_assert_num_queries(1):
-        rows = list(selectors.caseload_for(therapist, therapist=therapist, sort="-since_form"))
+        rows = list(
+            client_selectors.caseload_for(therapist, therapist=therapist, sort="-since_form")
+        )
         [row.primary_therapist.username for row in rows]
     assert len(rows) == 4
 

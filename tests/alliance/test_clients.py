@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.urls import reverse
 
-from alliance import selectors
+from alliance.clients import selectors as client_selectors
 from alliance.clients import services as client_services
 from alliance.models import Client, ClientTransfer
 from tests.factories import ClientFactory, ClinicFactory, TherapistFactory
@@ -13,21 +13,21 @@ pytestmark = pytest.mark.django_db
 
 class TestCodeSuggestion:
     def test_the_first_code_uses_the_clinics_initial(self, clinic):
-        assert selectors.client_code_suggest(clinic) == "R-0001"
+        assert client_selectors.client_code_suggest(clinic) == "R-0001"
 
     def test_the_next_code_follows_the_highest(self, therapist):
         ClientFactory(primary_therapist=therapist, code="R-0007")
         ClientFactory(primary_therapist=therapist, code="R-0041")
         ClientFactory(primary_therapist=therapist, code="R-9x")  # not in the sequence
         ClientFactory(primary_therapist=therapist, code="OLD-0100")
-        assert selectors.client_code_suggest(therapist.clinic) == "R-0042"
+        assert client_selectors.client_code_suggest(therapist.clinic) == "R-0042"
 
     def test_other_clinics_do_not_count(self, therapist):
         ClientFactory(primary_therapist__clinic=ClinicFactory(name="Rosewood"), code="R-0099")
-        assert selectors.client_code_suggest(therapist.clinic) == "R-0001"
+        assert client_selectors.client_code_suggest(therapist.clinic) == "R-0001"
 
     def test_a_clinic_name_without_latin_letters_gets_c(self):
-        assert selectors.client_code_suggest(ClinicFactory(name="123 診所")) == "C-0001"
+        assert client_selectors.client_code_suggest(ClinicFactory(name="123 診所")) == "C-0001"
 
 
 class TestClientCreate:

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from alliance import dashboards, selectors
+from alliance import dashboards
 from alliance.models import Client, Episode, Flag
+from alliance.people import selectors as people_selectors
 from measures.services import rating_record
 from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
 from tests.alliance.flag_helpers import answers_for
@@ -436,7 +437,7 @@ def test_the_api_summaries_count_from_the_queue_as_their_own_reads(
     """/api/v1/supervision/ passes its queue's ranking to therapist_summaries."""
     from tests.api.conftest import api_client_for
 
-    [own] = selectors.therapist_summaries(supervisor, [therapist])
+    [own] = people_selectors.therapist_summaries(supervisor, [therapist])
     [served] = api_client_for(supervisor).get("/api/v1/supervision/").json()["therapists"]
     assert (served["active_clients"], served["mean_client_alliance"]) == (2, pytest.approx(3.0))
     assert (served["active_clients"], served["mean_client_alliance"]) == (

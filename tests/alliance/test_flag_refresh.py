@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from alliance import selectors
 from alliance.analytics import DEFAULTS
+from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.models import Client, Episode, Flag
 from measures.models import Rating
@@ -48,7 +48,7 @@ def test_scores_frame_has_scores_tension_and_missing_client_forms_in_one_query(
         cancelled=[3],
     )
     with django_assert_num_queries(1):
-        frame = selectors.scores_frame(Client.objects.filter(pk=client_of_therapist.pk))
+        frame = flag_selectors.scores_frame(Client.objects.filter(pk=client_of_therapist.pk))
     scores = frame.scores
     assert list(scores.columns) == ["client", "rater", "scale", "session", "score", "number"]
     totals = scores[scores["scale"] == "total"].sort_values(["rater", "session"])
@@ -84,9 +84,9 @@ def test_scores_frame_has_scores_tension_and_missing_client_forms_in_one_query(
 
 
 def test_scores_frame_of_no_clients_is_empty(db):
-    frame = selectors.scores_frame(Client.objects.none())
+    frame = flag_selectors.scores_frame(Client.objects.none())
     assert frame.scores.empty
-    assert list(frame.scores.columns) == selectors.SCORES_COLUMNS
+    assert list(frame.scores.columns) == flag_selectors.SCORES_COLUMNS
 
 
 # --- the config --------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_scores_frame_of_no_clients_is_empty(db):
 
 def test_config_merges_clinic_settings_over_defaults_with_instrument_data(clinic, instruments):
     clinic.rule_settings = {"below_baseline": {"k": 1}, "ceiling": {"enabled": False}}
-    config = selectors.flag_config_for_clinic(clinic)
+    config = flag_selectors.flag_config_for_clinic(clinic)
     assert config["below_baseline"]["k"] == 1.0
     assert config["below_baseline"]["min_prior"] == DEFAULTS["below_baseline"]["min_prior"]
     assert config["ceiling"]["enabled"] is False
@@ -114,7 +114,7 @@ def test_config_merges_clinic_settings_over_defaults_with_instrument_data(clinic
 
 def test_invalid_stored_settings_fall_back_to_the_defaults(clinic, instruments, caplog):
     clinic.rule_settings = {"below_baseline": {"k": -1}}
-    config = selectors.flag_config_for_clinic(clinic)
+    config = flag_selectors.flag_config_for_clinic(clinic)
     assert config["below_baseline"]["k"] == DEFAULTS["below_baseline"]["k"]
     assert "invalid rule settings" in caplog.text
 
@@ -126,20 +126,20 @@ def test_clinic_norms_replace_instrument_norms_from_30_clients(instruments):
         client = ClientFactory(primary_therapist=therapist, code=f"B-{i:03d}")
         first = 3.0 + (i % 10) / 6  # spread between clients, kept by the second rating
         course(client, instruments, client_totals=[first, first + (1 / 6 if i % 3 else 0)])
-    norms = selectors.clinic_norms_for(clinic, refresh=True)
+    norms = flag_selectors.clinic_norms_for(clinic, refresh=True)
     assert norms["client"]["total"]["source"] == "clinic data (30 clients)"
     assert "therapist" not in norms  # no therapist ratings in this clinic
-    config = selectors.flag_config_for_clinic(clinic)
+    config = flag_selectors.flag_config_for_clinic(clinic)
     assert config["norms"]["client"]["total"]["source"] == "clinic data (30 clients)"
     # Scales without enough clinic data keep the instrument's norms.
     assert config["norms"]["therapist"]["total"]["source"] == "instrument norms"
     # The cached value is used by a single client's refresh.
-    assert selectors.clinic_norms_for(clinic) == norms
+    assert flag_selectors.clinic_norms_for(clinic) == norms
 
 
 def test_clinic_norms_need_30_clients(client_of_therapist, instruments):
     course(client_of_therapist, instruments, client_totals=[4, 4])
-    assert selectors.clinic_norms_for(client_of_therapist.clinic, refresh=True) == {}
+    assert flag_selectors.clinic_norms_for(client_of_therapist.clinic, refresh=True) == {}
 
 
 # --- the upsert --------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def test_a_batch_only_touches_its_own_clinics_clients(instruments, client_of_the
     result = flag_services.flags_refresh(
         clinic=other,
         client_ids=[client_of_therapist.pk, *(c.pk for c in clients)],
-        config=selectors.flag_config_for_clinic(other),
+        config=flag_selectors.flag_config_for_clinic(other),
     )
     assert result.clients == 2
     assert not client_of_therapist.flags.exists()

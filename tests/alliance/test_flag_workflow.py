@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import selectors
+from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.models import Episode, EpisodeComment, Flag
 from sessions.models import TherapySession
@@ -220,7 +220,7 @@ def test_a_tension_report_without_a_comment_says_so(client, therapist, sessions,
     tension = Flag.objects.get(session=sessions[4], rule="client_reported_tension")
     page = as_user(client, therapist).get(reverse("episode_detail", args=[tension.episode_id]))
     (item,) = page.context["evidence"]
-    assert item.client_report == selectors.ClientReport(comment="", addressed="")
+    assert item.client_report == flag_selectors.ClientReport(comment="", addressed="")
     assert "No comment" in page.content.decode()
 
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from alliance import selectors
 from alliance.analytics import DEFAULTS
+from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.flags.forms import RuleSettingsForm
 from alliance.models import Clinic, Flag
@@ -20,8 +20,8 @@ def post_data(clinic, **changes) -> dict:
     """What the browser sends for the page as shown (the clinic's current settings), with
     ``changes`` by field name (None: the field is left out, as an unticked box is)."""
     form = RuleSettingsForm(
-        current=selectors.clinic_rule_settings(clinic),
-        scales=selectors.clinic_rule_scales(clinic),
+        current=flag_selectors.clinic_rule_settings(clinic),
+        scales=flag_selectors.clinic_rule_scales(clinic),
     )
     data = {}
     for name in form.fields:

@@ -13,8 +13,8 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alliance import selectors
 from alliance.analytics.config import TENSION_SCALE
+from alliance.flags import selectors as flag_selectors
 from alliance.models import Client
 from measures.models import Rater, Rating, ScaleScore
 from sessions.models import TherapySession
@@ -25,7 +25,7 @@ Status = TherapySession.Status
 START = dt.datetime(2025, 1, 6, 9, tzinfo=dt.UTC)
 
 
-def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
+def reference_scores_frame(rows: list[tuple]) -> flag_selectors.ScoresFrame:
     """The pandas implementation scores_frame had before it was built in plain Python, with
     positions: held sessions ranked by date, then number, per client."""
     raw = pd.DataFrame.from_records(
@@ -99,18 +99,18 @@ def reference_scores_frame(rows: list[tuple]) -> selectors.ScoresFrame:
         ),
     ]
     parts = [part for part in parts if len(part)]
-    columns = selectors.SCORES_COLUMNS
+    columns = flag_selectors.SCORES_COLUMNS
     scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     scores["score"] = pd.to_numeric(scores["score"], errors="coerce").astype(float)
     scores["session"] = scores["session"].astype("int64")
     scores["number"] = scores["number"].astype("int64")
     scores = scores[columns].reset_index(drop=True)
     scores = scores.astype({"rater": "category", "scale": "category"})
-    return selectors.ScoresFrame(scores=scores, session_ids=session_ids)
+    return flag_selectors.ScoresFrame(scores=scores, session_ids=session_ids)
 
 
-def assert_same_frame(rows: list[tuple]) -> selectors.ScoresFrame:
-    built = selectors.scores_frame_from_rows(rows)
+def assert_same_frame(rows: list[tuple]) -> flag_selectors.ScoresFrame:
+    built = flag_selectors.scores_frame_from_rows(rows)
     expected = reference_scores_frame(rows)
     pd.testing.assert_frame_equal(built.scores, expected.scores, check_exact=True)
     assert list(built.session_ids.items()) == list(expected.session_ids.items())
@@ -156,7 +156,7 @@ def test_the_frame_is_the_pandas_versions_on_any_rows(rows):
 def test_no_rows_give_the_empty_frame_with_the_engine_columns():
     built = assert_same_frame([])
     assert built.scores.empty
-    assert list(built.scores.columns) == selectors.SCORES_COLUMNS
+    assert list(built.scores.columns) == flag_selectors.SCORES_COLUMNS
     assert built.session_ids == {}
 
 
@@ -224,12 +224,12 @@ def test_the_frame_is_the_pandas_versions_on_awkward_courses(
     clients = Client.objects.filter(pk__in=[first.pk, second.pk])
     rows = list(
         TherapySession.objects.filter(client__in=clients)
-        .exclude(status__in=selectors.NOT_HELD)
-        .values_list(*selectors.SCORES_QUERY_FIELDS)
+        .exclude(status__in=flag_selectors.NOT_HELD)
+        .values_list(*flag_selectors.SCORES_QUERY_FIELDS)
         .order_by()
     )
     assert_same_frame(rows)
-    frame = selectors.scores_frame(clients)
+    frame = flag_selectors.scores_frame(clients)
     pd.testing.assert_frame_equal(frame.scores, reference_scores_frame(rows).scores)
 
     scores = frame.scores

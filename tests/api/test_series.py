@@ -3,7 +3,9 @@ rupture engine read the same score when a session holds two ratings by one rater
 
 import pytest
 
-from alliance import dashboards, selectors
+from alliance import dashboards
+from alliance.clients import selectors as client_selectors
+from alliance.flags import selectors as flag_selectors
 from alliance.models import Client
 from measures.models import Rater
 from tests.api.conftest import api_client_for
@@ -35,14 +37,14 @@ def test_two_client_forms_in_one_session_count_the_last_stored(
     series = api_client_for(therapist).get(f"/api/v1/clients/{client.pk}/series/").json()
     assert series["sessions"][0][Rater.CLIENT]["total"] == pytest.approx(expected)
 
-    frame = selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
+    frame = flag_selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
     [engine] = frame[(frame["rater"] == Rater.CLIENT) & (frame["scale"] == "total")]["score"]
     assert engine == pytest.approx(expected)
 
     [row] = dashboards.caseload_rows(therapist, therapist=therapist)
     assert row.client.latest_client_total == pytest.approx(expected)
     assert row.recent == [(1, pytest.approx(expected))]
-    [ranked] = selectors.queue_ranking(therapist, [therapist.pk], sessions=1)
+    [ranked] = client_selectors.queue_ranking(therapist, [therapist.pk], sessions=1)
     assert ranked.recent_totals == [pytest.approx(expected)]
 
     from sessions.selectors import client_rating_of, sessions_of_client

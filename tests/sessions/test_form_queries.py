@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance import selectors
+from alliance.flags import selectors as flag_selectors
 from sessions.formlinks import formlink_create
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 from tests.sessions.conftest import form_post
@@ -55,7 +55,7 @@ def test_the_client_form_takes_the_same_queries_for_a_short_and_a_long_course(
     short = ClientFactory(primary_therapist=therapist, code="SHORT")
     _course(short, instruments, 3)
     # The clinic norms are cached for an hour: warm, as on a server in use.
-    selectors.clinic_norms_for(therapist.clinic)
+    flag_selectors.clinic_norms_for(therapist.clinic)
     small = _queries(client, therapist, short, 4)
 
     long = ClientFactory(primary_therapist=therapist, code="LONG")

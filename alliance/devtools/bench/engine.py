@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from alliance import selectors
 from alliance.analytics import detect
 from alliance.devtools.bench.synthetic import BenchClinic
+from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.models import Client
 
@@ -44,14 +44,14 @@ def measure_engine(bench: BenchClinic, *, scale: str) -> EngineResult:
     )
     started = time.perf_counter()
     parts = [
-        selectors.scores_frame(Client.objects.filter(pk__in=ids[i : i + READ_BATCH])).scores
+        flag_selectors.scores_frame(Client.objects.filter(pk__in=ids[i : i + READ_BATCH])).scores
         for i in range(0, len(ids), READ_BATCH)
     ]
     # Batches have categories of their own: the concatenation is unified again.
     scores = pd.concat(parts, ignore_index=True).astype({"rater": "category", "scale": "category"})
     del parts
     read = time.perf_counter() - started
-    config = selectors.flag_config_for_clinic(bench.clinic)
+    config = flag_selectors.flag_config_for_clinic(bench.clinic)
 
     started = time.perf_counter()
     flags = detect(scores, config)
