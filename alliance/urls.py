@@ -5,7 +5,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from alliance import views
+from alliance.clients import views as client_views
 from alliance.flags import views as flag_views
+from alliance.people import views as people_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,12 +15,12 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password_set"),
-    path("caseload/", views.caseload, name="caseload"),
-    path("clients/", views.client_list, name="client_list"),
-    path("clients/new/", views.client_create, name="client_create"),
-    path("clients/<int:client_id>/", views.client_detail, name="client_detail"),
-    path("clients/<int:client_id>/edit/", views.client_edit, name="client_edit"),
-    path("clients/<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
+    path("caseload/", client_views.caseload, name="caseload"),
+    path("clients/", client_views.client_list, name="client_list"),
+    path("clients/new/", client_views.client_create, name="client_create"),
+    path("clients/<int:client_id>/", client_views.client_detail, name="client_detail"),
+    path("clients/<int:client_id>/edit/", client_views.client_edit, name="client_edit"),
+    path("clients/<int:client_id>/transfer/", client_views.client_transfer, name="client_transfer"),
     path("clients/<int:client_id>/export/", include("alliance.interop.views")),
     path("flags/<int:flag_id>/", flag_views.flag_detail, name="flag_detail"),
     path("episodes/<int:episode_id>/", flag_views.episode_detail, name="episode_detail"),
@@ -33,32 +35,32 @@ urlpatterns = [
     path("", include("alliance.dashboards.views")),
     path(
         "supervision/therapists/<int:therapist_id>/",
-        views.therapist_caseload,
+        client_views.therapist_caseload,
         name="therapist_caseload",
     ),
-    path("clinic/", views.clinic, name="clinic"),
-    path("clinic/users/new/", views.clinic_user_create, name="clinic_user_create"),
-    path("clinic/users/<int:user_id>/", views.clinic_user, name="clinic_user"),
+    path("clinic/", people_views.clinic, name="clinic"),
+    path("clinic/users/new/", people_views.clinic_user_create, name="clinic_user_create"),
+    path("clinic/users/<int:user_id>/", people_views.clinic_user, name="clinic_user"),
     path(
         "clinic/users/<int:user_id>/deactivate/",
-        views.clinic_user_deactivate,
+        people_views.clinic_user_deactivate,
         name="clinic_user_deactivate",
     ),
     path(
         "clinic/users/<int:user_id>/reactivate/",
-        views.clinic_user_reactivate,
+        people_views.clinic_user_reactivate,
         name="clinic_user_reactivate",
     ),
     path(
         "clinic/users/<int:user_id>/password-reset/",
-        views.clinic_user_password_reset,
+        people_views.clinic_user_password_reset,
         name="clinic_user_password_reset",
     ),
     path("clinic/rules/", flag_views.clinic_rules, name="clinic_rules"),
-    path("clinic/supervision/", views.clinic_supervision_add, name="clinic_supervision_add"),
+    path("clinic/supervision/", people_views.clinic_supervision_add, name="clinic_supervision_add"),
     path(
         "clinic/supervision/<int:supervision_id>/remove/",
-        views.clinic_supervision_remove,
+        people_views.clinic_supervision_remove,
         name="clinic_supervision_remove",
     ),
     # Sessions and the therapist's post-session rating.

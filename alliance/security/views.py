@@ -36,6 +36,7 @@ from alliance.interop.exports import _safe
 from alliance.models import AccessEvent
 from alliance.pagination import paginate
 from alliance.people import selectors as people_selectors
+from alliance.people.views import clinic_admin_of
 from alliance.security import services
 from alliance.security.audit import audit_record
 from alliance.security.forms import AuditFilterForm, ClinicSecurityForm, TokenForm
@@ -48,7 +49,6 @@ from alliance.security.selectors import (
     client_changes,
 )
 from alliance.security.two_factor import two_factor_required
-from alliance.views import _clinic_admin
 
 AUDIT_PAGE_SIZE = 100
 
@@ -213,7 +213,7 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def clinic_security(request: HttpRequest) -> HttpResponse:
-    admin = _clinic_admin(request)
+    admin = clinic_admin_of(request)
     form = ClinicSecurityForm(request.POST or None, instance=admin.clinic)
     if (
         request.method == "POST"
@@ -241,7 +241,7 @@ def clinic_security(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def clinic_user_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
-    admin = _clinic_admin(request)
+    admin = clinic_admin_of(request)
     person = people_selectors.clinic_user_get(admin, user_id)
     try:
         services.two_factor_reset(user=person, changed_by=admin)
@@ -259,7 +259,7 @@ def clinic_user_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResp
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     """Every access to the clinic's client data, newest first, with filters. Read only."""
-    admin = _clinic_admin(request)
+    admin = clinic_admin_of(request)
     filters = AuditFilterForm(request.GET, clinic_id=admin.clinic_id)
     events = audit_events_filtered(admin, **filters.values())
     page = paginate(request, events, default=AUDIT_PAGE_SIZE)
@@ -290,7 +290,7 @@ class _Echo:
 @login_required
 def audit_log_csv(request: HttpRequest) -> HttpResponse:
     """The filtered audit log as CSV (times in UTC). The export is itself recorded."""
-    admin = _clinic_admin(request)
+    admin = clinic_admin_of(request)
     filters = AuditFilterForm(request.GET, clinic_id=admin.clinic_id)
     events = audit_events_filtered(admin, **filters.values())
     audit_record(
