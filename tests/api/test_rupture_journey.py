@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.alliance.flag_helpers import ITEMS
 from tests.api.conftest import api_client_for
+from tests.flags.helpers import ITEMS
 
 pytestmark = pytest.mark.django_db
 

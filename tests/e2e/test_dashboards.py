@@ -6,7 +6,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from tests.alliance.dashboard_helpers import flag, weekly_course
+from tests.dashboards.helpers import flag, weekly_course
 from tests.e2e.conftest import SCREENSHOTS, log_in
 from tests.factories import ClientFactory, SupervisionFactory
 

@@ -8,9 +8,9 @@ from django.core.management import call_command
 
 from alliance.models import Episode, EpisodeComment, Flag
 from measures.models import Instrument
-from tests.alliance.flag_helpers import course
 from tests.e2e.conftest import log_in
 from tests.factories import ClientFactory, SupervisionFactory, TherapistFactory
+from tests.flags.helpers import course
 
 
 @pytest.mark.django_db(transaction=True)

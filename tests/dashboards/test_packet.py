@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from alliance import dashboards
 from alliance.models import Flag
-from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
+from tests.dashboards.helpers import flag, queries_for, weekly_course
 from tests.factories import (
     ClientFactory,
     ClinicAdminFactory,

@@ -1,5 +1,5 @@
 """The benchmark's loading, references and engine figures, at a tiny scale in the test
-database (tests/alliance/test_bench.py covers the clinic and the pages)."""
+database (tests/devtools/test_bench.py covers the clinic and the pages)."""
 
 import datetime as dt
 

@@ -13,8 +13,7 @@ from alliance import dashboards
 from alliance.models import Client, Episode, Flag
 from alliance.people import selectors as people_selectors
 from measures.services import rating_record
-from tests.alliance.dashboard_helpers import flag, queries_for, weekly_course
-from tests.alliance.flag_helpers import answers_for
+from tests.dashboards.helpers import flag, queries_for, weekly_course
 from tests.factories import (
     ClientFactory,
     ClinicAdminFactory,
@@ -24,6 +23,7 @@ from tests.factories import (
     TherapistFactory,
     TherapySessionFactory,
 )
+from tests.flags.helpers import answers_for
 
 pytestmark = pytest.mark.django_db
 

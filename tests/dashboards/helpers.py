@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from measures.services import rating_record
 from sessions.models import TherapySession
-from tests.alliance.flag_helpers import answers_for
 from tests.factories import FlagFactory, TherapySessionFactory
+from tests.flags.helpers import answers_for
 
 
 def weekly_course(

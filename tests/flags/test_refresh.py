@@ -17,7 +17,6 @@ from measures.models import Rating
 from measures.services import rating_record
 from sessions import formlinks
 from sessions import services as session_services
-from tests.alliance.flag_helpers import answers_for, course, flag_rows, next_session
 from tests.factories import (
     ClientFactory,
     ClinicFactory,
@@ -25,6 +24,7 @@ from tests.factories import (
     TherapistFactory,
     rating_of,
 )
+from tests.flags.helpers import answers_for, course, flag_rows, next_session
 
 pytestmark = pytest.mark.django_db
 

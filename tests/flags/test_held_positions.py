@@ -12,8 +12,8 @@ from alliance.flags.services import flags_refresh_for_client
 from alliance.models import Flag
 from sessions import services as session_services
 from sessions.models import TherapySession
-from tests.alliance.flag_helpers import answers_for, course
 from tests.factories import rating_of
+from tests.flags.helpers import answers_for, course
 
 pytestmark = pytest.mark.django_db
 

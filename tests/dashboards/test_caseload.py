@@ -9,7 +9,7 @@ from django.utils import timezone
 from alliance import dashboards
 from alliance.clients import selectors as client_selectors
 from alliance.models import Client
-from tests.alliance.dashboard_helpers import flag
+from tests.dashboards.helpers import flag
 from tests.factories import (
     ClientFactory,
     FlagFactory,

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from alliance.devtools.burden import alert_burden
-from tests.alliance.dashboard_helpers import flag, weekly_course
+from tests.dashboards.helpers import flag, weekly_course
 from tests.factories import ClientFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db

@@ -18,8 +18,8 @@ from alliance.flags import selectors as flag_selectors
 from alliance.models import Client
 from measures.models import Rater, Rating, ScaleScore
 from sessions.models import TherapySession
-from tests.alliance.flag_helpers import answers_for
 from tests.factories import ClientFactory, TherapySessionFactory, rating_of
+from tests.flags.helpers import answers_for
 
 Status = TherapySession.Status
 START = dt.datetime(2025, 1, 6, 9, tzinfo=dt.UTC)

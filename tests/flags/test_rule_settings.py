@@ -9,7 +9,7 @@ from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.flags.forms import RuleSettingsForm
 from alliance.models import Clinic, Flag
-from tests.alliance.flag_helpers import course
+from tests.flags.helpers import course
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,45 @@
+"""The core app's models, one module per area (clinics and people, clients, rupture
+episodes and flags, the audit log), re-exported here: ``from alliance.models import Client``.
+"""
+
+from alliance.models.audit import AccessEvent, AccessEventQuerySet, ApiTokenSecondFactor
+from alliance.models.clients import Client, ClientQuerySet, ClientTransfer
+from alliance.models.clinics import (
+    KIOSK_SESSION_DAYS_MAX,
+    Clinic,
+    Role,
+    Supervision,
+    TimeStampedModel,
+    User,
+    validate_timezone,
+)
+from alliance.models.flags import (
+    Episode,
+    EpisodeComment,
+    EpisodeQuerySet,
+    Flag,
+    FlagQuerySet,
+    PendingFlagRefresh,
+)
+
+__all__ = [
+    "KIOSK_SESSION_DAYS_MAX",
+    "AccessEvent",
+    "AccessEventQuerySet",
+    "ApiTokenSecondFactor",
+    "Client",
+    "ClientQuerySet",
+    "ClientTransfer",
+    "Clinic",
+    "Episode",
+    "EpisodeComment",
+    "EpisodeQuerySet",
+    "Flag",
+    "FlagQuerySet",
+    "PendingFlagRefresh",
+    "Role",
+    "Supervision",
+    "TimeStampedModel",
+    "User",
+    "validate_timezone",
+]
