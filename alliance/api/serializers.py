@@ -319,8 +319,9 @@ class RiskSerializer(serializers.Serializer):
     """Why a client ranks where they do: the same ranking as the web app's caseloads."""
 
     tier = serializers.IntegerField(
-        help_text="0 unrepaired rupture, 1 rupture with repair pending, 2 low or declining, "
-        "3 open signal, 4 client forms missing, 5 no concerns (docs/dashboards.md)."
+        help_text="0 unrepaired rupture, 1 rupture with repair pending, 2 low alliance, "
+        "3 new open signal, 4 client forms missing, 5 older open flag (off the list), "
+        "6 no concerns (docs/dashboards.md)."
     )
     label = serializers.CharField()
     reasons = serializers.ListField(
