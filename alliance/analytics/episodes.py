@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliance.analytics.registry import CEILING, MISSING_FORMS, RULES, RUPTURE
+from alliance.analytics.registry import CEILING, MISSING_FORMS, RULES, RULES_BY_KEY, RUPTURE
 from alliance.analytics.repair import PENDING, REPAIRED, UNREPAIRED
 
 KINDS = (RUPTURE, CEILING, MISSING_FORMS)
@@ -73,7 +73,7 @@ def group_episodes(flags: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     runs: dict[tuple, int] = {}
     for i in order:
         position = int(session[i])
-        kind = RUPTURE if rule[i] in RUPTURE_RULES else rule[i]
+        kind = RULES_BY_KEY[rule[i]].episode_kind
         in_run = rule[i] in RUN_RULES
         index = runs.get((client[i], position - 1, rater[i], scale[i], rule[i])) if in_run else None
         if index is None:
