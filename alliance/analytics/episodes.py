@@ -11,10 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliance.analytics.registry import CEILING, MISSING_FORMS, RULES, RULES_BY_KEY, RUPTURE
+from alliance.analytics.registry import RULES, RULES_BY_KEY, RUPTURE
 from alliance.analytics.repair import PENDING, REPAIRED, UNREPAIRED
-
-KINDS = (RUPTURE, CEILING, MISSING_FORMS)
 
 # Rules whose flags at one held session are one rupture, whoever rated it.
 RUPTURE_RULES = tuple(rule.key for rule in RULES if rule.episode_kind == RUPTURE)

@@ -206,14 +206,6 @@ def caseload_for(
     return annotate_alliance(clients).order_by(order, "code", "pk")
 
 
-def _completed_session_total(offset: int) -> Subquery:
-    """The client-rated total of a client's completed session ``offset`` places before the
-    last one (0: the last), None when that session has no scored client form or there is
-    none."""
-    sessions = TherapySession.objects.completed().filter(client=OuterRef("pk")).order_by("-number")
-    return Subquery(sessions.values("client_total")[offset : offset + 1])
-
-
 @dataclass(frozen=True)
 class RankingRow:
     pk: int
@@ -221,16 +213,13 @@ class RankingRow:
     therapist_id: int  # the primary therapist
     latest_client_total: float | None
     sessions_since_client_form: int
-    recent_totals: list[float | None]  # the last completed sessions' client totals, oldest first
 
 
-def queue_ranking(viewer: User, therapist_ids: list[int], *, sessions: int) -> list[RankingRow]:
+def queue_ranking(viewer: User, therapist_ids: list[int]) -> list[RankingRow]:
     """What the risk ranking reads of every active client in the viewer's scope whose
     primary therapist is one of these (a supervision queue; its rows' other caseload columns
     are read for the rows shown, with ``caseload_for``): the latest client total, sessions
-    since the last client form and the client totals of the last ``sessions`` completed
-    sessions. One query, a few index lookups per client."""
-    recent = {f"recent_{n}": _completed_session_total(n) for n in range(sessions)}
+    since the last client form. One query, a few index lookups per client."""
     rows = (
         Client.objects.visible_to(viewer)
         .active()
@@ -238,7 +227,6 @@ def queue_ranking(viewer: User, therapist_ids: list[int], *, sessions: int) -> l
         .annotate(
             latest_client_total=_latest_client_total(),
             sessions_since_client_form=_sessions_since_client_form(),
-            **recent,
         )
         .values(
             "pk",
@@ -246,7 +234,6 @@ def queue_ranking(viewer: User, therapist_ids: list[int], *, sessions: int) -> l
             "primary_therapist_id",
             "latest_client_total",
             "sessions_since_client_form",
-            *recent,
         )
         .order_by()
     )
@@ -257,7 +244,6 @@ def queue_ranking(viewer: User, therapist_ids: list[int], *, sessions: int) -> l
             therapist_id=row["primary_therapist_id"],
             latest_client_total=row["latest_client_total"],
             sessions_since_client_form=row["sessions_since_client_form"],
-            recent_totals=[row[f"recent_{n}"] for n in reversed(range(sessions))],
         )
         for row in rows
     ]

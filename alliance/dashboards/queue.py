@@ -280,7 +280,7 @@ def risk_queue(
     if not therapists:
         return RiskQueue(rows=[], total=0, attention=0, clients=0)
     scale_range, missing_after = _risk_settings(viewer.clinic)
-    ranking = client_selectors.queue_ranking(viewer, [t.pk for t in therapists], sessions=0)
+    ranking = client_selectors.queue_ranking(viewer, [t.pk for t in therapists])
     facts = episode_facts([row.pk for row in ranking])
     ranked = []
     for row in ranking:
