@@ -1,11 +1,15 @@
 """The benchmark's parts at a tiny scale, in the test database (the command itself makes a
 database of its own, which a test inside pytest-django's cannot)."""
 
-import pytest
+import json
+from pathlib import Path
 
-from alliance.devtools.bench import runner
+import pytest
+from django.db import connection
+
+from alliance.devtools.bench import database, runner
 from alliance.devtools.bench.scenarios import SCENARIOS
-from alliance.devtools.bench.synthetic import Scale, build_clinic
+from alliance.devtools.bench.synthetic import Scale, build_clinic, load_clinic
 from alliance.models import Client, Flag
 from measures.models import Rating, ScaleScore
 from sessions.models import TherapySession
@@ -44,3 +48,28 @@ def test_every_scenario_answers_and_is_measured(settings):
     text = runner.table(results)
     assert "Supervisor dashboard (10 therapists)" in text and "median ms" in text
     assert runner.machine()["database"].startswith(("sqlite", "postgresql"))
+
+
+def test_a_kept_clinic_is_read_back_as_it_was_built(settings):
+    settings.ALLOWED_HOSTS = ["localhost"]
+    built = build_clinic(TINY)
+    report = {"counts": built.counts, "seconds": built.seconds}
+    loaded = load_clinic(TINY, report)
+    assert loaded.clinic == built.clinic
+    assert (loaded.supervisor, loaded.admin) == (built.supervisor, built.admin)
+    assert loaded.therapists == built.therapists
+    assert loaded.counts == built.counts
+    assert loaded.busiest_client() == built.busiest_client()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite keeps its copy as a file")
+def test_a_kept_copy_counts_only_when_its_file_and_report_agree(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "KEPT_DIR", tmp_path)
+    kept = database.KeptClinic("T", str(tmp_path / "bench-T.sqlite3"))
+    assert kept.report() is None  # nothing kept yet
+    kept.report_path.write_text(json.dumps({"counts": {}, "copy": kept.copy}))
+    assert kept.report() is None  # a report without its copy
+    Path(kept.copy).write_bytes(b"")
+    assert kept.report() == {"counts": {}, "copy": kept.copy}
+    kept.report_path.write_text(json.dumps({"counts": {}, "copy": "elsewhere"}))
+    assert kept.report() is None  # another copy's report

@@ -130,6 +130,21 @@ def build_clinic(scale: Scale, *, refresh_flags: bool = True) -> BenchClinic:
     return bench
 
 
+def load_clinic(scale: Scale, report: dict) -> BenchClinic:
+    """The clinic ``build_clinic(scale)`` wrote, read back from a kept copy (see
+    alliance/devtools/bench/database.py), with its build's ``report``."""
+    clinic = Clinic.objects.get(name=f"Bench clinic {scale.name}")
+    people = User.objects.filter(clinic=clinic)
+    return BenchClinic(
+        clinic=clinic,
+        supervisor=people.get(username="bench-supervisor"),
+        admin=people.get(username="bench-admin"),
+        therapists=list(people.filter(is_therapist=True).order_by("username")),
+        counts=report["counts"],
+        seconds=report["seconds"],
+    )
+
+
 def _people(clinic: Clinic, scale: Scale) -> BenchClinic:
     def person(username: str, **roles) -> User:
         user = User(username=username, clinic=clinic, first_name=username.title(), **roles)

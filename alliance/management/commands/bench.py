@@ -14,10 +14,11 @@ from django.urls import get_resolver
 from django.utils import timezone
 
 from alliance.devtools.bench import runner
-from alliance.devtools.bench.database import bench_database
+from alliance.devtools.bench.database import bench_copy, bench_database, kept_clinic
+from alliance.devtools.bench.database import keep as keep_clinic
 from alliance.devtools.bench.engine import engine_table, measure_engine
 from alliance.devtools.bench.scenarios import SCENARIOS
-from alliance.devtools.bench.synthetic import SCALES, build_clinic
+from alliance.devtools.bench.synthetic import SCALES, build_clinic, load_clinic
 
 
 class Command(BaseCommand):
@@ -51,6 +52,15 @@ class Command(BaseCommand):
             help="Only these pages (repeatable). Default: all.",
         )
         parser.add_argument(
+            "--keep",
+            action="store_true",
+            help=(
+                "Keep the built clinic (a template database <name>_bench_<scale> on "
+                "PostgreSQL, var/bench-<scale>.sqlite3 on SQLite) and start from a copy of it "
+                "when it is there, instead of building again. Each run measures a fresh copy."
+            ),
+        )
+        parser.add_argument(
             "--no-engine",
             dest="engine",
             action="store_false",
@@ -58,7 +68,15 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, scale, json_path: str | None, repeat: int, scenario, engine: bool, **options
+        self,
+        *args,
+        scale,
+        json_path: str | None,
+        repeat: int,
+        scenario,
+        engine: bool,
+        keep: bool,
+        **options,
     ):
         if repeat < 1:
             raise CommandError("--repeat must be at least 1.")
@@ -72,15 +90,28 @@ class Command(BaseCommand):
         # DEBUG off as in production (no query log kept); the test client's host allowed.
         with override_settings(DEBUG=False, ALLOWED_HOSTS=["localhost"]):
             for name in scales:
-                with bench_database() as database:
-                    self.stdout.write(f"Scale {name}: building the clinic in {database} ...")
+                kept = kept_clinic(name)
+                built = kept.report() if keep else None
+                with bench_copy(kept) if built else bench_database() as database:
                     started = time.perf_counter()
-                    bench = build_clinic(SCALES[name])
+                    if built:
+                        self.stdout.write(f"Scale {name}: a copy of {kept.copy} in {database}")
+                        bench = load_clinic(SCALES[name], built)
+                    else:
+                        self.stdout.write(f"Scale {name}: building the clinic in {database} ...")
+                        bench = build_clinic(SCALES[name])
                     self.stdout.write(
                         "  "
                         + ", ".join(f"{count:,} {what}" for what, count in bench.counts.items())
                         + f" in {time.perf_counter() - started:.1f} s"
                     )
+                    if keep and not built:
+                        started = time.perf_counter()
+                        keep_report = {"counts": bench.counts, "seconds": bench.seconds}
+                        keep_clinic(kept, keep_report)
+                        self.stdout.write(
+                            f"  kept as {kept.copy} in {time.perf_counter() - started:.1f} s"
+                        )
                     report.setdefault("machine", runner.machine())
                     # As a server worker starts (gunicorn.conf.py, when_ready): what is
                     # loaded so far is hidden from the cyclic garbage collector.
