@@ -108,13 +108,20 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("TEST", {})
+# PostgreSQL's JIT compiler off for the app's connections: its cost threshold is met by
+# short queries whose visibility subqueries are estimated high, and compiling took ten times
+# longer than running them (docs/deployment.md, "Network scale").
+POSTGRES_OPTIONS = "-c jit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} {POSTGRES_OPTIONS}".strip()
 # A read replica for the dashboards (alliance/security/db_routers.py, docs/deployment.md):
 # only their reads go there; writes, logins and everything else stay on the primary.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", POSTGRES_OPTIONS)
     DATABASES["replica"].update(
         CONN_MAX_AGE=DATABASES["default"].get("CONN_MAX_AGE", 0),
         CONN_HEALTH_CHECKS=DATABASES["default"].get("CONN_HEALTH_CHECKS", False),
