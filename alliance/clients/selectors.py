@@ -215,15 +215,19 @@ class RankingRow:
     sessions_since_client_form: int
 
 
+def queue_clients(viewer: User, therapist_ids: list[int]) -> QuerySet[Client]:
+    """The active clients in the viewer's scope whose primary therapist is one of these: a
+    supervision queue."""
+    return Client.objects.visible_to(viewer).active().filter(primary_therapist__in=therapist_ids)
+
+
 def queue_ranking(viewer: User, therapist_ids: list[int]) -> list[RankingRow]:
-    """What the risk ranking reads of every active client in the viewer's scope whose
-    primary therapist is one of these (a supervision queue; its rows' other caseload columns
-    are read for the rows shown, with ``caseload_for``): the latest client total, sessions
-    since the last client form. One query, a few index lookups per client."""
+    """What the risk ranking reads of every client of the queue (``queue_clients``; its
+    rows' other caseload columns are read for the rows shown, with ``caseload_for``): the
+    latest client total, sessions since the last client form. One query, a few index
+    lookups per client."""
     rows = (
-        Client.objects.visible_to(viewer)
-        .active()
-        .filter(primary_therapist__in=therapist_ids)
+        queue_clients(viewer, therapist_ids)
         .annotate(
             latest_client_total=_latest_client_total(),
             sessions_since_client_form=_sessions_since_client_form(),

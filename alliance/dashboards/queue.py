@@ -1,14 +1,15 @@
 """Caseload rows and the supervisor's queue: the facts the ranking reads (a fixed number of
 queries for any number of clients), the ranked rows and their sparklines."""
 
-import datetime as dt
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
 from django.db.models import (
+    Exists,
     F,
+    OuterRef,
     QuerySet,
     Window,
 )
@@ -40,70 +41,55 @@ def episode_facts(
     resolved: bool = False,
 ) -> dict[int, list[EpisodeFact]]:
     """The active, unresolved (``resolved``: all active) episodes of these clients
-    (``client_ids``, or the ``clients`` queryset) with the rules of their active flags, by
-    client: one query (one row per flag, regrouped here)."""
+    (``client_ids``, or the ``clients`` queryset, read as a subquery) with the rules of their
+    active flags, by client: one query (one row per flag, regrouped here).
+
+    Whether an episode is new (``EpisodeFact.recent``) is asked of the database: its last
+    session is new while the client has held fewer than RECENT_SESSIONS sessions after it
+    (by start, then number), an index probe of at most that many rows per flag.
+    """
     flags = Flag.objects.active().filter(episode__retired_at__isnull=True)
     if not resolved:
         flags = flags.exclude(episode__status=Episode.Status.RESOLVED)
     if clients is not None:
-        flags = flags.filter(client__in=clients)
+        flags = flags.filter(client__in=clients.values("pk"))
     else:
         flags = flags.filter(client_id__in=client_ids)
-    rows = flags.values_list(
-        "episode_id",
-        "episode__client_id",
-        "episode__kind",
-        "episode__status",
-        "episode__repair_status",
-        "episode__session__number",
-        "episode__last_session__starts_at",
-        "episode__last_session__number",
-        "rule",
-    ).order_by()
+    # Held after the last session: a start on or after its start (one index range), less
+    # the sessions at that very start numbered up to it.
+    last_start = OuterRef("episode__last_session__starts_at")
+    held_after = (
+        TherapySession.objects.completed()
+        .filter(client_id=OuterRef("client_id"), starts_at__gte=last_start)
+        .exclude(starts_at=last_start, number__lte=OuterRef("episode__last_session__number"))
+    )
+    rows = (
+        flags.annotate(superseded=Exists(held_after[RECENT_SESSIONS - 1 : RECENT_SESSIONS]))
+        .values_list(
+            "episode_id",
+            "episode__client_id",
+            "episode__kind",
+            "episode__status",
+            "episode__repair_status",
+            "episode__session__number",
+            "superseded",
+            "rule",
+        )
+        .order_by()
+    )
     found: dict[int, tuple] = {}
     rules: dict[int, set[str]] = defaultdict(set)
-    for episode_id, client_id, kind, status, repair, number, last_at, last, rule in rows:
-        found[episode_id] = (client_id, kind, status, repair or "", number, (last_at, last))
+    for episode_id, client_id, kind, status, repair, number, superseded, rule in rows:
+        found[episode_id] = (client_id, kind, status, repair or "", number, not superseded)
         rules[episode_id].add(rule)
-    held = TherapySession.objects.completed()
-    cutoffs = _recent_cutoffs(
-        held.filter(client__in=clients)
-        if clients is not None
-        else held.filter(client_id__in=client_ids)
-    )
     facts: dict[int, list[EpisodeFact]] = defaultdict(list)
-    for episode_id, (client_id, kind, status, repair, number, last) in found.items():
-        cutoff = cutoffs.get(client_id)
+    for episode_id, (client_id, kind, status, repair, number, recent) in found.items():
         facts[client_id].append(
             EpisodeFact(
-                episode_id,
-                kind,
-                status,
-                repair,
-                number,
-                frozenset(rules[episode_id]),
-                recent=cutoff is None or last >= cutoff,
+                episode_id, kind, status, repair, number, frozenset(rules[episode_id]), recent
             )
         )
     return facts
-
-
-def _recent_cutoffs(held: QuerySet[TherapySession]) -> dict[int, tuple[dt.datetime, int]]:
-    """(start, number) of each client's RECENT_SESSIONS-th latest ``held`` session, for
-    clients who have held that many: one query (a window function keeps it small)."""
-    rows = (
-        held.annotate(
-            position=Window(
-                RowNumber(),
-                partition_by=[F("client_id")],
-                order_by=[F("starts_at").desc(), F("number").desc()],
-            )
-        )
-        .filter(position=RECENT_SESSIONS)
-        .values_list("client_id", "starts_at", "number")
-        .order_by()
-    )
-    return {client_id: (starts_at, number) for client_id, starts_at, number in rows}
 
 
 def recent_client_totals(client_ids: list[int]) -> dict[int, list[tuple[int, float | None]]]:
@@ -280,8 +266,9 @@ def risk_queue(
     if not therapists:
         return RiskQueue(rows=[], total=0, attention=0, clients=0)
     scale_range, missing_after = _risk_settings(viewer.clinic)
-    ranking = client_selectors.queue_ranking(viewer, [t.pk for t in therapists])
-    facts = episode_facts([row.pk for row in ranking])
+    ids = [t.pk for t in therapists]
+    ranking = client_selectors.queue_ranking(viewer, ids)
+    facts = episode_facts(clients=client_selectors.queue_clients(viewer, ids))
     ranked = []
     for row in ranking:
         risk = risk_assess(
