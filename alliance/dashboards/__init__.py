@@ -20,6 +20,7 @@ from alliance.dashboards.figures import (
 )
 from alliance.dashboards.overview import (
     clinic_overview,
+    overview_default_period,
 )
 from alliance.dashboards.packets import (
     PACKET_CLIENT_COLUMNS,
@@ -95,6 +96,7 @@ __all__ = [
     "missing_forms_after",
     "monthly_rows",
     "needs_a_look",
+    "overview_default_period",
     "packet_for_client",
     "packet_for_therapist",
     "packet_frames",

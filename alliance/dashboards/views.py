@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from alliance import charts, dashboards
 from alliance.clients import selectors as client_selectors
@@ -28,7 +29,6 @@ from alliance.people import selectors as people_selectors
 # pages of 25 (alliance.pagination). ``?page_size=`` changes either, up to 250.
 QUEUE_LIMIT = 100
 SUPERVISION_WEEKS = 12
-OVERVIEW_MONTHS = 12
 # A4 and US Letter both fit a 680 px wide chart inside 15 mm margins.
 PRINT_WIDTH = 680
 PRINT_HEIGHT = 400
@@ -272,18 +272,23 @@ def client_packet_download(
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def clinic_overview(request: HttpRequest) -> HttpResponse:
-    """The clinic admin's overview: distribution, completion, flags per rule, monthly trends."""
+    """The clinic admin's overview: distribution, completion, flags per rule, monthly trends,
+    shown from a snapshot at most minutes old (``dashboards.clinic_overview``); a POST
+    recomputes it ("Refresh now") and comes back to the same period."""
     admin = request.user
     if not (admin.is_clinic_admin and admin.clinic_id):
         raise Http404("The clinic overview is for clinic admins.")
-    today = dashboards.today_in(admin.clinic)
     form = PeriodForm(
         request.GET,
-        today=today,
-        default=dashboards.Period.months_to(today, OVERVIEW_MONTHS, admin.clinic.tzinfo),
+        today=dashboards.today_in(admin.clinic),
+        default=dashboards.overview_default_period(admin.clinic),
     )
     period = form.period()
+    if request.method == "POST":
+        dashboards.clinic_overview(admin, period=period, max_age=None)
+        return redirect(request.get_full_path())
     _ignored(request, form)
     overview = dashboards.clinic_overview(admin, period=period)
     scale_range = dashboards.scale_range_for(admin.clinic)

@@ -1,5 +1,6 @@
 """The core app's models, one module per area (clinics and people, clients, rupture
-episodes and flags, the audit log), re-exported here: ``from alliance.models import Client``.
+episodes and flags, figures computed ahead, the audit log), re-exported here:
+``from alliance.models import Client``.
 """
 
 from alliance.models.audit import AccessEvent, AccessEventQuerySet, ApiTokenSecondFactor
@@ -13,6 +14,7 @@ from alliance.models.clinics import (
     User,
     validate_timezone,
 )
+from alliance.models.figures import ClinicOverviewSnapshot
 from alliance.models.flags import (
     Episode,
     EpisodeComment,
@@ -31,6 +33,7 @@ __all__ = [
     "ClientQuerySet",
     "ClientTransfer",
     "Clinic",
+    "ClinicOverviewSnapshot",
     "Episode",
     "EpisodeComment",
     "EpisodeQuerySet",

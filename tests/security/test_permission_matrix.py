@@ -237,7 +237,10 @@ CASES: dict[str, list[Case]] = {
             "client_packet_sessions_csv",
         )
     },
-    "clinic_overview": [Case("get", page("clinic_overview"), by_role(200, ADMINS), ONE)],
+    "clinic_overview": [
+        Case("get", page("clinic_overview"), by_role(200, ADMINS), ONE),
+        Case("post", page("clinic_overview"), by_role(302, ADMINS), ONE),  # "Refresh now"
+    ],
     "client_create": [
         Case(
             "get",
