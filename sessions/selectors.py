@@ -127,9 +127,15 @@ class RatingView:
         return next((s["score"] for s in self.scores if s["key"] == "total"), None)
 
 
-def rating_view(rating: Rating | None, values: RatingValues, language: str) -> RatingView | None:
+def rating_view(
+    rating: Rating | None, values: RatingValues, language: str, *, answers: bool = True
+) -> RatingView | None:
+    """The rating ready for a page; without its ``answers`` (and their words) when the page
+    shows only its scores."""
     if rating is None:
         return None
+    if not answers:
+        return RatingView(rating=rating, answers=[], scores=rating_scores(rating, values, language))
     return RatingView(
         rating=rating,
         answers=rating_answer_rows(rating, values, language),
@@ -146,8 +152,12 @@ class SessionRow:
     may_rate: bool  # the user held the session and has not rated it yet
 
 
-def session_rows(course: Course, *, user: User, language: str) -> list[SessionRow]:
-    """The course's sessions with their ratings prepared for a page (no queries)."""
+def session_rows(
+    course: Course, *, user: User, language: str, answers: bool = True
+) -> list[SessionRow]:
+    """The course's sessions with their ratings prepared for a page (no queries); the
+    ratings' scores only, not their answers, when not ``answers`` (the client page fetches
+    a session's answers when asked: ``sessions.views.session_answers``)."""
     now = timezone.now()
     rows = []
     for session in course.sessions:
@@ -156,9 +166,11 @@ def session_rows(course: Course, *, user: User, language: str) -> list[SessionRo
         rows.append(
             SessionRow(
                 session=session,
-                client_rating=rating_view(client_rating, course.values_of(client_rating), language),
+                client_rating=rating_view(
+                    client_rating, course.values_of(client_rating), language, answers=answers
+                ),
                 therapist_rating=rating_view(
-                    therapist_rating, course.values_of(therapist_rating), language
+                    therapist_rating, course.values_of(therapist_rating), language, answers=answers
                 ),
                 may_rate=(
                     therapist_rating is None

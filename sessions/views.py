@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from alliance.clients.selectors import client_get, client_may_add_session
 from alliance.forms import add_validation_error
@@ -79,6 +79,16 @@ def session_new(request: HttpRequest, client_id: int) -> HttpResponse:
                 return redirect("rating_new", session_id=session.pk)
             return redirect(session)
     return render(request, "sessions/session_form.html", {"form": form, "client": client})
+
+
+@login_required
+@require_safe
+def session_answers(request: HttpRequest, session_id: int) -> HttpResponse:
+    """A session's two ratings, scores and answers, as an HTML fragment: the client page
+    unfolds it under the session's row when "Answers" is pressed."""
+    course = selectors.session_with_ratings(selectors.session_get(request.user, session_id))
+    [row] = selectors.session_rows(course, user=request.user, language=get_language())
+    return render(request, "sessions/includes/session_answers.html", {"row": row})
 
 
 @login_required

@@ -101,6 +101,7 @@ AUDITED: dict[str, Audited] = {
         "session", "client_id", "client", actions={**READ, "POST": Action.CREATE}
     ),
     "session_detail": Audited("session", "session_id"),
+    "session_answers": Audited("session", "session_id"),
     "session_edit": Audited("session", "session_id", actions=EDIT),
     "session_status": Audited("session", "session_id", actions={"POST": Action.UPDATE}),
     "rating_new": Audited("rating", "session_id", "session", actions={**READ, "POST": "create"}),

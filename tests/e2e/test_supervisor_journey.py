@@ -60,8 +60,8 @@ def test_a_supervisor_finds_a_supervisees_client(page, instruments, screenshot):
     assert page.get_by_role("link", name="Possible rupture").is_visible()  # one item
     assert page.get_by_role("link", name="New session").count() == 0
     assert page.get_by_role("link", name="Edit client").count() == 0
-    page.get_by_role("button", name="Answers").click()
-    assert page.get_by_text("I felt I could be open and honest with my therapist.").is_visible()
+    page.get_by_role("button", name="Answers").first.click()  # fetched on the press
+    page.get_by_text("I felt I could be open and honest with my therapist.").wait_for()
     screenshot(page, "client")
 
     page.get_by_role("link", name="Supervision").click()

@@ -48,8 +48,8 @@ def test_a_therapist_adds_a_client_records_a_session_and_rates_it(page, instrume
     assert TherapySession.objects.get().status == "completed"
     screenshot(page, "client-after-rating")
 
-    page.get_by_role("button", name="Answers").first.click()
-    assert page.get_by_text("My client seemed able to be open and honest with me.").is_visible()
+    page.get_by_role("button", name="Answers").first.click()  # fetched on the press
+    page.get_by_text("My client seemed able to be open and honest with me.").wait_for()
 
     page.get_by_role("link", name="Caseload").click()
     row = page.get_by_role("row", name="C-0001")

@@ -294,6 +294,7 @@ CASES: dict[str, list[Case]] = {
     # --- sessions and ratings ------------------------------------------------------------
     "session_new": [Case("get", page("session_new", CLIENT), scoped(200, TREAT))],
     "session_detail": [Case("get", page("session_detail", HELD), scoped(200, SEE))],
+    "session_answers": [Case("get", page("session_answers", HELD), scoped(200, SEE))],
     "session_edit": [Case("get", page("session_edit", HELD), scoped(200, TREAT))],
     "session_status": [Case("post", page("session_status", UNRATED), scoped(302, TREAT))],
     "rating_new": [Case("get", page("rating_new", UNRATED), scoped(200, TREAT))],

@@ -1,5 +1,6 @@
-"""The rating answers block (templates/sessions/includes/rating_answers.html) on the client
-and session pages: the words and values, every value escaped."""
+"""The rating answers block (templates/sessions/includes/rating_answers.html) in a
+session's answers (fetched by the client page) and on the session page: the words and
+values, every value escaped."""
 
 import pytest
 from django.urls import reverse
@@ -10,7 +11,7 @@ from tests.factories import ClientFactory, TherapySessionFactory, rating_of
 pytestmark = pytest.mark.django_db
 
 
-def test_the_client_page_shows_each_ratings_answers_escaped(client, therapist, instruments):
+def test_a_sessions_answers_show_each_ratings_answers_escaped(client, therapist, instruments):
     client.force_login(therapist)
     patient = ClientFactory(primary_therapist=therapist)
     session = TherapySessionFactory(client=patient, number=1, therapist=therapist)
@@ -18,7 +19,7 @@ def test_the_client_page_shows_each_ratings_answers_escaped(client, therapist, i
     Rating.objects.filter(pk=rating.pk).update(
         comment="<b>tense</b> & quiet", tension=True, tension_addressed=4, revision=3
     )
-    page = client.get(reverse("client_detail", args=[patient.pk])).content.decode()
+    page = client.get(reverse("session_answers", args=[session.pk])).content.decode()
     assert '<blockquote class="comment">&lt;b&gt;tense&lt;/b&gt; &amp; quiet</blockquote>' in page
     assert "Tension or misunderstanding today: <strong>yes</strong>" in page
     assert "how well addressed: <strong>Well</strong>" in page
@@ -34,7 +35,7 @@ def test_the_fixed_words_follow_the_language_of_each_page(client, therapist, ins
     session = TherapySessionFactory(client=patient, number=1, therapist=therapist)
     rating = rating_of(session, instruments["client"], refresh_flags=False)
     Rating.objects.filter(pk=rating.pk).update(tension=True)
-    url = reverse("client_detail", args=[patient.pk])
+    url = reverse("session_answers", args=[session.pk])
     spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "<strong>sí</strong>" in spanish
     assert "Tension or misunderstanding today" not in spanish

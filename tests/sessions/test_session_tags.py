@@ -40,8 +40,15 @@ def test_the_client_pages_session_rows_newest_first_with_their_actions(
     rate = reverse("rating_new", args=[second.pk])
     assert f'href="{rate}?next={url}">Rate</a>' in body
     assert body.count(">Rate</a>") == 1  # the colleague's session is not this user's to rate
-    assert f'id="answers-{first.pk}"' in body and f'id="answers-{second.pk}"' not in body
-    answers = body[body.index(f'id="answers-{first.pk}"') :]
+    assert f'id="answers-{first.pk}" hidden>' in body
+    assert f'id="answers-{second.pk}"' not in body
+    # "Answers" opens the session page, or unfolds the session's answers, fetched on a press.
+    fetch = reverse("session_answers", args=[first.pk])
+    assert (
+        f'href="{first.get_absolute_url()}" data-answers-toggle data-answers-url="{fetch}"' in body
+    )
+    assert "<h3>Therapist, session 1</h3>" not in body
+    answers = client.get(fetch).content.decode()
     assert re.search(r'<h3>Client, session 1</h3>\s*<p class="muted">No client form.</p>', answers)
     assert "<h3>Therapist, session 1</h3>" in answers
 
@@ -56,9 +63,14 @@ def test_the_session_rows_speak_the_pages_language(client, therapist, instrument
     url = reverse("client_detail", args=[patient.pk])
     spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     body = spanish[spanish.index('<table class="table sessions">') :]
-    assert ">Abrir</a>" in body and ">Respuestas</button>" in body
-    assert "<h3>Paciente, sesión 1</h3>" in body and 'data-label="Fecha"' in body
+    assert ">Abrir</a>" in body and ">Respuestas</a>" in body and 'data-label="Fecha"' in body
+    answers = reverse("session_answers", args=[session.pk])
+    spanish = client.get(answers, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<h3>Paciente, sesión 1</h3>" in spanish
     client.cookies.pop("django_language", None)
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     body = english[english.index('<table class="table sessions">') :]
-    assert ">Open</a>" in body and "<h3>Client, session 1</h3>" in body
+    assert ">Open</a>" in body and ">Answers</a>" in body
+    client.cookies.pop("django_language", None)
+    english = client.get(answers, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<h3>Client, session 1</h3>" in english
