@@ -21,6 +21,7 @@ from alliance.clients.forms import (
     ClientEditForm,
     ClientTransferForm,
 )
+from alliance.flags import selectors as flag_selectors
 from alliance.flags.text import client_episode_rows
 from alliance.forms import add_validation_error
 from alliance.models import User
@@ -137,7 +138,9 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     course = session_selectors.sessions_of_client(client)
     rows = session_selectors.session_rows(course, user=user, language=get_language(), answers=False)
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
-    episodes = client_episode_rows(user, client)
+    # The rupture engine's input for this client, read once for the headlines and the chart.
+    frame = flag_selectors.client_scores_frame(client)
+    episodes = client_episode_rows(user, client, frame=frame)
     flags = [flag for row in episodes for flag in row.episode.evidence]
     return render(
         request,
@@ -147,7 +150,9 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "rows": rows,
             "to_rate": to_rate,
             "episodes": episodes,
-            "chart": dashboards.client_page_chart(client, sessions=course.sessions, flags=flags),
+            "chart": dashboards.client_page_chart(
+                client, sessions=course.sessions, flags=flags, frame=frame
+            ),
             "transfers": list(client_selectors.client_transfers(client)),
             "may_change": client_selectors.client_may_change(user, client),
             "may_add_session": client_selectors.client_may_add_session(user, client),

@@ -132,11 +132,14 @@ def _chart_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return charted[["rater", "scale", "number", "score"]].rename(columns={"number": "session"})
 
 
-def client_series(client: Client, *, sessions, flags) -> ClientSeries:
+def client_series(
+    client: Client, *, sessions, flags, frame: flag_selectors.ScoresFrame | None = None
+) -> ClientSeries:
     """One client's series from the page's ``sessions`` (in course order) and active
-    ``flags`` (their sessions loaded), and ``flag_selectors.scores_frame`` (the rupture engine's
-    own input, so markers sit where the engine saw the scores): one query."""
-    scores = flag_selectors.scores_frame(Client.objects.filter(pk=client.pk)).scores
+    ``flags`` (their sessions loaded), and the client's scores ``frame`` (the rupture
+    engine's own input, so markers sit where the engine saw the scores;
+    ``flag_selectors.client_scores_frame``, one query, unless the caller has read it)."""
+    scores = (frame or flag_selectors.client_scores_frame(client)).scores
     return ClientSeries(
         client=client,
         scores=_chart_scores(scores),
@@ -401,10 +404,13 @@ def _client_summary(series, flags, numbers, client_totals, therapist_totals, dat
     return " ".join(parts)
 
 
-def client_page_chart(client: Client, *, sessions, flags) -> Chart:
-    """The chart on the client's page, from the sessions and flags the page has loaded."""
+def client_page_chart(
+    client: Client, *, sessions, flags, frame: flag_selectors.ScoresFrame | None = None
+) -> Chart:
+    """The chart on the client's page, from the sessions, flags and scores frame the page
+    has loaded."""
     return client_chart(
-        client_series(client, sessions=sessions, flags=flags),
+        client_series(client, sessions=sessions, flags=flags, frame=frame),
         scale_range=scale_range_for(client.clinic),
         chart_id="chart-client",
     )

@@ -71,6 +71,11 @@ class ScoresFrame:
     session_ids: dict[tuple[int, int], int]  # (client id, position) -> session id
 
 
+def client_scores_frame(client: Client) -> ScoresFrame:
+    """One client's scores frame (``scores_frame``): one query."""
+    return scores_frame(Client.objects.filter(pk=client.pk))
+
+
 def scores_frame(clients: QuerySet[Client]) -> ScoresFrame:
     """The scores frame of these clients (one client or a whole clinic), in one SQL query.
 

@@ -94,14 +94,16 @@ def episode_headline(episode: Episode) -> str:
     return episode_headlines(episode.client, [episode])[episode.pk]
 
 
-def episode_headlines(client: Client, episodes: list[Episode]) -> dict[int, str]:
+def episode_headlines(
+    client: Client, episodes: list[Episode], *, frame: flag_selectors.ScoresFrame | None = None
+) -> dict[int, str]:
     """One sentence per episode of this client, in the clinician's words and language, with
     the scores that matter on the scale's range ("dropped from 3.8 to 2.3 of 5 at session 8
     and has not come back"). Reads the episodes' prefetched ``evidence`` (active
-    flags) and, when a drop needs its scores, the client's series: one query."""
-    frame = None
-    if any(_lead_drop(episode) for episode in episodes):
-        frame = flag_selectors.scores_frame(Client.objects.filter(pk=client.pk))
+    flags) and, when a drop needs its scores, the client's series (``frame`` if the caller
+    has read it: ``flag_selectors.client_scores_frame``; else one query)."""
+    if frame is None and any(_lead_drop(episode) for episode in episodes):
+        frame = flag_selectors.client_scores_frame(client)
     high = scale_range_for(client.clinic)[1]
     return {episode.pk: _headline(episode, frame, high) for episode in episodes}
 
@@ -222,8 +224,11 @@ class EpisodeRow:
     headline: str
 
 
-def client_episode_rows(user, client: Client) -> list[EpisodeRow]:
-    """The client page's episodes (``flag_selectors.client_episodes``) with their headlines."""
+def client_episode_rows(
+    user, client: Client, *, frame: flag_selectors.ScoresFrame | None = None
+) -> list[EpisodeRow]:
+    """The client page's episodes (``flag_selectors.client_episodes``) with their headlines
+    (from the client's scores ``frame`` when the caller has read it)."""
     episodes = list(flag_selectors.client_episodes(user, client))
-    headlines = episode_headlines(client, episodes)
+    headlines = episode_headlines(client, episodes, frame=frame)
     return [EpisodeRow(episode, headlines[episode.pk]) for episode in episodes]
