@@ -40,10 +40,11 @@ migrations-check: install
 
 # A synthetic clinic in the benchmark's own database: S (50 clients) and M (1,000) by
 # default; `make bench SCALE="S M L"` adds L (20,000 clients, ~1.2 million ratings).
-# KEEP=1 keeps each built clinic and starts the next run from a copy of it (--keep).
+# KEEP=1 (or yes, true) keeps each built clinic and starts the next run from a copy of it
+# (--keep).
 SCALE ?= S M
 bench: install
-	$(MANAGE) bench $(addprefix --scale ,$(SCALE)) $(if $(KEEP),--keep) --json bench/results.json
+	$(MANAGE) bench $(addprefix --scale ,$(SCALE)) $(if $(filter 1 yes true,$(KEEP)),--keep) --json bench/results.json
 
 ci:
 	bash .ci/run

@@ -121,7 +121,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # only their reads go there; writes, logins and everything else stay on the primary.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
-    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", POSTGRES_OPTIONS)
+    _options = DATABASES["replica"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} {POSTGRES_OPTIONS}".strip()
     DATABASES["replica"].update(
         CONN_MAX_AGE=DATABASES["default"].get("CONN_MAX_AGE", 0),
         CONN_HEALTH_CHECKS=DATABASES["default"].get("CONN_HEALTH_CHECKS", False),

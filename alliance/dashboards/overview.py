@@ -63,7 +63,8 @@ class ClinicOverview:
 OVERVIEW_MONTHS = 12
 # The page shows a snapshot up to this old; the scheduled refresh runs more often.
 SNAPSHOT_MAX_AGE = dt.timedelta(minutes=15)
-# Snapshots of other periods than the default are deleted by the refresh after this long.
+# Snapshots not computed again for this long are deleted (by the scheduled refresh, and
+# whenever one of the clinic's is computed): admins pick periods of their own.
 SNAPSHOT_KEEP = dt.timedelta(days=1)
 
 
@@ -85,12 +86,17 @@ def clinic_overview(
     now = timezone.now()
     found = snapshots.first()
     if found is not None and max_age is not None and found.computed_at >= now - max_age:
-        return _overview_from_figures(found.figures, period, found.computed_at)
+        return _overview_from_figures(found.figures, period, found.computed_at, admin.clinic_id)
     overview = clinic_overview_compute(admin, period=period)
     overview.computed_at = now
     kept = {"computed_at": now, "figures": _figures_of(overview)}
+    # Another period's snapshots of this clinic, no longer asked for, go after a day.
+    ClinicOverviewSnapshot.objects.filter(
+        clinic_id=admin.clinic_id, computed_at__lt=now - SNAPSHOT_KEEP
+    ).exclude(pk=getattr(found, "pk", None)).delete()
     if found is not None:
-        snapshots.filter(pk=found.pk).update(**kept)
+        # Not over figures computed after these began (a "Refresh now" meanwhile).
+        snapshots.filter(pk=found.pk, computed_at__lt=now).update(**kept)
         return overview
     try:
         with transaction.atomic():
@@ -140,9 +146,11 @@ def _figures_of(overview: ClinicOverview) -> dict:
 
 
 def _overview_from_figures(
-    figures: dict, period: Period, computed_at: dt.datetime
+    figures: dict, period: Period, computed_at: dt.datetime, clinic_id: int
 ) -> ClinicOverview:
-    therapists = User.objects.in_bulk([therapist_id for therapist_id, *_ in figures["completion"]])
+    therapists = User.objects.filter(clinic_id=clinic_id).in_bulk(
+        [therapist_id for therapist_id, *_ in figures["completion"]]
+    )
     monthly = pd.DataFrame(figures["monthly"], columns=["month", "rater", "mean", "n"])
     monthly["month"] = [dt.date.fromisoformat(month) for month in monthly["month"]]
     monthly["mean"] = monthly["mean"].astype(float)

@@ -128,6 +128,8 @@ class Command(BaseCommand):
                     results += found
                     report["scales"][name] = {
                         "clinic": bench.counts,
+                        # A kept clinic's build was an earlier run's: this one copied it.
+                        "copied_from": kept.copy if built else None,
                         "build_seconds": {k: round(v, 2) for k, v in bench.seconds.items()},
                         "results": [r.as_dict() for r in found],
                     }

@@ -4,11 +4,20 @@
 (function () {
   "use strict";
   document.querySelectorAll("[data-answers-toggle]").forEach(function (toggle) {
-    var row = document.getElementById(toggle.getAttribute("aria-controls"));
+    var row = document.getElementById(toggle.getAttribute("data-answers-row"));
     if (!row) return;
     var cell = row.querySelector("td");
     var loaded = false;
+    // The link becomes a button that unfolds the row.
     toggle.setAttribute("role", "button");
+    toggle.setAttribute("aria-controls", row.id);
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.addEventListener("keydown", function (event) {
+      if (event.key === " ") {
+        event.preventDefault();
+        toggle.click();
+      }
+    });
     toggle.addEventListener("click", function (event) {
       event.preventDefault();
       var open = toggle.getAttribute("aria-expanded") === "true";
@@ -22,9 +31,11 @@
       if (loaded) return;
       loaded = true;
       cell.setAttribute("aria-busy", "true");
+      // A redirect (to the login page, after the idle timeout) is a failure, not answers.
       fetch(toggle.getAttribute("data-answers-url"), {
         credentials: "same-origin",
         headers: { Accept: "text/html" },
+        redirect: "manual",
       })
         .then(function (response) {
           if (!response.ok) throw new Error(String(response.status));
