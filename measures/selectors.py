@@ -98,19 +98,20 @@ class RatingValues:
     scores: dict[str, float | None] = field(default_factory=dict)
 
 
-def ratings_values(ratings: list[Rating]) -> dict[int, RatingValues]:
+def ratings_values(ratings: list[Rating], *, answers: bool = True) -> dict[int, RatingValues]:
     """Each rating's answers and scores (``RatingValues``) by rating id, in two queries
-    whatever their number.
+    whatever their number; its scores only, in one, when not ``answers``.
 
     Read as plain values, not model instances: a long course has several hundred answers,
     and building an instance for each cost the client page more than its SQL did.
     """
     values = {rating.pk: RatingValues() for rating in ratings}
-    answers = ItemAnswer.objects.filter(rating_id__in=values).values_list(
-        "rating_id", "item", "value"
-    )
-    for rating_id, item, value in answers:
-        values[rating_id].answers[item] = value
+    if answers:
+        rows = ItemAnswer.objects.filter(rating_id__in=values).values_list(
+            "rating_id", "item", "value"
+        )
+        for rating_id, item, value in rows:
+            values[rating_id].answers[item] = value
     scores = ScaleScore.objects.filter(rating_id__in=values).values_list(
         "rating_id", "scale", "score"
     )

@@ -72,9 +72,9 @@ class Course:
         return self.values.get(rating.pk) if rating is not None else RatingValues()
 
 
-def _load_ratings(sessions: list[TherapySession]) -> Course:
+def _load_ratings(sessions: list[TherapySession], *, answers: bool = True) -> Course:
     """The sessions with their ratings (``rating_list``) and the ratings' answer and score
-    values (``ratings_values``): 4 queries.
+    values (``ratings_values``; scores only when not ``answers``): 4 queries (3).
 
     The instrument by prefetch, not by a join: a join decodes its definition (a large JSON
     document) once per rating; a client's ratings share one or two instruments. The list is
@@ -82,7 +82,9 @@ def _load_ratings(sessions: list[TherapySession]) -> Course:
     """
     ratings = Rating.objects.select_related("submitted_by").prefetch_related("instrument")
     prefetch_related_objects(sessions, Prefetch("ratings", queryset=ratings, to_attr="rating_list"))
-    values = ratings_values([rating for session in sessions for rating in session.rating_list])
+    values = ratings_values(
+        [rating for session in sessions for rating in session.rating_list], answers=answers
+    )
     return Course(sessions=sessions, values=values)
 
 
@@ -91,10 +93,12 @@ def session_with_ratings(session: TherapySession) -> Course:
     return _load_ratings([session])
 
 
-def sessions_of_client(client) -> Course:
+def sessions_of_client(client, *, answers: bool = True) -> Course:
     """A client's sessions in course order with their ratings, answers and scores loaded
-    (5 queries)."""
-    return _load_ratings(list(client.sessions.select_related("therapist").order_by("number")))
+    (5 queries); without the answers when not ``answers`` (4: the client page, which
+    fetches a session's answers when asked)."""
+    sessions = list(client.sessions.select_related("therapist").order_by("number"))
+    return _load_ratings(sessions, answers=answers)
 
 
 def _rating_of(session: TherapySession, rater: str) -> Rating | None:
