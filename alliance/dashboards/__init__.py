@@ -19,7 +19,8 @@ from alliance.dashboards.figures import (
     weekly_client_totals,
 )
 from alliance.dashboards.overview import (
-    clinic_overview,
+    clinic_overview_kept,
+    clinic_overview_refresh,
     overview_default_period,
 )
 from alliance.dashboards.packets import (
@@ -88,7 +89,8 @@ __all__ = [
     "client_page_chart",
     "client_series",
     "clients_series",
-    "clinic_overview",
+    "clinic_overview_kept",
+    "clinic_overview_refresh",
     "episode_facts",
     "figure_json",
     "histogram_rows",

@@ -2,10 +2,10 @@
 
 The overview reads every client of the clinic (at the L benchmark's network, 20,000 clients
 and 1.1 million scores: about 1.7 s of SQL). So the page shows a snapshot of it
-(``ClinicOverviewSnapshot``) no older than SNAPSHOT_MAX_AGE, with the time it was computed:
-``manage.py refresh_overview`` refreshes each clinic's default period ahead of the page;
-a period without a fresh snapshot is computed when asked for and kept; the page's "Refresh
-now" recomputes it.
+(``ClinicOverviewSnapshot``, read by ``clinic_overview_kept``) no older than
+SNAPSHOT_MAX_AGE, with the time it was computed. ``clinic_overview_refresh`` computes and
+keeps one: for a period without a fresh snapshot, for the page's "Refresh now", and for
+each clinic's default period ahead of the page (``manage.py refresh_overview``).
 """
 
 import datetime as dt
@@ -73,36 +73,44 @@ def overview_default_period(clinic: Clinic) -> Period:
     return Period.months_to(today_in(clinic), OVERVIEW_MONTHS, clinic.tzinfo)
 
 
-def clinic_overview(
-    admin: User, *, period: Period, max_age: dt.timedelta | None = SNAPSHOT_MAX_AGE
-) -> ClinicOverview:
-    """The admin's clinic overview of ``period``: from its snapshot when that is at most
-    ``max_age`` old (one query, and one for the therapists), else computed
-    (``clinic_overview_compute``) and kept as the period's snapshot. ``max_age`` None:
-    always computed afresh."""
-    snapshots = ClinicOverviewSnapshot.objects.filter(
-        clinic_id=admin.clinic_id, start=period.start, end=period.end
-    )
+def clinic_overview_kept(
+    admin: User, *, period: Period, max_age: dt.timedelta = SNAPSHOT_MAX_AGE
+) -> ClinicOverview | None:
+    """The admin's clinic overview of ``period`` from its snapshot, if one at most
+    ``max_age`` old is kept (one query, and one for the therapists); else None: the caller
+    computes it (``clinic_overview_refresh``)."""
+    found = ClinicOverviewSnapshot.objects.filter(
+        clinic_id=admin.clinic_id,
+        start=period.start,
+        end=period.end,
+        computed_at__gte=timezone.now() - max_age,
+    ).first()
+    if found is None:
+        return None
+    return _overview_from_figures(found.figures, period, found.computed_at, admin.clinic_id)
+
+
+def clinic_overview_refresh(*, admin: User, period: Period) -> ClinicOverview:
+    """Compute the admin's clinic overview of ``period`` (``clinic_overview_compute``) and
+    keep it as the period's snapshot, unless one computed later is kept already (a "Refresh
+    now" meanwhile); delete the clinic's snapshots not computed again for SNAPSHOT_KEEP."""
     now = timezone.now()
-    found = snapshots.first()
-    if found is not None and max_age is not None and found.computed_at >= now - max_age:
-        return _overview_from_figures(found.figures, period, found.computed_at, admin.clinic_id)
     overview = clinic_overview_compute(admin, period=period)
     overview.computed_at = now
     kept = {"computed_at": now, "figures": _figures_of(overview)}
-    # Another period's snapshots of this clinic, no longer asked for, go after a day.
-    ClinicOverviewSnapshot.objects.filter(
-        clinic_id=admin.clinic_id, computed_at__lt=now - SNAPSHOT_KEEP
-    ).exclude(pk=getattr(found, "pk", None)).delete()
-    if found is not None:
-        # Not over figures computed after these began (a "Refresh now" meanwhile).
-        snapshots.filter(pk=found.pk, computed_at__lt=now).update(**kept)
-        return overview
-    try:
-        with transaction.atomic():
-            snapshots.create(clinic_id=admin.clinic_id, start=period.start, end=period.end, **kept)
-    except IntegrityError:
-        pass  # another request kept the same period's figures a moment ago
+    clinic_snapshots = ClinicOverviewSnapshot.objects.filter(clinic_id=admin.clinic_id)
+    clinic_snapshots.filter(computed_at__lt=now - SNAPSHOT_KEEP).exclude(
+        start=period.start, end=period.end
+    ).delete()
+    period_snapshot = clinic_snapshots.filter(start=period.start, end=period.end)
+    if not period_snapshot.filter(computed_at__lt=now).update(**kept):
+        try:
+            with transaction.atomic():
+                period_snapshot.create(
+                    clinic_id=admin.clinic_id, start=period.start, end=period.end, **kept
+                )
+        except IntegrityError:
+            pass  # kept meanwhile, by another request or the scheduled refresh
     return overview
 
 
@@ -118,7 +126,7 @@ def clinic_overviews_refresh() -> int:
     for admin in admins.order_by("-pk"):
         first_admin[admin.clinic_id] = admin
     for admin in first_admin.values():
-        clinic_overview(admin, period=overview_default_period(admin.clinic), max_age=None)
+        clinic_overview_refresh(admin=admin, period=overview_default_period(admin.clinic))
     return len(first_admin)
 
 

@@ -275,8 +275,9 @@ def client_packet_download(
 @require_http_methods(["GET", "HEAD", "POST"])
 def clinic_overview(request: HttpRequest) -> HttpResponse:
     """The clinic admin's overview: distribution, completion, flags per rule, monthly trends,
-    shown from a snapshot at most minutes old (``dashboards.clinic_overview``); a POST
-    recomputes it ("Refresh now") and comes back to the same period."""
+    shown from a snapshot at most minutes old (``dashboards.clinic_overview_kept``), else
+    computed and kept; a POST recomputes it ("Refresh now") and comes back to the same
+    period."""
     admin = request.user
     if not (admin.is_clinic_admin and admin.clinic_id):
         raise Http404("The clinic overview is for clinic admins.")
@@ -287,10 +288,12 @@ def clinic_overview(request: HttpRequest) -> HttpResponse:
     )
     period = form.period()
     if request.method == "POST":
-        dashboards.clinic_overview(admin, period=period, max_age=None)
+        dashboards.clinic_overview_refresh(admin=admin, period=period)
         return redirect(request.get_full_path())
     _ignored(request, form)
-    overview = dashboards.clinic_overview(admin, period=period)
+    overview = dashboards.clinic_overview_kept(
+        admin, period=period
+    ) or dashboards.clinic_overview_refresh(admin=admin, period=period)
     scale_range = dashboards.scale_range_for(admin.clinic)
     text = dashboards.chart_text()
     figures = {

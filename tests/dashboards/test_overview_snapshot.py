@@ -111,7 +111,7 @@ def test_rule_labels_are_translated_when_shown(client, clinic_admin, course):
     client.get(URL)  # kept in English
     response = client.get(URL, HTTP_ACCEPT_LANGUAGE="es")
     with translation.override("en"):
-        english = dashboards.clinic_overview(clinic_admin, period=response.context["period"])
+        english = dashboards.clinic_overview_kept(clinic_admin, period=response.context["period"])
     spanish = response.context["overview"].flags_per_rule["label"].tolist()
     assert spanish != english.flags_per_rule["label"].tolist()
 
@@ -139,3 +139,18 @@ def test_the_scheduled_refresh_computes_each_clinics_default_period(
     assert (kept.start, kept.end) == (period.start, period.end)
     assert kept.figures["latest_totals"] == [5.0]
     assert ClinicOverviewSnapshot.objects.filter(clinic=other.clinic).count() == 1
+
+
+def test_a_refresh_never_overwrites_figures_computed_after_it_began(clinic_admin, course):
+    period = dashboards.overview_default_period(clinic_admin.clinic)
+    later = timezone.now() + dt.timedelta(minutes=1)  # a "Refresh now" that finished first
+    ClinicOverviewSnapshot.objects.create(
+        clinic=clinic_admin.clinic,
+        start=period.start,
+        end=period.end,
+        computed_at=later,
+        figures={"kept": "later"},
+    )
+    dashboards.clinic_overview_refresh(admin=clinic_admin, period=period)
+    [kept] = ClinicOverviewSnapshot.objects.all()
+    assert (kept.computed_at, kept.figures) == (later, {"kept": "later"})
