@@ -67,9 +67,13 @@ def test_a_kept_copy_counts_only_when_its_file_and_report_agree(tmp_path, monkey
     monkeypatch.setattr(database, "KEPT_DIR", tmp_path)
     kept = database.KeptClinic("T", str(tmp_path / "bench-T.sqlite3"))
     assert kept.report() is None  # nothing kept yet
-    kept.report_path.write_text(json.dumps({"counts": {}, "copy": kept.copy}))
+    builder = database.builder_version()
+    report = {"counts": {}, "copy": kept.copy, "builder": builder}
+    kept.report_path.write_text(json.dumps(report))
     assert kept.report() is None  # a report without its copy
     Path(kept.copy).write_bytes(b"")
-    assert kept.report() == {"counts": {}, "copy": kept.copy}
-    kept.report_path.write_text(json.dumps({"counts": {}, "copy": "elsewhere"}))
+    assert kept.report() == report
+    kept.report_path.write_text(json.dumps({**report, "copy": "elsewhere"}))
     assert kept.report() is None  # another copy's report
+    kept.report_path.write_text(json.dumps({**report, "builder": "another builder"}))
+    assert kept.report() is None  # built by other code: built again

@@ -11,6 +11,7 @@ what it writes (the client form's new sessions and ratings) never reaches the ne
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -68,11 +69,13 @@ class KeptClinic:
         return KEPT_DIR / f"{Path(self.copy).stem}.json"
 
     def report(self) -> dict | None:
-        """The build's counts and seconds, or None when there is no complete copy."""
+        """The build's counts and seconds, or None when there is no complete copy, or when it
+        was built by another version of the clinic's builder (then it is built again)."""
         if not self.report_path.exists() or not self._exists():
             return None
         report = json.loads(self.report_path.read_text())
-        return report if report.get("copy") == self.copy else None
+        same = report.get("copy") == self.copy and report.get("builder") == builder_version()
+        return report if same else None
 
     def _exists(self) -> bool:
         if connection.vendor == "sqlite":
@@ -127,7 +130,19 @@ def keep(kept: KeptClinic, report: dict) -> None:
         shutil.copyfile(name, kept.copy)
     else:
         _drop_and_copy(name, into=kept.copy)
-    kept.report_path.write_text(json.dumps({**report, "copy": kept.copy}, indent=2) + "\n")
+    kept.report_path.write_text(
+        json.dumps({**report, "copy": kept.copy, "builder": builder_version()}, indent=2) + "\n"
+    )
+
+
+def builder_version() -> str:
+    """A digest of the code that builds the synthetic clinic (synthetic.py and loading.py):
+    a kept clinic built by other code is not reused."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("synthetic.py", "loading.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @contextlib.contextmanager
