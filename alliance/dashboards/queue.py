@@ -244,6 +244,7 @@ class RiskQueue:
     ranking: list[client_selectors.RankingRow] = field(default_factory=list)
     facts: dict[int, list[EpisodeFact]] = field(default_factory=dict)
     page: Page | None = None  # which part of the queue ``rows`` are
+    scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE  # the clinic's, for its charts
 
 
 def risk_queue(
@@ -299,6 +300,7 @@ def risk_queue(
         ranking=ranking,
         facts=facts,
         page=shown,
+        scale_range=scale_range,
     )
 
 

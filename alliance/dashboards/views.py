@@ -70,7 +70,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
     if therapists:
         chart = dashboards.supervision_chart(
             dashboards.weekly_client_totals(figures, period=period),
-            scale_range=dashboards.scale_range_for(user.clinic),
+            scale_range=queue.scale_range,
             chart_id="chart-therapists",
         )
     return render(
