@@ -169,8 +169,9 @@ CASELOAD_SORTS = {
 DEFAULT_SORT = "-open_episodes"
 
 
-def caseload_sort(value: str | None) -> str:
-    """The sort asked for if it is one we offer, else the default (bad input is ignored)."""
+def _sql_sort(value: str | None) -> str:
+    """The SQL sort asked for if it is one we offer, else the default (bad input is
+    ignored). The pages' sort, risk included, is ``alliance.dashboards.caseload_sort``."""
     if value and value.removeprefix("-") in CASELOAD_SORTS:
         return value
     return DEFAULT_SORT
@@ -196,7 +197,7 @@ def caseload_for(
         clients = clients.active()
     if search:
         clients = clients.filter(code__icontains=search)
-    sort = caseload_sort(sort)
+    sort = _sql_sort(sort)
     field = F(CASELOAD_SORTS[sort.removeprefix("-")])
     order = field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True)
     if sort == DEFAULT_SORT:
