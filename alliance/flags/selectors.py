@@ -38,19 +38,8 @@ def client_episodes(user: User, client: Client) -> QuerySet[Episode]:
     """The client's active episodes with their active flags and comments: open and
     acknowledged ones by session, newest first, then the resolved ones."""
     resolved_last = Case(When(status=Episode.Status.RESOLVED, then=Value(1)), default=Value(0))
-    return (
-        client.episodes.visible_to(user)
-        .active()
-        .select_related(
-            "session",
-            "last_session",
-            "repaired_session",
-            "action_session",
-            "acknowledged_by",
-            "resolved_by",
-        )
-        .prefetch_related(_active_flags(), _comments_with_authors())
-        .order_by(resolved_last, "-session__starts_at", "-session__number", "kind")
+    return _episodes_with_details(client.episodes.visible_to(user).active()).order_by(
+        resolved_last, "-session__starts_at", "-session__number", "kind"
     )
 
 
