@@ -62,10 +62,12 @@ def session_get_for_change(user: User, session_id: int) -> TherapySession:
 @dataclass
 class Course:
     """Sessions with their ratings loaded: each session's ``rating_list`` (its ratings, with
-    instrument and submitter) and every rating's answers and scores by rating id."""
+    instrument and submitter) and every rating's answers and scores by rating id (its scores
+    only when not ``answers``)."""
 
     sessions: list[TherapySession]
     values: dict[int, RatingValues] = field(default_factory=dict)
+    answers: bool = True
 
     def values_of(self, rating: Rating | None) -> RatingValues:
         """The rating's answers and scores; none for no rating."""
@@ -85,7 +87,7 @@ def _load_ratings(sessions: list[TherapySession], *, answers: bool = True) -> Co
     values = ratings_values(
         [rating for session in sessions for rating in session.rating_list], answers=answers
     )
-    return Course(sessions=sessions, values=values)
+    return Course(sessions=sessions, values=values, answers=answers)
 
 
 def session_with_ratings(session: TherapySession) -> Course:
@@ -156,12 +158,11 @@ class SessionRow:
     may_rate: bool  # the user held the session and has not rated it yet
 
 
-def session_rows(
-    course: Course, *, user: User, language: str, answers: bool = True
-) -> list[SessionRow]:
+def session_rows(course: Course, *, user: User, language: str) -> list[SessionRow]:
     """The course's sessions with their ratings prepared for a page (no queries); the
-    ratings' scores only, not their answers, when not ``answers`` (the client page fetches
-    a session's answers when asked: ``sessions.views.session_answers``)."""
+    ratings' scores only, not their answers, when the course was read without them (the
+    client page fetches a session's answers when asked: ``sessions.views.session_answers``)."""
+    answers = course.answers
     now = timezone.now()
     rows = []
     for session in course.sessions:

@@ -136,7 +136,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     user = request.user
     client = client_selectors.client_get(user, client_id)
     course = session_selectors.sessions_of_client(client, answers=False)
-    rows = session_selectors.session_rows(course, user=user, language=get_language(), answers=False)
+    rows = session_selectors.session_rows(course, user=user, language=get_language())
     to_rate = next((row for row in reversed(rows) if row.may_rate), None)
     # The rupture engine's input for this client, read once for the headlines and the chart.
     frame = flag_selectors.client_scores_frame(client)
