@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -688,3 +690,40 @@ def test_the_api_ranks_as_the_pages_do(ranked, supervisor):
 
     attention = api_client_for(supervisor).get("/api/v1/supervision/").json()["attention"]
     assert [row["code"] for row in attention] == ORDER[:8]  # tiers 0-4, as on the dashboard
+
+
+# --- a supervisor's pages read their own team's rows only ------------------------------------
+
+
+def rows_returned_by(client, url, params=None) -> list[int]:
+    """The number of rows each SELECT of one request returns, in order: each statement as
+    it was sent, counted again in the database."""
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url, params or {}).status_code == 200
+    selects = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().startswith("SELECT")]
+    with connection.cursor() as cursor:
+        counts = []
+        for sql in selects:
+            cursor.execute(f"SELECT count(*) FROM ({sql}) AS returned")
+            counts.append(cursor.fetchone()[0])
+    return counts
+
+
+@pytest.mark.parametrize("params", [{}, {"queue": "all"}])
+def test_a_supervisors_dashboard_reads_no_rows_of_other_teams(
+    client, clinic, supervisor, therapist, instruments, params
+):
+    """Another team of the same clinic grows fourfold, with sessions, ratings, flags and
+    episodes: every statement of the dashboard returns what it returned before. (That it
+    also reads only its scope is shown by the plans at L in docs/deployment.md.)"""
+    elsewhere = TherapistFactory(clinic=clinic)
+    SupervisionFactory(supervisor=SupervisorFactory(clinic=clinic), therapist=elsewhere)
+    grow(therapist, instruments, 2, "OWN")
+    grow(elsewhere, instruments, 2, "OTHER")
+    client.force_login(supervisor)
+    client.get(reverse("supervision"), params)  # warm the instrument-definition cache
+    before = rows_returned_by(client, reverse("supervision"), params)
+    grow(elsewhere, instruments, 6, "MORE")
+    assert rows_returned_by(client, reverse("supervision"), params) == before
+    grow(therapist, instruments, 1, "OWN-MORE")
+    assert rows_returned_by(client, reverse("supervision"), params) != before  # it can see
