@@ -70,13 +70,15 @@ serve: install
 # A bounded load test of `make serve` on loopback with the demo clinic: fresh form links,
 # then LOADTEST_REQUESTS requests by LOADTEST_USERS simultaneous users, at most 180 s. Each
 # simulated person connects from a loopback address of their own (127.x.y.z), so the
-# per-address limits apply as in production.
+# per-address limits apply as in production. LOADTEST_CLINIC="Bench clinic M" plays a copy
+# of a kept benchmark clinic instead (docs/deployment.md).
 LOADTEST_REQUESTS ?= 2000
 LOADTEST_USERS ?= 8
+LOADTEST_CLINIC ?=
 loadtest: install
-	$(MANAGE) load_instruments
-	$(MANAGE) seed_demo
-	$(MANAGE) loadtest_prepare --links $$(( $(LOADTEST_REQUESTS) / 4 + 1 )) --out var/loadtest/plan.json
+	$(if $(LOADTEST_CLINIC),,$(MANAGE) load_instruments && $(MANAGE) seed_demo)
+	$(MANAGE) loadtest_prepare $(if $(LOADTEST_CLINIC),--clinic "$(LOADTEST_CLINIC)") \
+		--links $$(( $(LOADTEST_REQUESTS) / 4 + 1 )) --out var/loadtest/plan.json
 	$(BIN)/python scripts/loadtest.py --plan var/loadtest/plan.json \
 		--requests $(LOADTEST_REQUESTS) --concurrency $(LOADTEST_USERS) --time-limit 180 \
 		--json var/loadtest/results.json

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from sessions import formlinks
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, ClinicFactory, TherapistFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("loadtest", ROOT / "scripts" / "loadtest.py")
@@ -45,6 +45,27 @@ def test_prepare_writes_usable_links_and_the_clinicians(tmp_path, supervisor, in
     assert plan["password"] == "pw"
     assert len(plan["items"]) == 6
     assert all(values == ["1", "2", "3", "4", "5"] for values in plan["items"].values())
+
+
+@pytest.mark.django_db
+def test_a_benchmark_clinics_clinicians_get_the_plans_password_and_no_other(
+    tmp_path, clinic, supervisor, instruments
+):
+    therapist = supervisor.supervisions.get().therapist
+    ClientFactory(primary_therapist=therapist)
+    bench_therapist = TherapistFactory(clinic=ClinicFactory(name="Bench clinic M"))
+    bench_therapist.set_unusable_password()
+    bench_therapist.save()
+    ClientFactory(primary_therapist=bench_therapist)
+    for name in (clinic.name, "Bench clinic M"):
+        call_command(
+            "loadtest_prepare", clinic=name, links=1, out=str(tmp_path / "p.json"),
+            password="pw", stdout=io.StringIO(),
+        )  # fmt: skip
+    bench_therapist.refresh_from_db()
+    therapist.refresh_from_db()
+    assert bench_therapist.check_password("pw")
+    assert not therapist.check_password("pw")
 
 
 @pytest.mark.django_db

@@ -4,6 +4,10 @@ Writes a plan (JSON) with fresh one-time client form links (one new session each
 therapist would hand them out), the clinicians to sign in as with the pages they open, and
 the client form's items. The links are real: each is good for one form. Run it against the
 database `make serve` uses; it adds sessions to the clinic, so use a copy or the demo data.
+
+A benchmark clinic (``manage.py bench``, "Bench clinic M"...) has people without a password:
+here its clinicians are given the plan's, so a copy of a kept benchmark clinic can be load
+tested. Other clinics' passwords are never touched.
 """
 
 import datetime as dt
@@ -15,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alliance.devtools import demo
+from alliance.devtools.bench.synthetic import SCALES
 from alliance.models import Client, Clinic, User
 from measures.definitions import format_number
 from measures.models import Rater
@@ -59,6 +64,8 @@ class Command(BaseCommand):
         )
         if not clients:
             raise CommandError(f"{clinic} has no active clients.")
+        if found.name in {f"Bench clinic {scale}" for scale in SCALES}:
+            self._give_password(found, password)
         definition = instrument_definition(instrument_for(clinic=found, rater=Rater.CLIENT))
         tokens = self._links(clients, links)
         plan = {
@@ -100,6 +107,14 @@ class Command(BaseCommand):
                 )
             tokens.append(token)
         return tokens
+
+    def _give_password(self, clinic: Clinic, password: str) -> None:
+        """The benchmark clinic's clinicians sign in with the plan's password (one hash,
+        shared: set_password for each would take seconds at L)."""
+        hashed = User(password="")
+        hashed.set_password(password)
+        clinicians = User.objects.filter(clinic=clinic, is_active=True).exclude(is_staff=True)
+        clinicians.update(password=hashed.password)
 
     def _therapists(self, clinic: Clinic, clients: list[Client]) -> list[dict]:
         by_therapist: dict[int, list[int]] = {}
