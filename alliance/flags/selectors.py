@@ -38,7 +38,9 @@ def client_episodes(user: User, client: Client) -> QuerySet[Episode]:
     """The client's active episodes with their active flags and comments: open and
     acknowledged ones by session, newest first, then the resolved ones."""
     resolved_last = Case(When(status=Episode.Status.RESOLVED, then=Value(1)), default=Value(0))
-    return _episodes_with_details(client.episodes.visible_to(user).active()).order_by(
+    # Each episode's client is this one (its related manager gives it), not joined again:
+    # three joins fewer for the planner of the client page's widest query.
+    return _episode_details(client.episodes.visible_to(user).active()).order_by(
         resolved_last, "-session__starts_at", "-session__number", "kind"
     )
 
@@ -299,11 +301,17 @@ def flag_may_comment(user: User, client: Client) -> bool:
 
 
 def _episodes_with_details(episodes: QuerySet[Episode]) -> QuerySet[Episode]:
-    """Episodes with what their pages show: sessions, people, flags and comments
-    (3 queries)."""
+    """Episodes with what their pages show: their client (with clinic and primary
+    therapist), sessions, people, flags and comments (3 queries)."""
+    return _episode_details(episodes).select_related(
+        "client__clinic", "client__primary_therapist"
+    )
+
+
+def _episode_details(episodes: QuerySet[Episode]) -> QuerySet[Episode]:
+    """Episodes with their sessions, people, flags and comments (3 queries); their client
+    is read apart (``_episodes_with_details``) or already known."""
     return episodes.select_related(
-        "client__clinic",
-        "client__primary_therapist",
         "session",
         "last_session",
         "repaired_session",
