@@ -303,9 +303,7 @@ def flag_may_comment(user: User, client: Client) -> bool:
 def _episodes_with_details(episodes: QuerySet[Episode]) -> QuerySet[Episode]:
     """Episodes with what their pages show: their client (with clinic and primary
     therapist), sessions, people, flags and comments (3 queries)."""
-    return _episode_details(episodes).select_related(
-        "client__clinic", "client__primary_therapist"
-    )
+    return _episode_details(episodes).select_related("client__clinic", "client__primary_therapist")
 
 
 def _episode_details(episodes: QuerySet[Episode]) -> QuerySet[Episode]:
