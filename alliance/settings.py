@@ -28,9 +28,11 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 
 # The public address clients open their one-time form links at.
 ALLIANCE_BASE_URL = env.str("ALLIANCE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# The client form endpoints allow this many requests per address per window (seconds);
-# behind reverse proxies, set how many append to X-Forwarded-For so the client's address counts.
+# The client form endpoints allow this many requests on one link (or kiosk hand-over), and
+# ten times as many from one address (a clinic's Wi-Fi), per window (seconds); behind reverse
+# proxies, set how many append to X-Forwarded-For so the client's address counts.
 ALLIANCE_FORM_RATE_LIMIT = env.int("ALLIANCE_FORM_RATE_LIMIT", default=30)
+ALLIANCE_FORM_ADDRESS_RATE_LIMIT = env.int("ALLIANCE_FORM_ADDRESS_RATE_LIMIT", default=300)
 ALLIANCE_FORM_RATE_WINDOW = env.int("ALLIANCE_FORM_RATE_WINDOW", default=300)
 ALLIANCE_TRUSTED_PROXIES = env.int("ALLIANCE_TRUSTED_PROXIES", default=0)
 

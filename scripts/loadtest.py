@@ -12,7 +12,8 @@ far as HTTPS goes (X-Forwarded-Proto: https), but it forges no X-Forwarded-For: 
 simulated person connects from a loopback address of their own (127.x.y.z, all of
 127.0.0.0/8 is loopback on Linux), so the server sees real, distinct addresses and its
 per-address limits apply unchanged. Against a server on ::1 or "localhost" everyone shares
-one address: start that server with ALLIANCE_FORM_RATE_LIMIT above the run's form requests.
+one address: start that server with ALLIANCE_FORM_ADDRESS_RATE_LIMIT above the run's form
+requests.
 
     python scripts/loadtest.py --plan var/loadtest/plan.json --requests 2000 --concurrency 8
 """

@@ -34,8 +34,8 @@ from sessions.kiosk import (
     kiosk_state,
     kiosk_wrong_password,
 )
-from sessions.models import FormLink, TherapySession
-from sessions.ratelimit import rate_limit_exceeded
+from sessions.models import FormLink, TherapySession, hash_token
+from sessions.ratelimit import form_rate_limit_exceeded
 
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
 GONE_HEADINGS = {
@@ -98,12 +98,23 @@ def _client_render(
     return response
 
 
+def _rate_limited_link(request: HttpRequest, token: str | None) -> str | None:
+    """What the form endpoints' per-link limit counts this request on: the link in the URL
+    (by its token's hash: no token is kept in the cache) or this device's kiosk hand-over."""
+    if token is not None:
+        return hash_token(token)
+    state = kiosk_state(request.session)
+    return f"kiosk:{state['link']}" if state is not None else None
+
+
 def rate_limited(view):
-    """Answer 429 with a friendly page once an address passes the form endpoints' limit."""
+    """Answer 429 with a friendly page once a link or an address passes the form endpoints'
+    limits (``ratelimit.form_rate_limit_exceeded``)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if rate_limit_exceeded(request, "client_form"):
+        link = _rate_limited_link(request, kwargs.get("token"))
+        if form_rate_limit_exceeded(request, link=link):
             response = _client_render(
                 request,
                 "sessions/client/too_many.html",

@@ -1,9 +1,11 @@
-"""Per-address fixed-window counters in Django's default cache: the client form endpoints'
-rate limit, the API token endpoint's throttle and the per-address login-failure limit.
+"""Fixed-window counters in Django's default cache, the project's one rate-limiting
+mechanism: the client form endpoints' limits (per link and per address), the API token
+endpoint's throttle and the per-address login-failure limit.
 
 The cache must be shared by every process and count atomically (alliance/security/cache.py): add()
 starts a window's count, incr() adds to it, never a get() then set() that two workers race.
-Settings: ALLIANCE_FORM_RATE_LIMIT requests per ALLIANCE_FORM_RATE_WINDOW seconds;
+Settings: ALLIANCE_FORM_RATE_LIMIT requests on one form link (or one kiosk hand-over) and
+ALLIANCE_FORM_ADDRESS_RATE_LIMIT from one address, per ALLIANCE_FORM_RATE_WINDOW seconds;
 ALLIANCE_TRUSTED_PROXIES reverse proxies in front of Django that append to X-Forwarded-For
 (0 by default: REMOTE_ADDR, and a client's X-Forwarded-For is ignored).
 """
@@ -43,11 +45,28 @@ def window_left(window: int) -> int:
     return max(1, int(window - time.time() % window))
 
 
-def rate_limit_exceeded(
-    request: HttpRequest, scope: str, *, limit: int | None = None, window: int | None = None
-) -> bool:
-    """Count this request against the client's window; True once the limit is passed.
-    The client form's limit and window unless others are given."""
-    window = window or settings.ALLIANCE_FORM_RATE_WINDOW
-    limit = limit or settings.ALLIANCE_FORM_RATE_LIMIT
+def rate_limit_exceeded(request: HttpRequest, scope: str, *, limit: int, window: int) -> bool:
+    """Count this request against its address's window; True once the limit is passed."""
     return window_hit(f"{scope}:{client_ip(request)}", window=window) > limit
+
+
+FORM_SCOPE = "client_form"
+
+
+def form_rate_limit_exceeded(request: HttpRequest, *, link: str | None) -> bool:
+    """Count this request on the client form's two limits; True once either is passed.
+
+    ``link`` names the form link the request is for (a hash of its token, or the kiosk's
+    hand-over): one link may be opened ALLIANCE_FORM_RATE_LIMIT times a window, enough for
+    a client's reloads and language changes, not for hammering. An address may send
+    ALLIANCE_FORM_ADDRESS_RATE_LIMIT, ten times as many: the clients of a clinic share its
+    Wi-Fi's one address, and a kiosk hands over one link after another.
+    """
+    window = settings.ALLIANCE_FORM_RATE_WINDOW
+    over = rate_limit_exceeded(
+        request, FORM_SCOPE, limit=settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT, window=window
+    )
+    if link is not None:
+        count = window_hit(f"{FORM_SCOPE}:link:{link}", window=window)
+        over = over or count > settings.ALLIANCE_FORM_RATE_LIMIT
+    return over

@@ -42,7 +42,7 @@ class TestForgedForwardedFor:
         assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ADDRESS}
 
     def test_rotating_forged_addresses_do_not_escape_the_form_links_limit(self, world, settings):
-        settings.ALLIANCE_FORM_RATE_LIMIT = 3
+        settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT = 3
         url = reverse("client_form", args=[world.own.token])
         statuses = [BrowserClient().get(url, **forged(n)).status_code for n in range(4)]
         assert statuses == [200, 200, 200, 429]

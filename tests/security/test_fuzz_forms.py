@@ -99,7 +99,7 @@ CLIENT_FORM = form_data(
 @FUZZ
 @given(data=CLIENT_FORM)
 def test_the_clients_form(data, therapist, client_of_therapist, instruments, settings):
-    settings.ALLIANCE_FORM_RATE_LIMIT = 10_000  # every example comes from one address
+    settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT = 10_000  # every example comes from one address
     session = TherapySessionFactory(client=client_of_therapist, number=_next(client_of_therapist))
     _link, token = formlink_create(session=session, created_by=therapist)
     browser = BrowserClient()

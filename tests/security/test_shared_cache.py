@@ -58,9 +58,10 @@ def test_two_workers_add_to_one_count(workers):
 def test_the_form_links_limit_holds_across_workers(alternating, settings):
     settings.ALLIANCE_FORM_RATE_LIMIT = 30
     request = RequestFactory().get("/f/x/", REMOTE_ADDR="198.51.100.7")
-    refused = [ratelimit.rate_limit_exceeded(request, "client_form") for _ in range(31)]
+    refused = [ratelimit.form_rate_limit_exceeded(request, link="x") for _ in range(31)]
     assert refused == [False] * 30 + [True]
-    assert alternating[0].get(ratelimit._window_key("client_form:198.51.100.7", 300)) == 31
+    assert alternating[0].get(ratelimit._window_key("client_form:link:x", 300)) == 31
+    assert alternating[1].get(ratelimit._window_key("client_form:198.51.100.7", 300)) == 31
 
 
 def test_the_token_endpoints_limit_holds_across_workers(alternating):

@@ -8,6 +8,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.test import Client as BrowserClient
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -16,6 +17,7 @@ from measures.models import Rating
 from sessions.formlinks import formlink_create
 from sessions.log_redaction import RedactFormTokens
 from sessions.models import FormLink
+from tests.factories import TherapySessionFactory
 from tests.sessions.conftest import checked, form_post, item_text
 
 pytestmark = pytest.mark.django_db
@@ -328,21 +330,52 @@ def test_an_expired_link_answers_410_in_the_clients_language(client, form_link):
     assert "Este enlace ha caducado" in response.content.decode()
 
 
-def test_the_form_endpoints_are_rate_limited(client, form_link, settings):
+def test_the_form_endpoints_are_rate_limited_per_link(client, form_link, therapist, settings):
     settings.ALLIANCE_FORM_RATE_LIMIT = 3
-    _link, token = form_link
+    link, token = form_link
     statuses = [client.get(form_url(token)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     response = client.get(form_url(token))
     assert response.status_code == 429
     assert response["Retry-After"] == str(settings.ALLIANCE_FORM_RATE_WINDOW)
     assert "Please wait a moment" in response.content.decode()
-    # Another address is counted on its own.
-    assert client.get(form_url(token), REMOTE_ADDR="10.0.0.9").status_code == 200
+    # The link is limited from any address; another link from this address is not.
+    assert client.get(form_url(token), REMOTE_ADDR="10.0.0.9").status_code == 429
+    session = TherapySessionFactory(client=link.session.client, number=2)
+    _other, other_token = formlink_create(session=session, created_by=therapist)
+    assert client.get(form_url(other_token)).status_code == 200
+
+
+def test_a_clinics_wifi_is_one_address_for_many_clients(therapist, instruments, settings):
+    """The NAT scenario, with the production defaults: 60 form loads from one address across
+    20 links within the window all succeed; 60 on one link are limited."""
+    assert settings.ALLIANCE_FORM_RATE_LIMIT == 30
+    assert settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT >= 60
+    tokens = []
+    for number in range(1, 21):
+        session = TherapySessionFactory(client__primary_therapist=therapist, number=number)
+        tokens.append(formlink_create(session=session, created_by=therapist)[1])
+    wifi = {"REMOTE_ADDR": "192.0.2.10"}
+    shared = [BrowserClient().get(form_url(tokens[n % 20]), **wifi) for n in range(60)]
+    assert [r.status_code for r in shared] == [200] * 60
+    one_link = [BrowserClient().get(form_url(tokens[0]), **wifi) for _ in range(60)]
+    # tokens[0] was opened 3 times above: 27 more pass, the rest are refused.
+    assert [r.status_code for r in one_link] == [200] * 27 + [429] * 33
+
+
+def test_an_address_has_a_limit_of_its_own(client, form_link, therapist, settings):
+    settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT = 4
+    tokens = [form_link[1]]
+    for number in range(2, 6):
+        session = TherapySessionFactory(client=form_link[0].session.client, number=number)
+        tokens.append(formlink_create(session=session, created_by=therapist)[1])
+    statuses = [client.get(form_url(token)).status_code for token in tokens]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert client.get(form_url(tokens[4]), REMOTE_ADDR="10.0.0.9").status_code == 200
 
 
 def test_behind_a_proxy_the_forwarded_address_counts(client, form_link, settings):
-    settings.ALLIANCE_FORM_RATE_LIMIT = 1
+    settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT = 1
     settings.ALLIANCE_TRUSTED_PROXIES = 1
     _link, token = form_link
     first = client.get(form_url(token), HTTP_X_FORWARDED_FOR="203.0.113.5")

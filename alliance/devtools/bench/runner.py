@@ -52,7 +52,9 @@ def measure(bench: BenchClinic, scenario: Scenario, *, scale: str, repeat: int) 
     and templates, no network). A form post gets a fresh link before each request."""
     # The trivial page's URLs; the client form's rate limit would stop the repeated posts.
     with override_settings(
-        ROOT_URLCONF="alliance.devtools.bench.urls", ALLIANCE_FORM_RATE_LIMIT=sys.maxsize
+        ROOT_URLCONF="alliance.devtools.bench.urls",
+        ALLIANCE_FORM_RATE_LIMIT=sys.maxsize,
+        ALLIANCE_FORM_ADDRESS_RATE_LIMIT=sys.maxsize,
     ):
         client = TestClient(HTTP_HOST="localhost")
         user = scenario.user(bench)
