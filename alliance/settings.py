@@ -35,6 +35,29 @@ ALLIANCE_FORM_RATE_LIMIT = env.int("ALLIANCE_FORM_RATE_LIMIT", default=30)
 ALLIANCE_FORM_ADDRESS_RATE_LIMIT = env.int("ALLIANCE_FORM_ADDRESS_RATE_LIMIT", default=300)
 ALLIANCE_FORM_RATE_WINDOW = env.int("ALLIANCE_FORM_RATE_WINDOW", default=300)
 ALLIANCE_TRUSTED_PROXIES = env.int("ALLIANCE_TRUSTED_PROXIES", default=0)
+# "Forgot your password?" sends this many emails per address, and per email address typed,
+# per window (seconds).
+ALLIANCE_PASSWORD_RESET_LIMIT = env.int("ALLIANCE_PASSWORD_RESET_LIMIT", default=5)
+ALLIANCE_PASSWORD_RESET_WINDOW = env.int("ALLIANCE_PASSWORD_RESET_WINDOW", default=3600)
+
+# Email. EMAIL_URL chooses the backend (smtp+tls://user:password@host:587, consolemail://);
+# EMAIL_BACKEND a provider's API through django-anymail (docs/deployment.md). Without
+# either: SMTP on the machine itself in production; in development each message is a file
+# in var/mail/.
+if env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
+elif env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST, EMAIL_PORT = "127.0.0.1", 25
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alliance <alliance@localhost>")
+# A set-password link (by email, or given by an admin) works once, for three days (the
+# pages and the message say so).
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
 INSTALLED_APPS = [
     "alliance.apps.AllianceConfig",

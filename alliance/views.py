@@ -6,13 +6,20 @@ Every view starts from a scoped selector: what the user may not see answers 404,
 they may see but not change answers 404 to a write as well.
 """
 
+import hashlib
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+
+from sessions.ratelimit import rate_limit_exceeded, window_hit
 
 
 @login_required
@@ -51,3 +58,51 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         messages.success(self.request, _("Your password is set. Log in with it now."))
         return super().form_valid(form)
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's form, sending to every active person with the address, with a password or
+    not: a colleague whose password an admin removed may choose one by email too."""
+
+    def get_users(self, email):
+        people = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+        return (person for person in people if person.email.lower() == email.lower())
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """ "Forgot your password?": a set-password link by email (Django's token, the link an
+    admin can also give). The page says the same whether or not the address is known. An
+    address, and an email address typed, may ask ALLIANCE_PASSWORD_RESET_LIMIT times per
+    ALLIANCE_PASSWORD_RESET_WINDOW; past it the form answers 429 and keeps what was typed.
+    The message holds the clinic's name and the link, nothing else (the link is built on
+    ALLIANCE_BASE_URL, never on the request's Host header)."""
+
+    form_class = PasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        if form.is_valid() and self._limited(request, form.cleaned_data["email"]):
+            form.add_error(
+                None,
+                _("Too many requests for a new password. Wait an hour, then try again."),
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        # Read when sending, as every setting is.
+        self.extra_email_context = {"base_url": settings.ALLIANCE_BASE_URL}
+        return super().form_valid(form)
+
+    @staticmethod
+    def _limited(request: HttpRequest, email: str) -> bool:
+        limit = settings.ALLIANCE_PASSWORD_RESET_LIMIT
+        window = settings.ALLIANCE_PASSWORD_RESET_WINDOW
+        by_address = rate_limit_exceeded(request, "password_reset", limit=limit, window=window)
+        typed = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        by_email = window_hit(f"password_reset:email:{typed}", window=window) > limit
+        return by_address or by_email

@@ -21,12 +21,15 @@ from sessions.models import TherapySession
 
 CLINIC_NAME = "Riverside Demo Clinic"
 PASSWORD = "demo"
+# Addresses on example.org (RFC 2606): "Forgot your password?" can be tried with the demo,
+# and nothing leaves the machine (make run writes mail to var/mail/).
 ACCOUNTS = {
     "demo-therapist": {"first_name": "Dana", "last_name": "Reyes", "is_therapist": True},
     "demo-therapist2": {"first_name": "Sam", "last_name": "Okafor", "is_therapist": True},
     "demo-supervisor": {"first_name": "Lee", "last_name": "Moreno", "is_supervisor": True},
     "demo-admin": {"first_name": "Alex", "last_name": "Kim", "is_clinic_admin": True},
 }
+ACCOUNTS = {name: {**fields, "email": f"{name}@example.org"} for name, fields in ACCOUNTS.items()}
 # Stable namespace so the same demo rating always gets the same submission id.
 DEMO_NAMESPACE = uuid.UUID("6f1c1f7e-5d0a-4c1b-9a57-3f3f8f0c2d11")
 

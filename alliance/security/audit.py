@@ -183,6 +183,8 @@ NOT_AUDITED: dict[str, str] = {
     "logout": "recorded by the user_logged_out signal",
     "password_change": "the user's own password",
     "password_set": "the user's own password",
+    "password_reset": "sends a set-password link by email, no client",
+    "password_reset_done": "a fixed page",
     "clinic": "people and per-therapist aggregates, no client",
     "clinic_overview": "clinic-wide aggregates (distribution, completion, flags per rule)",
     "clinic_user_create": "people, no client",

@@ -187,6 +187,8 @@ CASES: dict[str, list[Case]] = {
             ONE,
         )
     ],
+    "password_reset": [Case("get", page("password_reset"), everyone(200), ONE)],
+    "password_reset_done": [Case("get", page("password_reset_done"), everyone(200), ONE)],
     "set_language": [Case("post", page("set_language"), everyone(302), ONE)],
     "two_factor_setup": [Case("get", page("two_factor_setup"), everyone(200, LOGIN), ONE)],
     "two_factor_enrol": [
