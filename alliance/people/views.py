@@ -18,6 +18,7 @@ from alliance.models import Client, User
 from alliance.people import selectors as people_selectors
 from alliance.people import services as people_services
 from alliance.people.forms import RolesForm, SupervisionForm, UserCreateForm
+from alliance.people.invitations import invitation_send
 from alliance.security import services as security_services
 from alliance.security.two_factor import two_factor_required
 
@@ -63,10 +64,7 @@ def clinic_user_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_validation_error(form, exc)
         else:
-            messages.success(
-                request,
-                _("%(name)s added. Give them the set-password link below.") % {"name": person},
-            )
+            _invite(request, person, _("%(name)s added.") % {"name": person})
             return redirect("clinic_user", user_id=person.pk)
     return render(request, "alliance/clinic_user_form.html", {"form": form, "person": None})
 
@@ -147,15 +145,33 @@ def clinic_user_password_reset(request: HttpRequest, user_id: int) -> HttpRespon
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
+        _invite(
             request,
-            _(
-                "%(name)s's password is removed and they are logged out. Give them the new "
-                "set-password link below."
-            )
-            % {"name": person},
+            person,
+            _("%(name)s's password is removed and they are logged out.") % {"name": person},
         )
     return redirect("clinic_user", user_id=person.pk)
+
+
+def _invite(request: HttpRequest, person: User, done: str) -> None:
+    """Email the person their set-password link (``invitations.invitation_send``) and say
+    what became of it after ``done``: sent, no address, or not sent."""
+    if invitation_send(user=person):
+        messages.success(
+            request,
+            _("%(done)s Their set-password link went to %(email)s; it is also below.")
+            % {"done": done, "email": person.email},
+        )
+    elif person.email:
+        messages.warning(
+            request,
+            _("%(done)s The email to %(email)s could not be sent: give them the link below.")
+            % {"done": done, "email": person.email},
+        )
+    else:
+        messages.success(
+            request, _("%(done)s Give them the set-password link below.") % {"done": done}
+        )
 
 
 @login_required
