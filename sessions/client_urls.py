@@ -17,6 +17,11 @@ urlpatterns = [
         name="formlink_new",
     ),
     path(
+        "sessions/<int:session_id>/client-form/email/",
+        client_views.formlink_email,
+        name="formlink_email",
+    ),
+    path(
         "sessions/<int:session_id>/client-form/hand-over/",
         client_views.kiosk_hand_over,
         name="kiosk_hand_over",

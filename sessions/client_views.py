@@ -27,6 +27,7 @@ from measures.selectors import instrument_definition, instrument_for
 from sessions import formlinks
 from sessions.client_forms import ClientSessionForm
 from sessions.formlinks import FormLinkError, FormLinkUsed, SessionNotRateable
+from sessions.forms import FormLinkEmailForm
 from sessions.kiosk import (
     MAX_WRONG_PASSWORDS,
     kiosk_end,
@@ -434,6 +435,35 @@ def formlink_new(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     add_never_cache_headers(response)
     return response
+
+
+@login_required
+@require_POST
+def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Email a new link to the address typed on the session page (stored nowhere); a
+    mistyped address comes back with what was typed."""
+    session = _own_session(request, session_id)
+    form = FormLinkEmailForm(request.POST)
+    if form.is_valid():
+        try:
+            formlinks.formlink_email(
+                session=session, created_by=request.user, address=form.cleaned_data["address"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("The form link went to %(address)s. It works once.")
+                % {"address": form.cleaned_data["address"]},
+            )
+            return redirect(session)
+    return render(
+        request,
+        "sessions/client/link_email_form.html",
+        {"session": session, "form": form},
+        status=400,
+    )
 
 
 @login_required

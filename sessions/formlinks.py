@@ -6,15 +6,19 @@ transaction as the rating, so exactly one submission can use it, whatever the co
 """
 
 import datetime as dt
+import logging
 import re
+import smtplib
 import uuid
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -28,6 +32,8 @@ from sessions.services import (
     session_complete_if_scheduled,
     session_lock_rateable,
 )
+
+logger = logging.getLogger(__name__)
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -190,6 +196,34 @@ def formlink_create(
             expires_at=now + dt.timedelta(hours=session.client.clinic.form_link_hours),
         )
     return link, token
+
+
+def formlink_email(*, session: TherapySession, created_by, address: str) -> FormLink:
+    """Make a new one-time link (``formlink_create``) and email it to ``address``, in the
+    client's language: the clinic's name, the link and how long it works; never the
+    client's code, a score or the therapist's name. The address is used for this message
+    and stored nowhere. ValidationError when the session takes no form, or when the message
+    could not be sent (the new link is then revoked: the previous one is gone either way)."""
+    link, token = formlink_create(
+        session=session, created_by=created_by, channel=FormLink.Channel.EMAIL
+    )
+    context = {
+        "clinic": session.client.clinic.name,
+        "url": formlink_url(token),
+        "hours": session.client.clinic.form_link_hours,
+    }
+    with translation.override(session.client.language):
+        subject = render_to_string("sessions/client/link_email_subject.txt", context).strip()
+        body = render_to_string("sessions/client/link_email.txt", context)
+    try:
+        send_mail(subject, body, None, [address])
+    except (OSError, smtplib.SMTPException) as exc:
+        logger.warning("A client form link could not be emailed (session %s): %s", session.pk, exc)
+        formlink_revoke_unused(link=link)
+        raise ValidationError(
+            _("The email could not be sent. Try again, or show a QR code instead.")
+        ) from exc
+    return link
 
 
 def formlink_revoke_unused(*, link: FormLink) -> bool:

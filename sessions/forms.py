@@ -122,3 +122,9 @@ class RatingForm(forms.Form):
 
 class RatingEditForm(RatingForm):
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class FormLinkEmailForm(forms.Form):
+    """Where to email the client's form link: used for that message, stored nowhere."""
+
+    address = forms.EmailField(label=_("Client's email address"), max_length=254)

@@ -113,6 +113,7 @@ class FormLink(models.Model):
         LINK = "link", _("Link")
         QR = "qr", _("QR code")
         KIOSK = "kiosk", _("Tablet hand-over")
+        EMAIL = "email", _("Email")
 
     session = models.ForeignKey(TherapySession, on_delete=models.CASCADE, related_name="form_links")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -115,6 +115,7 @@ AUDITED: dict[str, Audited] = {
     # The client's form: handed out by the therapist, opened and sent by the client.
     "formlink_new": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
     "kiosk_hand_over": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
+    "formlink_email": Audited("form_link", "session_id", "session", actions={"POST": "create"}),
     "client_form": Audited(
         "form_link", "token", "token", actions={**READ, "POST": Action.CREATE}, public=True
     ),

@@ -317,6 +317,7 @@ CASES: dict[str, list[Case]] = {
     "kiosk_hand_back": [Case("get", page("kiosk_hand_back"), everyone(302), ONE)],
     "formlink_new": [Case("post", page("formlink_new", UNRATED), scoped(200, TREAT))],
     "kiosk_hand_over": [Case("post", page("kiosk_hand_over", UNRATED), scoped(302, TREAT))],
+    "formlink_email": [Case("post", page("formlink_email", UNRATED), scoped(400, TREAT))],
     # --- API -----------------------------------------------------------------------------
     "api-auth-token": [Case("post", api_path("/api/v1/auth/token/"), everyone(400), ONE, api=True)],
     "api-caseload": [
