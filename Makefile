@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt bench migrations-check ci serve loadtest
+.PHONY: install run test lint fmt bench migrations-check ci serve loadtest worker beat
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,15 @@ serve: install
 	$(SERVE_ENV) env $${MIGRATE_DATABASE_URL:+DATABASE_URL=$$MIGRATE_DATABASE_URL} $(MANAGE) createcachetable
 	$(SERVE_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(BIN)/gunicorn --config gunicorn.conf.py alliance.wsgi:application
+
+# The job queue's processes beside `make serve` (alliance/celery.py): a worker, and beat
+# for the periodic jobs (one beat per installation). They need CELERY_BROKER_URL (Redis,
+# e.g. redis://127.0.0.1:6379/2) and the same database and settings as the app servers.
+worker: install
+	$(SERVE_ENV) $(BIN)/celery -A alliance worker --loglevel INFO --concurrency $${CELERY_CONCURRENCY:-2}
+
+beat: install
+	$(SERVE_ENV) $(BIN)/celery -A alliance beat --loglevel INFO --schedule var/celerybeat-schedule
 
 # A bounded load test of `make serve` on loopback with the demo clinic: fresh form links,
 # then LOADTEST_REQUESTS requests by LOADTEST_USERS simultaneous users, at most 180 s. Each

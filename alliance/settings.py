@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +59,30 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alliance <alliance@l
 # A set-password link (by email, or given by an admin) works once, for three days (the
 # pages and the message say so).
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+
+# The job queue (alliance/celery.py). With a broker (production: Redis) a worker runs the
+# jobs and beat starts the periodic ones; without one (make run, the tests) a job runs at
+# once in the process that asks for it. Jobs are acknowledged when done, one at a time per
+# worker process, so a worker that dies hands its job to another.
+_broker = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not _broker
+CELERY_BROKER_URL = _broker or "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+# What cron ran before (docs/deployment.md, Scheduled commands).
+CELERY_BEAT_SCHEDULE = {
+    "flags-refresh-pending": {"task": "alliance.tasks.flags_refresh_pending", "schedule": 300},
+    "overviews-refresh": {"task": "alliance.tasks.overviews_refresh", "schedule": 600},
+    "expired-purge": {
+        "task": "alliance.tasks.expired_purge",
+        "schedule": crontab(hour=3, minute=0),
+    },
+}
 
 INSTALLED_APPS = [
     "alliance.apps.AllianceConfig",

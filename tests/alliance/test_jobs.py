@@ -1,0 +1,120 @@
+"""The job queue (alliance/celery.py, alliance/tasks.py): beat's schedule names real jobs,
+each job does what its management command does, and a job runs through a real Celery
+worker on Redis (required in CI, skipped here when no Redis answers)."""
+
+import datetime as dt
+import os
+import threading
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from celery.exceptions import Retry
+from celery.signals import task_postrun
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from alliance import tasks
+from alliance.celery import app
+from alliance.models import Client, ClinicOverviewSnapshot, PendingFlagRefresh
+from tests.factories import ClientFactory, ClinicAdminFactory
+
+REDIS_URL = os.environ.get("ALLIANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def test_beat_starts_only_jobs_that_exist():
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled == {
+        "alliance.tasks.flags_refresh_pending",
+        "alliance.tasks.overviews_refresh",
+        "alliance.tasks.expired_purge",
+    }
+    assert scheduled <= set(app.tasks)
+
+
+def test_without_a_broker_a_job_runs_at_once_in_the_process():
+    assert settings.CELERY_TASK_ALWAYS_EAGER  # the tests, as `make run`, have no broker
+
+
+@pytest.mark.django_db
+def test_the_overview_job_refreshes_each_clinics_overview(clinic_admin):
+    assert tasks.overviews_refresh.delay().get() == 1
+    assert ClinicOverviewSnapshot.objects.filter(clinic=clinic_admin.clinic).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_pending_flags_job_retries_the_failed_refreshes(therapist, instruments):
+    client = ClientFactory(primary_therapist=therapist)
+    PendingFlagRefresh.objects.create(client=client, failed_at=timezone.now())
+    assert tasks.flags_refresh_pending.delay().get() == {"refreshed": 1, "failing": 0}
+    assert not PendingFlagRefresh.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_purge_job_removes_clients_past_retention(therapist):
+    kept = ClientFactory(primary_therapist=therapist, code="KEPT")
+    gone = ClientFactory(primary_therapist=therapist, code="GONE")
+    gone.status = Client.Status.DISCHARGED
+    gone.discharged_at = timezone.now() - dt.timedelta(days=therapist.clinic.retention_days + 1)
+    gone.save()
+    assert tasks.expired_purge.delay().get() == 1
+    assert list(Client.objects.values_list("code", flat=True)) == [kept.code]
+
+
+@pytest.mark.django_db
+def test_a_job_is_retried_while_the_database_cannot_be_reached(monkeypatch):
+    def unreachable():
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(tasks.flag_services, "flags_refresh_pending", unreachable)
+    # Retry is how a job tells its worker to run it again, after a backoff (30 s, 60 s...).
+    with pytest.raises(Retry, match="could not connect to server"):
+        tasks.flags_refresh_pending.delay()
+
+
+def _redis_answers() -> bool:
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_worker():
+    """A Celery worker in this process on a real Redis broker, and the jobs it finished."""
+    if not _redis_answers():
+        message = (
+            f"needs Redis at {REDIS_URL} (CI starts it; locally: redis-server --daemonize yes)"
+        )
+        if os.environ.get("ALLIANCE_REDIS") == "require":
+            pytest.fail(message)
+        pytest.skip(message)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    finished: dict[str, object] = {}
+    done = threading.Event()
+
+    def record(sender=None, task_id=None, retval=None, state=None, **kwargs):
+        finished[task_id] = (state, retval)
+        done.set()
+
+    task_postrun.connect(record, weak=False)
+    previous = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield finished, done
+    finally:
+        app.conf.update(previous)
+        task_postrun.disconnect(record)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_runs_through_a_real_worker_on_redis(redis_worker):
+    finished, done = redis_worker
+    admin = ClinicAdminFactory()
+    with app.connection_for_write(REDIS_URL) as connection:
+        sent = tasks.overviews_refresh.apply_async(connection=connection)
+    assert done.wait(timeout=60), "the worker did not finish the job"
+    assert finished[sent.id] == ("SUCCESS", 1)
+    assert ClinicOverviewSnapshot.objects.filter(clinic=admin.clinic).exists()
