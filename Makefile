@@ -71,9 +71,12 @@ serve: install
 # for the periodic jobs (one beat per installation). They need CELERY_BROKER_URL (Redis,
 # e.g. redis://127.0.0.1:6379/2) and the same database and settings as the app servers.
 worker: install
+	@test -n "$$CELERY_BROKER_URL" || { echo "make worker needs CELERY_BROKER_URL (Redis: docs/deployment.md)"; exit 2; }
+	@test -n "$$DJANGO_SECRET_KEY" || { echo "make worker needs the app servers' DJANGO_SECRET_KEY"; exit 2; }
 	$(SERVE_ENV) $(BIN)/celery -A alliance worker --loglevel INFO --concurrency $${CELERY_CONCURRENCY:-2}
 
 beat: install
+	@test -n "$$CELERY_BROKER_URL" || { echo "make beat needs CELERY_BROKER_URL (Redis: docs/deployment.md)"; exit 2; }
 	$(SERVE_ENV) $(BIN)/celery -A alliance beat --loglevel INFO --schedule var/celerybeat-schedule
 
 # A bounded load test of `make serve` on loopback with the demo clinic: fresh form links,

@@ -1,7 +1,7 @@
 """The job queue: Celery, with Redis as the broker in production (the way pretix runs it).
 
 With CELERY_BROKER_URL set, `celery -A alliance worker` runs the jobs and `celery -A alliance
-beat` starts the periodic ones (alliance/tasks.py; `make worker`, `make beat`,
+beat` starts the periodic ones (alliance/jobs/tasks.py; `make worker`, `make beat`,
 docs/deployment.md). Without it, as under `make run` and in the tests, a job runs at once in
 the process that asks for it (task_always_eager): a machine with only Python needs nothing
 more, and a job behaves the same, only not in the background.
@@ -15,4 +15,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
 
 app = Celery("alliance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+app.autodiscover_tasks(["alliance.jobs"])

@@ -56,6 +56,9 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alliance <alliance@localhost>")
+# Seconds a mail server may take before sending gives up (the page then says so): well
+# within a request's time, never Django's default of waiting for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # A set-password link (by email, or given by an admin) works once, for three days (the
 # pages and the message say so).
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
@@ -75,12 +78,23 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # What cron ran before (docs/deployment.md, Scheduled commands).
+# Each expires when its next run is due, so a backlog (a worker down for an hour) is not
+# worked through run by run.
 CELERY_BEAT_SCHEDULE = {
-    "flags-refresh-pending": {"task": "alliance.tasks.flags_refresh_pending", "schedule": 300},
-    "overviews-refresh": {"task": "alliance.tasks.overviews_refresh", "schedule": 600},
+    "flags-refresh-pending": {
+        "task": "alliance.jobs.tasks.flags_refresh_pending",
+        "schedule": 300,
+        "options": {"expires": 300},
+    },
+    "overviews-refresh": {
+        "task": "alliance.jobs.tasks.overviews_refresh",
+        "schedule": 600,
+        "options": {"expires": 600},
+    },
     "expired-purge": {
-        "task": "alliance.tasks.expired_purge",
+        "task": "alliance.jobs.tasks.expired_purge",
         "schedule": crontab(hour=3, minute=0),
+        "options": {"expires": 24 * 3600},
     },
 }
 

@@ -6,15 +6,12 @@ transaction as the rating, so exactly one submission can use it, whatever the co
 """
 
 import datetime as dt
-import logging
 import re
-import smtplib
 import uuid
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from alliance.flags.services import flags_refresh_or_defer
+from alliance.notify.email import email_send
 from measures.models import Instrument, Rater, Rating
 from measures.services import AlreadyRated, rating_record
 from sessions.models import FormLink, TherapySession, hash_token, new_token
@@ -32,8 +30,6 @@ from sessions.services import (
     session_complete_if_scheduled,
     session_lock_rateable,
 )
-
-logger = logging.getLogger(__name__)
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -213,16 +209,16 @@ def formlink_email(*, session: TherapySession, created_by, address: str) -> Form
         "hours": session.client.clinic.form_link_hours,
     }
     with translation.override(session.client.language):
-        subject = render_to_string("sessions/client/link_email_subject.txt", context).strip()
+        subject = render_to_string("sessions/client/link_email_subject.txt", context)
         body = render_to_string("sessions/client/link_email.txt", context)
-    try:
-        send_mail(subject, body, None, [address])
-    except (OSError, smtplib.SMTPException) as exc:
-        logger.warning("A client form link could not be emailed (session %s): %s", session.pk, exc)
+    sent = email_send(
+        subject=subject, body=body, to=address, what=f"form link, session {session.pk}"
+    )
+    if not sent:
         formlink_revoke_unused(link=link)
         raise ValidationError(
             _("The email could not be sent. Try again, or show a QR code instead.")
-        ) from exc
+        )
     return link
 
 

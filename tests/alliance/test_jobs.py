@@ -1,4 +1,4 @@
-"""The job queue (alliance/celery.py, alliance/tasks.py): beat's schedule names real jobs,
+"""The job queue (alliance/celery.py, alliance/jobs/tasks.py): beat's schedule names real jobs,
 each job does what its management command does, and a job runs through a real Celery
 worker on Redis (required in CI, skipped here when no Redis answers)."""
 
@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from alliance import tasks
 from alliance.celery import app
+from alliance.jobs import tasks
 from alliance.models import Client, ClinicOverviewSnapshot, PendingFlagRefresh
 from tests.factories import ClientFactory, ClinicAdminFactory
 
@@ -26,9 +26,9 @@ REDIS_URL = os.environ.get("ALLIANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15
 def test_beat_starts_only_jobs_that_exist():
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled == {
-        "alliance.tasks.flags_refresh_pending",
-        "alliance.tasks.overviews_refresh",
-        "alliance.tasks.expired_purge",
+        "alliance.jobs.tasks.flags_refresh_pending",
+        "alliance.jobs.tasks.overviews_refresh",
+        "alliance.jobs.tasks.expired_purge",
     }
     assert scheduled <= set(app.tasks)
 

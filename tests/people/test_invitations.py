@@ -42,7 +42,7 @@ def test_a_new_person_gets_their_set_password_link_by_email(client, clinic_admin
     assert message.to == ["nia.obi@riverside.example"]
     assert message.subject == "Your Alliance account at Riverside Counselling"
     assert "new.therapist" in message.body
-    [link] = links_in(message.body)  # no two-factor link: the clinic does not ask for one
+    [link] = links_in(message.body)
     assert link.startswith("https://alliance.riverside.example/set-password/")
 
     browser = BrowserClient()
@@ -53,17 +53,20 @@ def test_a_new_person_gets_their_set_password_link_by_email(client, clinic_admin
     assert person.check_password(NEW_PASSWORD)
 
 
-def test_where_the_clinic_asks_for_a_second_factor_its_setup_link_comes_too(clinic_admin, settings):
+def test_the_two_factor_setup_link_stays_on_the_admins_page(clinic_admin):
+    """Whoever reads the mailbox first must not both set the password and choose the app."""
     from tests.conftest import browser_past_second_factor
 
     clinic_admin.clinic.require_two_factor = True
     clinic_admin.clinic.save()
     browser = browser_past_second_factor(clinic_admin)
-    add_person(browser, email="nia.obi@riverside.example")
+    person, _said = add_person(browser, email="nia.obi@riverside.example")
     [message] = mail.outbox
-    password_link, enrolment_link = links_in(message.body)
+    [password_link] = links_in(message.body)
     assert "/set-password/" in password_link
-    assert "/account/two-factor/enrol/" in enrolment_link
+    assert "ask your clinic admin for your two-factor setup link" in message.body
+    page = browser.get(reverse("clinic_user", args=[person.pk])).content.decode()
+    assert "/account/two-factor/enrol/" in page
 
 
 def test_without_an_address_the_admin_gives_the_link(client, clinic_admin):
@@ -73,7 +76,9 @@ def test_without_an_address_the_admin_gives_the_link(client, clinic_admin):
     assert mail.outbox == []
 
 
-def test_a_message_that_cannot_be_sent_is_said_not_a_server_error(client, clinic_admin, settings):
+def test_a_message_that_cannot_be_sent_is_said_not_a_server_error(
+    client, clinic_admin, settings, caplog
+):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -86,6 +91,7 @@ def test_a_message_that_cannot_be_sent_is_said_not_a_server_error(client, clinic
         "link below."
     ]
     assert not person.has_usable_password()
+    assert "nia.obi" not in caplog.text
     page = client.get(reverse("clinic_user", args=[person.pk])).content.decode()
     assert "/set-password/" in page
 

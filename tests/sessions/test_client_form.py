@@ -399,6 +399,17 @@ def test_a_404_for_an_unknown_token_logs_no_token(client, form_link, caplog):
     assert "/f/[redacted]/" in records[0].getMessage()
 
 
+def test_set_password_and_setup_tokens_are_redacted_too():
+    from sessions.log_redaction import redact_form_tokens
+
+    assert redact_form_tokens("GET /set-password/MQ/dj8frd-ba26b84/ 200") == (
+        "GET /set-password/MQ/[redacted]/ 200"
+    )
+    assert redact_form_tokens("GET /account/two-factor/enrol/MQ/abc-123/ 302") == (
+        "GET /account/two-factor/enrol/MQ/[redacted]/ 302"
+    )
+
+
 def test_the_development_server_log_redacts_tokens(caplog):
     token = "abcDEF123_-" * 3 + "abcdefghij"
     server_logger = logging.getLogger("django.server")

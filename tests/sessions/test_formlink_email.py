@@ -72,7 +72,9 @@ def test_a_mistyped_address_comes_back_with_what_was_typed(client, therapist, th
     assert mail.outbox == [] and not FormLink.objects.exists()
 
 
-def test_a_failed_send_is_said_and_its_link_revoked(client, therapist, therapy_session, settings):
+def test_a_failed_send_is_said_and_its_link_revoked(
+    client, therapist, therapy_session, settings, caplog
+):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -84,6 +86,34 @@ def test_a_failed_send_is_said_and_its_link_revoked(client, therapist, therapy_s
     assert "The email could not be sent." in response.content.decode()
     assert f'value="{ADDRESS}"' in response.content.decode()
     assert not FormLink.objects.live().exists()
+    # Logged without the address (a mail server's refusal would quote it).
+    assert "Email not sent (form link" in caplog.text
+    assert "r0001@mail" not in caplog.text
+
+
+def test_a_refusal_quoting_the_address_is_logged_without_it(
+    client, therapist, therapy_session, monkeypatch, caplog
+):
+    import smtplib
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({ADDRESS: (550, b"no such user")})
+
+    monkeypatch.setattr("alliance.notify.email.send_mail", refuse)
+    client.force_login(therapist)
+    assert send(client, therapy_session).status_code == 400
+    assert "SMTPRecipientsRefused" in caplog.text
+    assert "r0001@mail" not in caplog.text
+
+
+def test_a_subject_is_one_line_whatever_the_clinics_name(client, therapist, therapy_session):
+    clinic = therapy_session.client.clinic
+    clinic.name = "Riverside\nCounselling"
+    clinic.save()
+    client.force_login(therapist)
+    assert send(client, therapy_session).status_code == 302
+    [message] = mail.outbox
+    assert message.subject == "A one-minute form from Riverside Counselling"
 
 
 def test_another_therapists_session_is_not_found(client, other_therapist, therapy_session):

@@ -1,0 +1,1 @@
+"""Messages to people: email now (email.py); in-app notices, reminders and digests to come."""
