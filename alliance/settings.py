@@ -34,6 +34,8 @@ ALLIANCE_BASE_URL = env.str("ALLIANCE_BASE_URL", default="http://127.0.0.1:8000"
 # proxies, set how many append to X-Forwarded-For so the client's address counts.
 ALLIANCE_FORM_RATE_LIMIT = env.int("ALLIANCE_FORM_RATE_LIMIT", default=30)
 ALLIANCE_FORM_ADDRESS_RATE_LIMIT = env.int("ALLIANCE_FORM_ADDRESS_RATE_LIMIT", default=300)
+# Form links a therapist may send by email per hour.
+ALLIANCE_FORM_EMAIL_LIMIT = env.int("ALLIANCE_FORM_EMAIL_LIMIT", default=30)
 ALLIANCE_FORM_RATE_WINDOW = env.int("ALLIANCE_FORM_RATE_WINDOW", default=300)
 ALLIANCE_TRUSTED_PROXIES = env.int("ALLIANCE_TRUSTED_PROXIES", default=0)
 # "Forgot your password?" sends this many emails per address, and per email address typed,

@@ -36,7 +36,7 @@ from sessions.kiosk import (
     kiosk_wrong_password,
 )
 from sessions.models import FormLink, TherapySession, hash_token
-from sessions.ratelimit import form_rate_limit_exceeded
+from sessions.ratelimit import form_rate_limit_exceeded, window_hit
 
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
 GONE_HEADINGS = {
@@ -444,7 +444,11 @@ def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
     mistyped address comes back with what was typed."""
     session = _own_session(request, session_id)
     form = FormLinkEmailForm(request.POST)
-    if form.is_valid():
+    status = 400
+    if form.is_valid() and _emails_exceeded(request.user):
+        form.add_error(None, _("You have sent many form links by email this hour. Wait a while."))
+        status = 429
+    elif form.is_valid():
         try:
             formlinks.formlink_email(
                 session=session, created_by=request.user, address=form.cleaned_data["address"]
@@ -462,8 +466,15 @@ def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         "sessions/client/link_email_form.html",
         {"session": session, "form": form},
-        status=400,
+        status=status,
     )
+
+
+def _emails_exceeded(user) -> bool:
+    """A therapist may email ALLIANCE_FORM_EMAIL_LIMIT form links an hour: enough for a
+    day's clients, not for an account someone else uses to send mail in the clinic's name."""
+    sent = window_hit(f"formlink_email:user:{user.pk}", window=3600)
+    return sent > settings.ALLIANCE_FORM_EMAIL_LIMIT
 
 
 @login_required

@@ -120,3 +120,13 @@ def test_another_therapists_session_is_not_found(client, other_therapist, therap
     client.force_login(other_therapist)
     assert send(client, therapy_session).status_code == 404
     assert mail.outbox == []
+
+
+def test_a_therapist_may_send_so_many_an_hour(client, therapist, therapy_session, settings):
+    settings.ALLIANCE_FORM_EMAIL_LIMIT = 2
+    client.force_login(therapist)
+    answers = [send(client, therapy_session) for _ in range(3)]
+    assert [a.status_code for a in answers] == [302, 302, 429]
+    assert "sent many form links by email this hour" in answers[2].content.decode()
+    assert f'value="{ADDRESS}"' in answers[2].content.decode()
+    assert len(mail.outbox) == 2
