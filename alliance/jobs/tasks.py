@@ -13,7 +13,7 @@ from django.db import InterfaceError, OperationalError
 
 from alliance.dashboards.overview import clinic_overviews_refresh
 from alliance.flags import services as flag_services
-from alliance.security.services import client_purge, clients_past_retention
+from alliance.security.services import expired_clients_purge
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def overviews_refresh() -> int:
 @shared_task(**RETRIED)
 def expired_purge() -> int:
     """`manage.py purge_expired`: discharged clients past their clinic's retention."""
-    clients = list(clients_past_retention())
-    for client in clients:
-        client_purge(client=client)
+    purged = expired_clients_purge()
+    for client, _removed in purged:
         logger.info("Purged client %s of clinic %s past retention", client.pk, client.clinic_id)
-    return len(clients)
+    return len(purged)

@@ -201,6 +201,16 @@ def client_purge_counts(client: Client) -> Counter:
     )
 
 
+def expired_clients_purge(*, dry_run: bool = False) -> list[tuple[Client, Counter]]:
+    """Every discharged client past their clinic's retention (``clients_past_retention``)
+    with what purging them removed (``client_purge``), or would remove when ``dry_run``
+    (``client_purge_counts``): ``manage.py purge_expired`` and the nightly job."""
+    clients = list(clients_past_retention())
+    if dry_run:
+        return [(client, client_purge_counts(client)) for client in clients]
+    return [(client, client_purge(client=client)) for client in clients]
+
+
 def client_purge(*, client: Client) -> Counter:
     """Remove the client and everything about them, in one transaction: sessions, ratings
     (answers, scores, changes), episodes with their flags and comments, form links, transfers,

@@ -10,7 +10,7 @@ nothing clinical).
 
 from django.core.management.base import BaseCommand
 
-from alliance.security.services import client_purge, client_purge_counts, clients_past_retention
+from alliance.security.services import expired_clients_purge
 
 
 def _summary(counts) -> str:
@@ -26,12 +26,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool = False, **options):
-        clients = list(clients_past_retention())
+        purged = expired_clients_purge(dry_run=dry_run)
         verb = "Would remove" if dry_run else "Removed"
-        for client in clients:
-            counts = client_purge_counts(client) if dry_run else client_purge(client=client)
+        for client, counts in purged:
             self.stdout.write(
                 f"{verb} client {client.code} (id {client.pk}, {client.clinic}, discharged "
                 f"{client.discharged_at:%Y-%m-%d}): {_summary(counts)}"
             )
-        self.stdout.write(f"{verb} {len(clients)} client(s) past retention.")
+        self.stdout.write(f"{verb} {len(purged)} client(s) past retention.")
