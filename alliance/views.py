@@ -6,6 +6,8 @@ Every view starts from a scoped selector: what the user may not see answers 404,
 they may see but not change answers 404 to a write as well.
 """
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
@@ -18,7 +20,7 @@ from django.urls import reverse_lazy
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from sessions.ratelimit import rate_limit_exceeded, window_hit
+from sessions.ratelimit import limit_exceeded, rate_limit_exceeded
 
 
 @login_required
@@ -65,7 +67,14 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
 
     def get_users(self, email):
         people = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
-        return (person for person in people if person.email.lower() == email.lower())
+        # As Django's own form: the database's iexact, then the Unicode case-insensitive
+        # comparison of UTR 36 (2.11.2(B)(2)), so a look-alike address never matches.
+        typed = _folded(email)
+        return (person for person in people if _folded(person.email) == typed)
+
+
+def _folded(address: str) -> str:
+    return unicodedata.normalize("NFKC", address).casefold()
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -104,5 +113,5 @@ class PasswordResetView(auth_views.PasswordResetView):
         by_address = rate_limit_exceeded(request, "password_reset", limit=limit, window=window)
         # Keyed with the secret key: the cache never holds a hash a list of addresses undoes.
         typed = salted_hmac("alliance.password_reset", email.strip().lower()).hexdigest()
-        by_email = window_hit(f"password_reset:email:{typed}", window=window) > limit
+        by_email = limit_exceeded(f"password_reset:email:{typed}", limit=limit, window=window)
         return by_address or by_email

@@ -36,7 +36,7 @@ from sessions.kiosk import (
     kiosk_wrong_password,
 )
 from sessions.models import FormLink, TherapySession, hash_token
-from sessions.ratelimit import form_rate_limit_exceeded, window_hit
+from sessions.ratelimit import form_rate_limit_exceeded, limit_exceeded
 
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
 GONE_HEADINGS = {
@@ -445,23 +445,24 @@ def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     form = FormLinkEmailForm(request.POST)
     status = 400
-    if form.is_valid() and _emails_exceeded(request.user):
-        form.add_error(None, _("You have sent many form links by email this hour. Wait a while."))
-        status = 429
-    elif form.is_valid():
-        try:
-            formlinks.formlink_email(
-                session=session, created_by=request.user, address=form.cleaned_data["address"]
+    if form.is_valid():
+        address = form.cleaned_data["address"]
+        if _emails_exceeded(request.user):
+            form.add_error(
+                None, _("You have sent many form links by email this hour. Wait a while.")
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
+            status = 429
         else:
-            messages.success(
-                request,
-                _("The form link went to %(address)s. It works once.")
-                % {"address": form.cleaned_data["address"]},
-            )
-            return redirect(session)
+            try:
+                formlinks.formlink_email(session=session, created_by=request.user, address=address)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request,
+                    _("The form link went to %(address)s. It works once.") % {"address": address},
+                )
+                return redirect(session)
     return render(
         request,
         "sessions/client/link_email_form.html",
@@ -473,8 +474,9 @@ def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
 def _emails_exceeded(user) -> bool:
     """A therapist may email ALLIANCE_FORM_EMAIL_LIMIT form links an hour: enough for a
     day's clients, not for an account someone else uses to send mail in the clinic's name."""
-    sent = window_hit(f"formlink_email:user:{user.pk}", window=3600)
-    return sent > settings.ALLIANCE_FORM_EMAIL_LIMIT
+    return limit_exceeded(
+        f"formlink_email:user:{user.pk}", limit=settings.ALLIANCE_FORM_EMAIL_LIMIT, window=3600
+    )
 
 
 @login_required

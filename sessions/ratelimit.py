@@ -45,9 +45,14 @@ def window_left(window: int) -> int:
     return max(1, int(window - time.time() % window))
 
 
+def limit_exceeded(name: str, *, limit: int, window: int) -> bool:
+    """Count one hit on ``name``; True once it has passed ``limit`` in this window."""
+    return window_hit(name, window=window) > limit
+
+
 def rate_limit_exceeded(request: HttpRequest, scope: str, *, limit: int, window: int) -> bool:
     """Count this request against its address's window; True once the limit is passed."""
-    return window_hit(f"{scope}:{client_ip(request)}", window=window) > limit
+    return limit_exceeded(f"{scope}:{client_ip(request)}", limit=limit, window=window)
 
 
 FORM_SCOPE = "client_form"
@@ -67,6 +72,8 @@ def form_rate_limit_exceeded(request: HttpRequest, *, link: str | None) -> bool:
         request, FORM_SCOPE, limit=settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT, window=window
     )
     if link is not None:
-        count = window_hit(f"{FORM_SCOPE}:link:{link}", window=window)
-        over = over or count > settings.ALLIANCE_FORM_RATE_LIMIT
+        by_link = f"{FORM_SCOPE}:link:{link}"
+        over = (
+            limit_exceeded(by_link, limit=settings.ALLIANCE_FORM_RATE_LIMIT, window=window) or over
+        )
     return over
