@@ -60,6 +60,15 @@ SCALES = {
 }
 
 
+def bench_clinic_name(scale: Scale) -> str:
+    return f"Bench clinic {scale.name}"
+
+
+def is_bench_clinic(clinic: Clinic) -> bool:
+    """A clinic this module built (its people have no password: ``loadtest_prepare``)."""
+    return clinic.name in {bench_clinic_name(scale) for scale in SCALES.values()}
+
+
 @dataclass
 class BenchClinic:
     """What the scenarios need from the built clinic."""
@@ -91,9 +100,7 @@ def build_clinic(scale: Scale, *, refresh_flags: bool = True) -> BenchClinic:
     call_command("load_instruments", stdout=io.StringIO())
     rng = np.random.default_rng(scale.seed)
     with transaction.atomic():
-        clinic = Clinic.objects.create(
-            name=f"Bench clinic {scale.name}", timezone="America/New_York"
-        )
+        clinic = Clinic.objects.create(name=bench_clinic_name(scale), timezone="America/New_York")
         bench = _people(clinic, scale)
         clients = _clients(clinic, bench.therapists, scale, rng)
         sessions = _sessions(clients, scale, rng)
@@ -133,7 +140,7 @@ def build_clinic(scale: Scale, *, refresh_flags: bool = True) -> BenchClinic:
 def load_clinic(scale: Scale, report: dict) -> BenchClinic:
     """The clinic ``build_clinic(scale)`` wrote, read back from a kept copy (see
     alliance/devtools/bench/database.py), with its build's ``report``."""
-    clinic = Clinic.objects.get(name=f"Bench clinic {scale.name}")
+    clinic = Clinic.objects.get(name=bench_clinic_name(scale))
     people = User.objects.filter(clinic=clinic)
     return BenchClinic(
         clinic=clinic,

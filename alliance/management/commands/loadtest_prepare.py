@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alliance.devtools import demo
-from alliance.devtools.bench.synthetic import SCALES
+from alliance.devtools.bench.synthetic import is_bench_clinic
 from alliance.models import Client, Clinic, User
 from measures.definitions import format_number
 from measures.models import Rater
@@ -64,7 +64,7 @@ class Command(BaseCommand):
         )
         if not clients:
             raise CommandError(f"{clinic} has no active clients.")
-        if found.name in {f"Bench clinic {scale}" for scale in SCALES}:
+        if is_bench_clinic(found):
             self._give_password(found, password)
         definition = instrument_definition(instrument_for(clinic=found, rater=Rater.CLIENT))
         tokens = self._links(clients, links)
