@@ -1,4 +1,5 @@
 import io
+import socket
 from importlib import import_module
 
 import pytest
@@ -165,3 +166,17 @@ def browser_past_second_factor(user) -> BrowserClient:
 def staff_browser(site_staff):
     """A browser signed in as site staff, past the second factor (the admin site needs it)."""
     return browser_past_second_factor(site_staff)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a server a test starts, or for none)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_unreachable(settings):
+    """Django's SMTP backend pointed at a loopback port nobody listens on: every send fails."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2

@@ -4,7 +4,6 @@ recipient's language and a message without clinical content."""
 
 import email
 import re
-import socket
 from email.message import Message
 
 import pytest
@@ -13,6 +12,7 @@ from django.core import mail
 from django.test import Client as BrowserClient
 from django.urls import reverse
 
+from tests.conftest import free_port
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +35,7 @@ class Inbox:
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on loopback, and Django's SMTP backend pointed at it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

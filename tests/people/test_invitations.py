@@ -3,7 +3,6 @@ their set-password link by email, with their two-factor setup link where the cli
 for one; a message that cannot be sent is said on the admin's page, never a server error."""
 
 import re
-import socket
 
 import pytest
 from django.contrib.messages import get_messages
@@ -77,13 +76,8 @@ def test_without_an_address_the_admin_gives_the_link(client, clinic_admin):
 
 
 def test_a_message_that_cannot_be_sent_is_said_not_a_server_error(
-    client, clinic_admin, settings, caplog
+    client, clinic_admin, smtp_unreachable, caplog
 ):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
     client.force_login(clinic_admin)
     person, said = add_person(client, email="nia.obi@riverside.example")
     assert said == [

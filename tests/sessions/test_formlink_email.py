@@ -3,7 +3,6 @@ the clinic's name and the link only, the address stored nowhere, a mistyped addr
 with its error, a failed send said and its link revoked, another therapist's session 404."""
 
 import re
-import socket
 
 import pytest
 from django.apps import apps
@@ -73,13 +72,8 @@ def test_a_mistyped_address_comes_back_with_what_was_typed(client, therapist, th
 
 
 def test_a_failed_send_is_said_and_its_link_revoked(
-    client, therapist, therapy_session, settings, caplog
+    client, therapist, therapy_session, smtp_unreachable, caplog
 ):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
     client.force_login(therapist)
     response = send(client, therapy_session)
     assert response.status_code == 400
