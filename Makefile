@@ -16,12 +16,20 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 	$(MANAGE) compile_translations
 
+# The demo runs its jobs in the background as production does: a worker with beat beside
+# the dev server, on a queue kept in files under var/celery/ (no Redis needed), stopped
+# with it. Its log is var/worker.log.
+RUN_ENV := CELERY_BROKER_URL=filesystem://
 run: install
 	mkdir -p var
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_instruments
 	$(MANAGE) seed_demo
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(RUN_ENV) $(BIN)/celery -A alliance worker --beat --pool solo --loglevel INFO \
+		--without-mingle --without-gossip --schedule var/celerybeat-schedule \
+		> var/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(RUN_ENV) $(MANAGE) runserver 127.0.0.1:8000
 
 test: install
 	$(BIN)/pytest

@@ -2,9 +2,10 @@
 
 With CELERY_BROKER_URL set, `celery -A alliance worker` runs the jobs and `celery -A alliance
 beat` starts the periodic ones (alliance/jobs/tasks.py; `make worker`, `make beat`,
-docs/deployment.md). Without it, as under `make run` and in the tests, a job runs at once in
-the process that asks for it (task_always_eager): a machine with only Python needs nothing
-more, and a job behaves the same, only not in the background.
+docs/deployment.md). `make run` starts its own worker and beat on a queue kept in files
+(filesystem://): a machine with only Python needs nothing more. Without a broker, as in the
+tests, a job runs at once in the process that asks for it (task_always_eager) and behaves
+the same, only not in the background.
 """
 
 import os

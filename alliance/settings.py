@@ -65,13 +65,25 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # pages and the message say so).
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
-# The job queue (alliance/celery.py). With a broker (production: Redis) a worker runs the
-# jobs and beat starts the periodic ones; without one (make run, the tests) a job runs at
-# once in the process that asks for it. Jobs are acknowledged when done, one at a time per
-# worker process, so a worker that dies hands its job to another.
+# The job queue (alliance/celery.py). With a broker a worker runs the jobs and beat starts
+# the periodic ones: Redis in production; `make run` starts its own worker and beat on a
+# queue kept in files under var/celery/ ("filesystem://", Python only). Without a broker
+# (the tests, a bare runserver) a job runs at once in the process that asks for it. Jobs
+# are acknowledged when done, one at a time per worker process, so a worker that dies
+# hands its job to another.
 _broker = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not _broker
 CELERY_BROKER_URL = _broker or "memory://"
+if _broker == "filesystem://":
+    _queue = BASE_DIR / "var" / "celery"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue / "queue"),
+        "data_folder_out": str(_queue / "queue"),
+        "control_folder": str(_queue / "control"),
+        "store_processed": False,
+    }
+    for _folder in ("queue", "control"):
+        (_queue / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -173,6 +185,15 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'alliance.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# SQLite (`make run`): the dev server and its job worker are two processes on one file.
+# Readers do not wait for a writer (WAL), a writer takes its lock when its transaction
+# begins (no deadlock upgrading a read lock) and waits up to 20 s for another's.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL;",
+    )
 DATABASES["default"].setdefault("TEST", {})
 # Covering indexes (an index's INCLUDE columns) are PostgreSQL's; SQLite, the embedded
 # default, builds their key columns only, which is all it needs at its size.

@@ -16,7 +16,8 @@ SHOW = (
     "'cache': s.CACHES['default'], 'databases': sorted(s.DATABASES),"
     "'proxies': s.ALLIANCE_TRUSTED_PROXIES,"
     "'replica': s.DATABASES.get('replica'), 'routers': getattr(s, 'DATABASE_ROUTERS', []),"
-    "'middleware': s.MIDDLEWARE}, default=str))"
+    "'middleware': s.MIDDLEWARE, 'eager': s.CELERY_TASK_ALWAYS_EAGER,"
+    "'queue': getattr(s, 'CELERY_BROKER_TRANSPORT_OPTIONS', None)}, default=str))"
 )
 UNSET = (
     "CACHE_URL",
@@ -25,6 +26,7 @@ UNSET = (
     "ALLIANCE_TRUSTED_PROXIES",
     "DJANGO_ENV",
     "DJANGO_SECRET_KEY",
+    "CELERY_BROKER_URL",
 )
 
 
@@ -39,6 +41,16 @@ def settings_with(**env) -> dict:
         check=True,
     )
     return json.loads(out.stdout)
+
+
+def test_make_runs_worker_shares_a_queue_of_files_with_the_dev_server():
+    found = settings_with(CELERY_BROKER_URL="filesystem://")
+    assert found["eager"] is False
+    queue = Path(found["queue"]["data_folder_in"])
+    # One folder both ways: what the dev server sends, the worker reads.
+    assert queue == Path(found["queue"]["data_folder_out"]) == ROOT / "var" / "celery" / "queue"
+    assert queue.is_dir()
+    assert settings_with()["eager"] is True
 
 
 def test_by_default_one_process_cache_and_no_replica():

@@ -1,7 +1,9 @@
 """The job queue (alliance/celery.py, alliance/jobs/tasks.py): beat's schedule names real jobs,
 each job does what its management command does, and a job runs through a real Celery
-worker on Redis (required in CI, skipped here when no Redis answers)."""
+worker on Redis (required in CI, skipped here when no Redis answers) and on the queue of
+files that `make run`'s own worker uses."""
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -34,7 +36,7 @@ def test_beat_starts_only_jobs_that_exist():
 
 
 def test_without_a_broker_a_job_runs_at_once_in_the_process():
-    assert settings.CELERY_TASK_ALWAYS_EAGER  # the tests, as `make run`, have no broker
+    assert settings.CELERY_TASK_ALWAYS_EAGER  # the tests have no broker
 
 
 @pytest.mark.django_db
@@ -80,17 +82,10 @@ def _redis_answers() -> bool:
         return False
 
 
-@pytest.fixture
-def redis_worker():
-    """A Celery worker in this process on a real Redis broker, and the jobs it finished."""
-    if not _redis_answers():
-        message = (
-            f"needs Redis at {REDIS_URL} (CI starts it; locally: redis-server --daemonize yes)"
-        )
-        if os.environ.get("ALLIANCE_REDIS") == "require":
-            pytest.fail(message)
-        pytest.skip(message)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+@contextlib.contextmanager
+def _worker(**conf):
+    """A Celery worker in this process on the broker ``conf`` names, and the jobs it
+    finished."""
     finished: dict[str, object] = {}
     done = threading.Event()
 
@@ -99,8 +94,9 @@ def redis_worker():
         done.set()
 
     task_postrun.connect(record, weak=False)
-    previous = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    conf["task_always_eager"] = False
+    previous = {key: app.conf[key] for key in conf}
+    app.conf.update(conf)
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield finished, done
@@ -109,12 +105,45 @@ def redis_worker():
         task_postrun.disconnect(record)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_job_runs_through_a_real_worker_on_redis(redis_worker):
-    finished, done = redis_worker
+@pytest.fixture
+def redis_worker():
+    """A worker on a real Redis broker, as in production."""
+    if not _redis_answers():
+        message = (
+            f"needs Redis at {REDIS_URL} (CI starts it; locally: redis-server --daemonize yes)"
+        )
+        if os.environ.get("ALLIANCE_REDIS") == "require":
+            pytest.fail(message)
+        pytest.skip(message)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    with _worker(broker_url=REDIS_URL) as worker:
+        yield worker
+
+
+@pytest.fixture
+def files_worker(tmp_path):
+    """A worker on a queue kept in files, as `make run` starts it (settings: filesystem://)."""
+    queue = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    options = {**queue, "control_folder": str(tmp_path / "control"), "store_processed": False}
+    with _worker(broker_url="filesystem://", broker_transport_options=options) as worker:
+        yield worker
+
+
+def _overview_job_through(worker, broker_url: str) -> None:
+    finished, done = worker
     admin = ClinicAdminFactory()
-    with app.connection_for_write(REDIS_URL) as connection:
+    with app.connection_for_write(broker_url) as connection:
         sent = tasks.overviews_refresh.apply_async(connection=connection)
     assert done.wait(timeout=60), "the worker did not finish the job"
     assert finished[sent.id] == ("SUCCESS", 1)
     assert ClinicOverviewSnapshot.objects.filter(clinic=admin.clinic).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_runs_through_a_real_worker_on_redis(redis_worker):
+    _overview_job_through(redis_worker, REDIS_URL)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_runs_through_make_runs_worker_on_a_queue_of_files(files_worker):
+    _overview_job_through(files_worker, "filesystem://")
