@@ -6,20 +6,19 @@ Every view starts from a scoped selector: what the user may not see answers 404,
 they may see but not change answers 404 to a write as well.
 """
 
-import unicodedata
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import forms as auth_forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.crypto import salted_hmac
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from alliance.jobs.tasks import password_reset_queue
+from alliance.people.invitations import PasswordResetForm
 from sessions.ratelimit import limit_exceeded, rate_limit_exceeded
 
 
@@ -61,34 +60,15 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
         return super().form_valid(form)
 
 
-class PasswordResetForm(auth_forms.PasswordResetForm):
-    """Django's form, sending to every active person with the address, with a password or
-    not: a colleague whose password an admin removed may choose one by email too."""
-
-    def get_users(self, email):
-        people = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
-        # As Django's own form: the database's iexact, then the Unicode case-insensitive
-        # comparison of UTR 36 (2.11.2(B)(2)), so a look-alike address never matches.
-        typed = _folded(email)
-        return (person for person in people if _folded(person.email) == typed)
-
-
-def _folded(address: str) -> str:
-    return unicodedata.normalize("NFKC", address).casefold()
-
-
 class PasswordResetView(auth_views.PasswordResetView):
     """ "Forgot your password?": a set-password link by email (Django's token, the link an
     admin can also give). The page says the same whether or not the address is known. An
     address, and an email address typed, may ask ALLIANCE_PASSWORD_RESET_LIMIT times per
     ALLIANCE_PASSWORD_RESET_WINDOW; past it the form answers 429 and keeps what was typed.
-    The message holds the clinic's name and the link, nothing else (the link is built on
-    ALLIANCE_BASE_URL, never on the request's Host header)."""
+    The message (alliance/people/invitations.py) is sent by a job after the answer."""
 
     form_class = PasswordResetForm
     template_name = "registration/password_reset_form.html"
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
 
     def post(self, request, *args, **kwargs):
@@ -102,9 +82,10 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        # Read when sending, as every setting is.
-        self.extra_email_context = {"base_url": settings.ALLIANCE_BASE_URL}
-        return super().form_valid(form)
+        # Sent by a job, after the answer: the page takes as long whether or not the
+        # address is known, so its timing does not tell either.
+        password_reset_queue(email=form.cleaned_data["email"], language=get_language())
+        return redirect(self.success_url)
 
     @staticmethod
     def _limited(request: HttpRequest, email: str) -> bool:

@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 
 from alliance.dashboards.overview import clinic_overviews_refresh
 from alliance.flags import services as flag_services
+from alliance.people import invitations
 from alliance.security.services import expired_clients_purge
 
 logger = logging.getLogger(__name__)
@@ -48,3 +49,16 @@ def expired_purge() -> int:
     for client, _removed in purged:
         logger.info("Purged client %s of clinic %s past retention", client.pk, client.clinic_id)
     return len(purged)
+
+
+@shared_task(**RETRIED)
+def password_reset_send(*, email: str, language: str) -> None:
+    """ "Forgot your password?": the set-password link, sent after the page has answered.
+    Queue it with password_reset_queue, which keeps the address out of the logs."""
+    invitations.password_reset_send(email=email, language=language)
+
+
+def password_reset_queue(*, email: str, language: str) -> None:
+    password_reset_send.apply_async(
+        kwargs={"email": email, "language": language}, kwargsrepr="{'email': '(hidden)'}"
+    )

@@ -12,6 +12,7 @@ from django.core import mail
 from django.test import Client as BrowserClient
 from django.urls import reverse
 
+from alliance.jobs import tasks
 from tests.conftest import free_port
 from tests.factories import UserFactory
 
@@ -148,3 +149,20 @@ def test_a_mistyped_address_is_a_form_error(person):
     assert "Enter a valid email address." in answer.content.decode()
     assert 'value="sam.rivera at riverside"' in answer.content.decode()
     assert mail.outbox == []
+
+
+def test_the_message_is_sent_by_a_job_that_keeps_the_address_out_of_its_logs(person, monkeypatch):
+    queued = []
+    monkeypatch.setattr(
+        tasks.password_reset_send, "apply_async", lambda **options: queued.append(options)
+    )
+    answer = ask(BrowserClient(), HTTP_ACCEPT_LANGUAGE="es")
+    assert answer.status_code == 302
+    assert mail.outbox == []  # the page answered before anything was sent
+    [options] = queued
+    assert options["kwargs"] == {"email": ADDRESS, "language": "es"}
+    assert ADDRESS not in options["kwargsrepr"]
+
+
+def test_a_mail_server_that_cannot_be_reached_changes_nothing_on_the_page(person, smtp_unreachable):
+    assert ask(BrowserClient()).status_code == 302
