@@ -211,3 +211,17 @@ def test_a_failed_send_stores_nothing(
     client.force_login(therapist)
     assert send(client, therapy_session, store="on").status_code == 400
     assert not ClientContact.objects.exists()
+
+
+def test_the_clients_record_holds_the_stored_address(client, therapist, contact):
+    """Right of access: the record download has everything stored about the client."""
+    import io
+
+    import pandas as pd
+
+    client.force_login(therapist)
+    response = client.get(reverse("client_export_record", args=[contact.client_id]))
+    about = pd.read_excel(io.BytesIO(response.content), sheet_name="About")
+    rows = dict(zip(about.iloc[:, 0], about["Value"], strict=True))
+    assert rows["Contact (Email)"] == ADDRESS
+    assert rows["Consent recorded"] == f"2026-03-02 04:00 by {therapist}"
