@@ -3,15 +3,20 @@ client's consent; who recorded it and when are kept and shown; withdrawing delet
 address; turning the setting off deletes every address; the history never keeps the address;
 the session page's email form stores the address only with the consent tick."""
 
+import io
+
+import pandas as pd
 import pytest
 from django.apps import apps
+from django.contrib.messages import get_messages
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db.models import CharField, TextField
 from django.urls import reverse
 
 from alliance.clients.contacts import client_contact_record
 from alliance.models import AccessEvent, ClientContact
-from tests.notify.conftest import ADDRESS, T0
+from tests.notify.conftest import ADDRESS, T0, at
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +52,6 @@ def test_without_the_clinic_setting_there_is_no_contact_page(
 
 
 def test_the_service_refuses_without_the_clinic_setting(client_of_therapist, therapist):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError, match="does not store client contact details"):
         client_contact_record(client=client_of_therapist, address=ADDRESS, recorded_by=therapist)
 
@@ -83,8 +86,6 @@ def test_consent_records_who_and_when(client, therapist, client_of_therapist, cl
 
 
 def test_a_new_address_records_consent_again(client, therapist, clinic_admin, contact, clock):
-    from tests.notify.conftest import at
-
     clock.move_to(at(5))
     client.force_login(clinic_admin)
     client.post(contact_url(contact.client), {"address": "new@mail.example", "consent": "on"})
@@ -97,8 +98,6 @@ def test_a_new_address_records_consent_again(client, therapist, clinic_admin, co
 
 
 def test_a_client_who_stopped_stays_stopped_unless_they_asked_again(client, therapist, contact):
-    from tests.notify.conftest import at
-
     ClientContact.objects.filter(pk=contact.pk).update(reminders_stopped_at=at(1))
     client.force_login(therapist)
     page = client.get(contact_url(contact.client)).content.decode()
@@ -186,8 +185,6 @@ def test_sending_without_the_tick_stores_nothing(client, therapist, therapy_sess
 def test_sending_with_the_tick_stores_it_with_consent(
     client, therapist, therapy_session, clinic_on, clock
 ):
-    from django.contrib.messages import get_messages
-
     client.force_login(therapist)
     response = send(client, therapy_session, store="on")
     assert response.status_code == 302
@@ -215,10 +212,6 @@ def test_a_failed_send_stores_nothing(
 
 def test_the_clients_record_holds_the_stored_address(client, therapist, contact):
     """Right of access: the record download has everything stored about the client."""
-    import io
-
-    import pandas as pd
-
     client.force_login(therapist)
     response = client.get(reverse("client_export_record", args=[contact.client_id]))
     about = pd.read_excel(io.BytesIO(response.content), sheet_name="About")
