@@ -42,8 +42,9 @@ class ClinicAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name"]
     # Changed on the clinic's Rupture rules page only: it checks every parameter's range
-    # and recomputes the clinic's flags with the new settings, all or nothing.
-    readonly_fields = ["rule_settings"]
+    # and recomputes the clinic's flags with the new settings, all or nothing. Client contact
+    # details on the Security page only: turning them off deletes the stored addresses.
+    readonly_fields = ["rule_settings", "client_contact_details"]
 
 
 # API tokens are credentials and an authenticator's key is a second factor: neither is shown

@@ -42,6 +42,13 @@ ALLIANCE_TRUSTED_PROXIES = env.int("ALLIANCE_TRUSTED_PROXIES", default=0)
 # per window (seconds).
 ALLIANCE_PASSWORD_RESET_LIMIT = env.int("ALLIANCE_PASSWORD_RESET_LIMIT", default=5)
 ALLIANCE_PASSWORD_RESET_WINDOW = env.int("ALLIANCE_PASSWORD_RESET_WINDOW", default=3600)
+# Form-link reminders (alliance/notify/reminders.py; only to a client's address stored with
+# consent, in a clinic with client contact details on): the first this many hours after the
+# link was made, the next as long after, at most ALLIANCE_REMINDER_MAX per link, never after
+# it expires. The "stop reminders" page allows ALLIANCE_FORM_ADDRESS_RATE_LIMIT requests per
+# address per ALLIANCE_FORM_RATE_WINDOW.
+ALLIANCE_REMINDER_AFTER_HOURS = env.int("ALLIANCE_REMINDER_AFTER_HOURS", default=24)
+ALLIANCE_REMINDER_MAX = env.int("ALLIANCE_REMINDER_MAX", default=2)
 
 # Email. EMAIL_URL chooses the backend (smtp+tls://user:password@host:587, consolemail://);
 # EMAIL_BACKEND a provider's API through django-anymail (docs/deployment.md). Without
@@ -104,6 +111,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alliance.jobs.tasks.overviews_refresh",
         "schedule": 600,
         "options": {"expires": 600},
+    },
+    # Form-link reminders: due ones go out within 15 minutes.
+    "formlink-reminders": {
+        "task": "alliance.jobs.tasks.formlink_reminders",
+        "schedule": 900,
+        "options": {"expires": 900},
     },
     "expired-purge": {
         "task": "alliance.jobs.tasks.expired_purge",

@@ -7,6 +7,7 @@ from django.urls import include, path
 from alliance import views
 from alliance.clients import views as client_views
 from alliance.flags import views as flag_views
+from alliance.notify import views as notify_views
 from alliance.people import views as people_views
 
 urlpatterns = [
@@ -29,6 +30,12 @@ urlpatterns = [
     path("clients/<int:client_id>/", client_views.client_detail, name="client_detail"),
     path("clients/<int:client_id>/edit/", client_views.client_edit, name="client_edit"),
     path("clients/<int:client_id>/transfer/", client_views.client_transfer, name="client_transfer"),
+    path("clients/<int:client_id>/contact/", client_views.client_contact, name="client_contact"),
+    path(
+        "clients/<int:client_id>/contact/withdraw/",
+        client_views.client_contact_withdraw,
+        name="client_contact_withdraw",
+    ),
     path("clients/<int:client_id>/export/", include("alliance.interop.views")),
     path("flags/<int:flag_id>/", flag_views.flag_detail, name="flag_detail"),
     path("episodes/<int:episode_id>/", flag_views.episode_detail, name="episode_detail"),
@@ -75,6 +82,8 @@ urlpatterns = [
     path("", include("sessions.urls")),
     # The client form: /f/<token>/ links, /kiosk/ hand-over, and the endpoints that make them.
     path("", include("sessions.client_urls")),
+    # The client's one-click "stop reminders" (the link in every reminder, no login).
+    path("reminders/stop/<str:token>/", notify_views.reminders_stop, name="reminders_stop"),
     # Two-factor, the clinic's security settings, the audit log, a client's access history.
     path("", include("alliance.security.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

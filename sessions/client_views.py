@@ -440,10 +440,13 @@ def formlink_new(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
-    """Email a new link to the address typed on the session page (stored nowhere); a
+    """Email a new link to the address typed on the session page (stored nowhere unless the
+    clinic stores client contact details and the therapist ticked the client's consent); a
     mistyped address comes back with what was typed."""
     session = _own_session(request, session_id)
-    form = FormLinkEmailForm(request.POST)
+    form = FormLinkEmailForm(
+        request.POST, contact_details=session.client.clinic.client_contact_details
+    )
     status = 400
     if form.is_valid():
         address = form.cleaned_data["address"]
@@ -454,14 +457,22 @@ def formlink_email(request: HttpRequest, session_id: int) -> HttpResponse:
             status = 429
         else:
             try:
-                formlinks.formlink_email(session=session, created_by=request.user, address=address)
+                formlinks.formlink_email(
+                    session=session,
+                    created_by=request.user,
+                    address=address,
+                    store=form.cleaned_data.get("store", False),
+                )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                messages.success(
-                    request,
-                    _("The form link went to %(address)s. It works once.") % {"address": address},
-                )
+                said = _("The form link went to %(address)s. It works once.")
+                if form.cleaned_data.get("store"):
+                    said = _(
+                        "The form link went to %(address)s. It works once. The address is "
+                        "stored with the client's consent, for reminders."
+                    )
+                messages.success(request, said % {"address": address})
                 return redirect(session)
     return render(
         request,

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from alliance.clients.contacts import client_contact_of, client_contact_record
 from alliance.flags.services import flags_refresh_or_defer
 from alliance.notify.email import email_send
 from measures.models import Instrument, Rater, Rating
@@ -131,8 +132,10 @@ def formlink_kiosk_needs_confirmation(*, session: TherapySession) -> bool:
 
 def formlink_status(*, session: TherapySession, user) -> dict[str, Any]:
     """What the session page shows about the client form: the client's rating (when, not
-    what), the newest live link, why no link can be made, whether this user may hand it out,
-    and whether a tablet hand-over needs their confirmation (with how many days ago)."""
+    what), the newest live link (with its reminders sent), why no link can be made, whether
+    this user may hand it out, whether a tablet hand-over needs their confirmation (with how
+    many days ago), whether the clinic stores client contact details and the client's stored
+    address (with when they stopped reminders, if they did)."""
     rating = Rating.objects.filter(session=session, rater=Rater.CLIENT).only("submitted_at").first()
     return {
         "rating": rating,
@@ -141,6 +144,8 @@ def formlink_status(*, session: TherapySession, user) -> dict[str, Any]:
         "can_hand_out": formlink_may_hand_out(session=session, user=user),
         "kiosk_needs_confirmation": formlink_kiosk_needs_confirmation(session=session),
         "days_ago": session_days_ago(session),
+        "contact_details": session.client.clinic.client_contact_details,
+        "contact": client_contact_of(session.client),
     }
 
 
@@ -194,12 +199,19 @@ def formlink_create(
     return link, token
 
 
-def formlink_email(*, session: TherapySession, created_by, address: str) -> FormLink:
+def formlink_email(
+    *, session: TherapySession, created_by, address: str, store: bool = False
+) -> FormLink:
     """Make a new one-time link (``formlink_create``) and email it to ``address``, in the
     client's language: the clinic's name, the link and how long it works; never the
     client's code, a score or the therapist's name. The address is used for this message
-    and stored nowhere. ValidationError when the session takes no form, or when the message
-    could not be sent (the new link is then revoked: the previous one is gone either way)."""
+    and stored nowhere, unless ``store``: the therapist recorded the client's consent, and
+    once the message is sent the address is kept as the client's contact
+    (``client_contact_record``, which refuses when the clinic does not store them).
+    ValidationError when the session takes no form, or when the message could not be sent
+    (the new link is then revoked: the previous one is gone either way)."""
+    if store and not session.client.clinic.client_contact_details:
+        raise ValidationError(_("Your clinic does not store client contact details."))
     link, token = formlink_create(
         session=session, created_by=created_by, channel=FormLink.Channel.EMAIL
     )
@@ -219,6 +231,8 @@ def formlink_email(*, session: TherapySession, created_by, address: str) -> Form
         raise ValidationError(
             _("The email could not be sent. Try again, or show a QR code instead.")
         )
+    if store:
+        client_contact_record(client=session.client, address=address, recorded_by=created_by)
     return link
 
 
@@ -242,12 +256,21 @@ def _links():
     return FormLink.objects.select_related("session__client__clinic")
 
 
+def formlink_by_token_hash(token_hash: str) -> FormLink | None:
+    """The link a token opens: the token it was made with, or one a reminder carried
+    (alliance.notify.reminders). Two probes of unique indexes, never an OR across a join."""
+    link = _links().filter(token_hash=token_hash).first()
+    if link is None:
+        link = _links().filter(reminders__token_hash=token_hash).first()
+    return link
+
+
 def formlink_resolve(token: str) -> FormLink:
     """The usable link for a token. Raises FormLinkNotFound (unknown or malformed token),
     FormLinkUsed, FormLinkRevoked or FormLinkExpired (each carrying the link)."""
     if not TOKEN_PATTERN.fullmatch(token):
         raise FormLinkNotFound()
-    link = _links().filter(token_hash=hash_token(token)).first()
+    link = formlink_by_token_hash(hash_token(token))
     if link is None:
         raise FormLinkNotFound()
     return _check_usable(link)

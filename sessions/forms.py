@@ -125,6 +125,20 @@ class RatingEditForm(RatingForm):
 
 
 class FormLinkEmailForm(forms.Form):
-    """Where to email the client's form link: used for that message, stored nowhere."""
+    """Where to email the client's form link: used for that message and stored nowhere,
+    unless the clinic stores client contact details and the therapist records the client's
+    consent to store it (``store``; the field exists only then)."""
 
     address = forms.EmailField(label=_("Client's email address"), max_length=254)
+    store = forms.BooleanField(
+        label=_(
+            "The client agreed that the clinic stores this address and sends reminders of "
+            "unused form links to it"
+        ),
+        required=False,
+    )
+
+    def __init__(self, *args, contact_details: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not contact_details:
+            del self.fields["store"]

@@ -125,6 +125,10 @@ class FormLink(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Reminders sent to the client's consented address (alliance.notify.reminders); each
+    # is claimed by a conditional UPDATE of these two before it is sent.
+    reminders_sent = models.PositiveSmallIntegerField(default=0, editable=False)
+    last_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = FormLinkQuerySet.as_manager()
 
@@ -143,3 +147,23 @@ class FormLink(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+
+class FormLinkReminder(models.Model):
+    """One reminder of an unused form link, with the hash of the token it carried.
+
+    Only a token's hash is stored, so a reminder cannot repeat the link first sent: it
+    carries a new token for the same link. Every token of a link opens it (the client may
+    still have the first message, or the form open) and the link stays one-time and ends
+    when it expires, is used or is revoked, whichever token opened it.
+    """
+
+    link = models.ForeignKey(FormLink, on_delete=models.CASCADE, related_name="reminders")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["link", "sent_at"]
+
+    def __str__(self) -> str:
+        return f"Reminder of {self.link_id} at {self.sent_at:%Y-%m-%d %H:%M}"

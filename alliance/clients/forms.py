@@ -87,3 +87,24 @@ class ClientTransferForm(forms.Form):
         self.fields["to_therapist"].queryset = clinic_therapists(client.clinic_id).exclude(
             pk=client.primary_therapist_id
         )
+
+
+class ClientContactForm(forms.Form):
+    """The client's email address for form-link reminders, stored with their consent."""
+
+    address = forms.EmailField(label=_("Client's email address"), max_length=254)
+    consent = forms.BooleanField(
+        label=_(
+            "The client agreed that the clinic stores this address and sends reminders of "
+            "unused form links to it."
+        ),
+        error_messages={"required": _("Store the address only with the client's consent.")},
+    )
+    resume_reminders = forms.BooleanField(
+        label=_("The client asked to get reminders again"), required=False
+    )
+
+    def __init__(self, *args, stopped: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not stopped:  # only a client who stopped reminders can ask for them again
+            del self.fields["resume_reminders"]

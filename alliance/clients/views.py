@@ -11,12 +11,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from alliance import dashboards
+from alliance.clients import contacts
 from alliance.clients import selectors as client_selectors
 from alliance.clients import services as client_services
 from alliance.clients.forms import (
     CaseloadFilterForm,
+    ClientContactForm,
     ClientCreateForm,
     ClientEditForm,
     ClientTransferForm,
@@ -154,6 +157,8 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
                 client, sessions=course.sessions, flags=flags, frame=frame
             ),
             "transfers": list(client_selectors.client_transfers(client)),
+            "contact_details": client.clinic.client_contact_details,
+            "contact": contacts.client_contact_of(client),
             "may_change": client_selectors.client_may_change(user, client),
             "may_add_session": client_selectors.client_may_add_session(user, client),
             "may_transfer": client_selectors.client_may_transfer(user, client),
@@ -239,3 +244,52 @@ def client_transfer(request: HttpRequest, client_id: int) -> HttpResponse:
             )
             return redirect(client)
     return render(request, "alliance/client_transfer.html", {"form": form, "client": client})
+
+
+def _client_with_contact_details(request: HttpRequest, client_id: int):
+    """A client the user may change, in a clinic that stores client contact details."""
+    client = client_selectors.client_get_for_change(request.user, client_id)
+    if not client.clinic.client_contact_details:
+        raise Http404("Your clinic does not store client contact details.")
+    return client
+
+
+@login_required
+def client_contact(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Store or change the client's email address for reminders, with their consent."""
+    client = _client_with_contact_details(request, client_id)
+    contact = contacts.client_contact_of(client)
+    form = ClientContactForm(
+        request.POST or None,
+        initial={"address": contact.address if contact else ""},
+        stopped=bool(contact and contact.reminders_stopped_at),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            contacts.client_contact_record(
+                client=client,
+                address=form.cleaned_data["address"],
+                recorded_by=request.user,
+                resume_reminders=form.cleaned_data.get("resume_reminders", False),
+            )
+        except ValidationError as exc:
+            add_validation_error(form, exc)
+        else:
+            messages.success(request, _("The client's address is stored, with their consent."))
+            return redirect(client)
+    return render(
+        request,
+        "alliance/client_contact.html",
+        {"form": form, "client": client, "contact": contact},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def client_contact_withdraw(request: HttpRequest, client_id: int) -> HttpResponse:
+    """The client withdrew consent: their stored address is deleted."""
+    client = _client_with_contact_details(request, client_id)
+    if contacts.client_contact_withdraw(client=client, withdrawn_by=request.user):
+        messages.success(request, _("The client's address is deleted: no more reminders."))
+    return redirect(client)

@@ -33,7 +33,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from alliance.clients import selectors as client_selectors
-from alliance.models import Client, Flag, User
+from alliance.models import Client, ClientContact, Flag, User
 from alliance.people import selectors as people_selectors
 from measures.models import ItemAnswer, Rating, ScaleScore
 from measures.selectors import instrument_definition
@@ -428,6 +428,25 @@ EMPTY_HEADINGS = {
 }
 
 
+def _contact_rows(client: Client, when) -> list[tuple[str, str]]:
+    """The client's address stored with consent, if any (alliance.clients.contacts)."""
+    contact = (
+        ClientContact.objects.filter(client=client).select_related("consent_recorded_by").first()
+    )
+    if contact is None:
+        return []
+    rows = [
+        (f"Contact ({contact.get_kind_display()})", contact.address),
+        (
+            "Consent recorded",
+            f"{when(contact.consent_recorded_at)} by {contact.consent_recorded_by or '—'}",
+        ),
+    ]
+    if contact.reminders_stopped_at:
+        rows.append(("Reminders stopped", when(contact.reminders_stopped_at)))
+    return rows
+
+
 def client_record_sheets(client: Client) -> dict[str, pd.DataFrame]:
     """Everything stored about the client, one sheet each for sessions, ratings and flags,
     with column names a person reads. A fixed number of queries."""
@@ -506,6 +525,7 @@ def client_record_sheets(client: Client) -> dict[str, pd.DataFrame]:
             ("Status", client.get_status_display()),
             ("Exported", when(timezone.now())),
             ("Times", f"In the clinic's timezone ({client.clinic.timezone})."),
+            *_contact_rows(client, when),
         ],
         columns=["", "Value"],
     )

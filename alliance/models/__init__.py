@@ -4,7 +4,13 @@ episodes and flags, figures computed ahead, the audit log), re-exported here:
 """
 
 from alliance.models.audit import AccessEvent, AccessEventQuerySet, ApiTokenSecondFactor
-from alliance.models.clients import Client, ClientQuerySet, ClientTransfer
+from alliance.models.clients import (
+    Client,
+    ClientContact,
+    ClientContactQuerySet,
+    ClientQuerySet,
+    ClientTransfer,
+)
 from alliance.models.clinics import (
     KIOSK_SESSION_DAYS_MAX,
     Clinic,
@@ -30,6 +36,8 @@ __all__ = [
     "AccessEventQuerySet",
     "ApiTokenSecondFactor",
     "Client",
+    "ClientContact",
+    "ClientContactQuerySet",
     "ClientQuerySet",
     "ClientTransfer",
     "Clinic",

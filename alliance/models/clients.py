@@ -114,3 +114,45 @@ class ClientTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}: {self.from_therapist} -> {self.to_therapist}"
+
+
+class ClientContactQuerySet(models.QuerySet):
+    def usable(self) -> "ClientContactQuerySet":
+        """Addresses that may be used: their clinic has client contact details on."""
+        return self.filter(client__clinic__client_contact_details=True)
+
+
+class ClientContact(TimeStampedModel):
+    """How a client agreed to be reminded of an unused form link: one address of one kind
+    (email now; a phone number for SMS later, alliance.notify.channels), stored only with the
+    client's consent and only while the clinic has client contact details on.
+
+    Who recorded the consent and when are kept with the address; recording it again (a new
+    address) records who and when again. The change history keeps those, never the address:
+    withdrawing consent deletes the row and the address is gone.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email")
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="contact")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.EMAIL)
+    address = models.CharField(max_length=254)
+    consent_recorded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    consent_recorded_at = models.DateTimeField()
+    # The client's one-click "stop reminders" (alliance.notify.views): no reminder after it.
+    reminders_stopped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClientContactQuerySet.as_manager()
+    # Who recorded or changed consent and when; the address itself is never kept in history.
+    history = HistoricalRecords(excluded_fields=["address", "created_at", "updated_at"])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(address=""), name="client_contact_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contact of {self.client} ({self.get_kind_display()})"

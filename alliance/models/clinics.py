@@ -79,6 +79,15 @@ class Clinic(TimeStampedModel):
         validators=[MinValueValidator(1)],
         help_text=_("Days a discharged client's record is kept before purge_expired removes it."),
     )
+    # Off: no client address is stored, shown or used (turning it off deletes them:
+    # alliance.security.services.clinic_security_update).
+    client_contact_details = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Therapists may store a client's email address, with the client's consent, to "
+            "remind them of an unused form link. Turning this off deletes every stored address."
+        ),
+    )
 
     class Meta:
         constraints = [

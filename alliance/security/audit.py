@@ -92,6 +92,10 @@ AUDITED: dict[str, Audited] = {
     "client_detail": Audited("client", "client_id"),
     "client_edit": Audited("client", "client_id", actions=EDIT),
     "client_transfer": Audited("client", "client_id", actions=EDIT),
+    "client_contact": Audited("client_contact", "client_id", "client", actions=EDIT),
+    "client_contact_withdraw": Audited(
+        "client_contact", "client_id", "client", actions={"POST": Action.DELETE}
+    ),
     "client_export_csv": Audited("rating", "client_id", "client", actions=EXPORT),
     "client_export_xlsx": Audited("rating", "client_id", "client", actions=EXPORT),
     "client_export_record": Audited("client", "client_id", actions=EXPORT),
@@ -202,6 +206,8 @@ NOT_AUDITED: dict[str, str] = {
     "audit_log_csv": "recorded by the view itself, as an export of the audit log",
     "client_form_thanks": "a thank-you page, no answers",
     "kiosk_done": "a thank-you page, no answers",
+    "reminders_stop": "the client's own stop link, no login: the view records the stop itself "
+    "(audit_record); a GET shows the clinic's name only",
     "kiosk_hand_back": "the therapist's password; the session page it leads to is recorded",
     "two_factor_setup": "the user's own second factor",
     "two_factor_enrol": "the user's own second factor (the link a clinic admin made)",
@@ -338,10 +344,16 @@ def _form_link(request: HttpRequest, rule: Audited, kwargs: dict) -> tuple[int |
         state = kiosk_state(request.session) if hasattr(request, "session") else None
         field, value = "pk", _int((state or {}).get("link"))
     resolved = getattr(request, "form_link", None)
-    if resolved is not None and getattr(resolved, field) == value:
+    if resolved is not None and (
+        getattr(resolved, field) == value
+        # A reminder's token opens the same link (sessions.formlinks.formlink_by_token_hash).
+        or (field == "token_hash" and resolved.reminders.filter(token_hash=value).exists())
+    ):
         return resolved.pk, resolved.session.client_id, resolved.session.client.clinic_id
-    links = FormLink.objects.filter(**{field: value})
-    row = links.values_list("pk", "session__client_id", "session__client__clinic_id").first()
+    columns = ("pk", "session__client_id", "session__client__clinic_id")
+    row = FormLink.objects.filter(**{field: value}).values_list(*columns).first()
+    if row is None and field == "token_hash":
+        row = FormLink.objects.filter(reminders__token_hash=value).values_list(*columns).first()
     return row or (None, None, None)
 
 

@@ -25,8 +25,17 @@ class TokenForm(forms.Form):
 class ClinicSecurityForm(forms.ModelForm):
     class Meta:
         model = Clinic
-        fields = ["require_two_factor", "retention_days", "kiosk_session_days"]
+        fields = [
+            "require_two_factor",
+            "retention_days",
+            "kiosk_session_days",
+            "client_contact_details",
+        ]
         labels = {
+            "client_contact_details": _(
+                "Client contact details: store a client's email address, with consent, "
+                "for form-link reminders"
+            ),
             "require_two_factor": _("Require two-factor sign-in for everyone"),
             "retention_days": _("Keep a discharged client's record for (days)"),
             "kiosk_session_days": _("Tablet hand-over without confirming, up to (days ago)"),

@@ -17,10 +17,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from alliance.api.authentication import token_expired, token_has_second_factor
+from alliance.clients.contacts import clinic_contacts_delete
 from alliance.models import (
     AccessEvent,
     ApiTokenSecondFactor,
     Client,
+    ClientContact,
     ClientTransfer,
     Clinic,
     Episode,
@@ -143,14 +145,19 @@ def clinic_security_update(
     require_two_factor: bool,
     retention_days: int,
     kiosk_session_days: int | None = None,
+    client_contact_details: bool | None = None,
 ) -> Clinic:
-    """Save the clinic's security settings (``kiosk_session_days`` None: unchanged).
-    Requiring two-factor sign-in revokes the API tokens issued without a second factor to
-    the clinic's people."""
+    """Save the clinic's security settings (``kiosk_session_days`` and
+    ``client_contact_details`` None: unchanged). Requiring two-factor sign-in revokes the API
+    tokens issued without a second factor to the clinic's people. Turning client contact
+    details off deletes every client address the clinic stored: with no use left for them,
+    they are not kept (and turning it on again starts with none, each to be consented anew)."""
     clinic.require_two_factor = require_two_factor
     clinic.retention_days = retention_days
     if kiosk_session_days is not None:
         clinic.kiosk_session_days = kiosk_session_days
+    if client_contact_details is not None:
+        clinic.client_contact_details = client_contact_details
     clinic.full_clean()
     with transaction.atomic():
         clinic.save(
@@ -158,11 +165,14 @@ def clinic_security_update(
                 "require_two_factor",
                 "retention_days",
                 "kiosk_session_days",
+                "client_contact_details",
                 "updated_at",
             ]
         )
         if require_two_factor:
             Token.objects.filter(user__clinic=clinic, second_factor__isnull=True).delete()
+        if not clinic.client_contact_details:
+            clinic_contacts_delete(clinic=clinic)
     return clinic
 
 
@@ -197,6 +207,7 @@ def client_purge_counts(client: Client) -> Counter:
             "comments": EpisodeComment.objects.filter(episode__in=episodes).count(),
             "form links": FormLink.objects.filter(session__in=sessions).count(),
             "transfers": ClientTransfer.objects.filter(client=client).count(),
+            "contact details": ClientContact.objects.filter(client=client).count(),
         }
     )
 
@@ -228,6 +239,7 @@ def client_purge(*, client: Client) -> Counter:
         Rating.objects.filter(session__client=client).delete()
         TherapySession.objects.filter(client=client).delete()  # form links CASCADE
         ClientTransfer.objects.filter(client=client).delete()
+        ClientContact.objects.filter(client=client).delete()
         client_id, clinic_id = client.pk, client.clinic_id
         client.delete()
         # Last: deleting writes a final history row per record, which goes too.
@@ -235,6 +247,7 @@ def client_purge(*, client: Client) -> Counter:
             Episode.history.filter(client_id=client_id).delete()[0]
             + TherapySession.history.filter(client_id=client_id).delete()[0]
             + Client.history.filter(id=client_id).delete()[0]
+            + ClientContact.history.filter(client_id=client_id).delete()[0]
         )
         removed["history rows"] = history
         audit_record(

@@ -31,6 +31,7 @@ def test_beat_starts_only_jobs_that_exist():
         "alliance.jobs.tasks.flags_refresh_pending",
         "alliance.jobs.tasks.overviews_refresh",
         "alliance.jobs.tasks.expired_purge",
+        "alliance.jobs.tasks.formlink_reminders",
     }
     assert scheduled <= set(app.tasks)
 

@@ -82,6 +82,10 @@ def course(client, instruments) -> SimpleNamespace:
 
 @pytest.fixture
 def world(therapist, other_therapist, supervisor, clinic_admin, other_clinic_admin, instruments):
+    # Both clinics store client contact details: their pages answer (else 404 to everyone).
+    for clinic in (therapist.clinic, other_clinic_admin.clinic):
+        clinic.client_contact_details = True
+        clinic.save(update_fields=["client_contact_details"])
     foreign_therapist = TherapistFactory(
         username="foreign-therapist", clinic=other_clinic_admin.clinic
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from alliance.notify.reminders import stop_token
 from alliance.security.audit import AUDITED, NOT_AUDITED
 from tests.security.conftest import ANONYMOUS, CODES, ROLES, api_for, browser_for
 
@@ -166,6 +167,12 @@ def token_path(name):
     return build
 
 
+def stop_path(world, kind):
+    """The own client's "stop reminders" link; "other" a token nobody signed."""
+    token = stop_token(world.own.client.pk) if kind == "own" else "MQ:forged:signature"
+    return reverse("reminders_stop", args=[token])
+
+
 def api_path(template: str, obj: Callable | None = None):
     if obj is None:
         return lambda world, kind: template
@@ -260,6 +267,16 @@ CASES: dict[str, list[Case]] = {
         Case("get", page("client_export_record", CLIENT), scoped(200, CHANGE))
     ],
     "client_access": [Case("get", page("client_access", CLIENT), scoped(200, CLINIC_ADMIN))],
+    # The world's clinics store client contact details (tests/security/conftest.py).
+    "client_contact": [Case("get", page("client_contact", CLIENT), scoped(200, CHANGE))],
+    "client_contact_withdraw": [
+        Case("post", page("client_contact_withdraw", CLIENT), scoped(302, CHANGE))
+    ],
+    # The client's stop link: no login; a forged token is a clear 400 for everyone.
+    "reminders_stop": [
+        Case("get", stop_path, lambda role, kind: 200 if kind == "own" else 400),
+        Case("post", stop_path, lambda role, kind: 200 if kind == "own" else 400),
+    ],
     # --- episodes and flags --------------------------------------------------------------
     "episode_detail": [Case("get", page("episode_detail", EPISODE), scoped(200, SEE))],
     "episode_acknowledge": [Case("post", page("episode_acknowledge", EPISODE), scoped(400, TREAT))],

@@ -93,7 +93,7 @@ def test_a_refusal_quoting_the_address_is_logged_without_it(
     def refuse(*args, **kwargs):
         raise smtplib.SMTPRecipientsRefused({ADDRESS: (550, b"no such user")})
 
-    monkeypatch.setattr("alliance.notify.email.send_mail", refuse)
+    monkeypatch.setattr("alliance.notify.email.EmailMessage.send", refuse)
     client.force_login(therapist)
     assert send(client, therapy_session).status_code == 400
     assert "SMTPRecipientsRefused" in caplog.text
