@@ -66,7 +66,8 @@ def notices_create_for_episodes(*, opened: list[int], unrepaired: list[int]) -> 
         and row["client__primary_therapist__email"]
     }
     for user_id in at_once:
-        transaction.on_commit(lambda user_id=user_id: _email_at_once(user_id))
+        # robust: a broker that cannot be reached is logged, never fails the stored rating.
+        transaction.on_commit(lambda user_id=user_id: _email_at_once(user_id), robust=True)
     return len(notices)
 
 

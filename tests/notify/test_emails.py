@@ -210,3 +210,17 @@ def test_the_beat_schedule_runs_the_digests_daily_and_on_mondays():
     assert weekly["schedule"].day_of_week == {1} and weekly["schedule"].hour == {6}
     assert daily["options"]["expires"] == 24 * 3600
     assert weekly["options"]["expires"] == 7 * 24 * 3600
+
+
+def test_a_queue_that_cannot_be_reached_never_fails_the_stored_rating(
+    client_of_therapist, therapist, instruments, monkeypatch, django_capture_on_commit_callbacks
+):
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    set_alerts(therapist, User.AlertEmail.IMMEDIATELY)
+    monkeypatch.setattr(tasks.notices_email_at_once, "delay", unreachable)
+    course(client_of_therapist, instruments, client_totals=[4.5, 4.5, 4.5, 3.0])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert flag_services.flags_refresh_or_defer(client=client_of_therapist).opened
+    assert Notice.objects.count() == 1
