@@ -224,3 +224,19 @@ def test_a_queue_that_cannot_be_reached_never_fails_the_stored_rating(
     with django_capture_on_commit_callbacks(execute=True):
         assert flag_services.flags_refresh_or_defer(client=client_of_therapist).opened
     assert Notice.objects.count() == 1
+
+
+def test_the_command_sends_the_digests_as_beat_does(therapist, supervisor, queue, mailoutbox):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    set_alerts(therapist, User.AlertEmail.DAILY)
+    NoticeFactory(episode=EpisodeFactory(session__client__primary_therapist=therapist))
+    out = StringIO()
+    call_command("send_alert_digests", "--daily", "--weekly", stdout=out)
+    assert "Daily alert digest: 1 person(s) emailed." in out.getvalue()
+    assert "Supervisor weekly digest: 1 supervisor(s) emailed." in out.getvalue()
+    assert len(mailoutbox) == 2
+    with pytest.raises(CommandError):
+        call_command("send_alert_digests")
