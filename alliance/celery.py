@@ -16,4 +16,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
 
 app = Celery("alliance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["alliance.jobs"])
+app.autodiscover_tasks(["alliance.jobs", "alliance.notify"])

@@ -123,6 +123,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 24 * 3600},
     },
+    # Alert emails (issue 19, docs/notify.md): the daily digest of new notices and the
+    # supervisor's weekly digest of their queue's counts. Both idempotent.
+    "notices-daily-digest": {
+        "task": "alliance.notify.tasks.notices_daily_digest",
+        "schedule": crontab(hour=6, minute=0),
+        "options": {"expires": 24 * 3600},
+    },
+    "supervisors-weekly-digest": {
+        "task": "alliance.notify.tasks.supervisors_weekly_digest",
+        "schedule": crontab(hour=6, minute=0, day_of_week="mon"),
+        "options": {"expires": 7 * 24 * 3600},
+    },
 }
 
 INSTALLED_APPS = [
@@ -189,6 +201,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The unread-notices badge, counted only on a page that shows it.
+                "alliance.notify.context_processors.notices",
             ],
         },
     },

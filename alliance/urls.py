@@ -7,7 +7,6 @@ from django.urls import include, path
 from alliance import views
 from alliance.clients import views as client_views
 from alliance.flags import views as flag_views
-from alliance.notify import views as notify_views
 from alliance.people import views as people_views
 
 urlpatterns = [
@@ -82,10 +81,10 @@ urlpatterns = [
     path("", include("sessions.urls")),
     # The client form: /f/<token>/ links, /kiosk/ hand-over, and the endpoints that make them.
     path("", include("sessions.client_urls")),
-    # The client's one-click "stop reminders" (the link in every reminder, no login).
-    path("reminders/stop/<str:token>/", notify_views.reminders_stop, name="reminders_stop"),
     # Two-factor, the clinic's security settings, the audit log, a client's access history.
     path("", include("alliance.security.urls")),
+    # Alerts (notices), a person's own settings, and the client's one-click "stop reminders".
+    path("", include("alliance.notify.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("alliance.api_urls")),

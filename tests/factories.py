@@ -129,3 +129,16 @@ class FlagFactory(factory.django.DjangoModelFactory):
     rule = "reliable_drop"
     magnitude = 1.5
     explanation = "Client-rated total fell from 4.5 to 3.0 (drop 1.5 ≥ threshold 0.9)."
+
+
+class NoticeFactory(factory.django.DjangoModelFactory):
+    """A therapist's alert about an episode of their client (alliance.notify)."""
+
+    class Meta:
+        model = "alliance.Notice"
+
+    episode = factory.SubFactory(EpisodeFactory)
+    client = factory.SelfAttribute("episode.client")
+    recipient = factory.SelfAttribute("client.primary_therapist")
+    clinic = factory.SelfAttribute("client.clinic")
+    kind = "episode_opened"

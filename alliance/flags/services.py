@@ -5,7 +5,7 @@ atomic."""
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from django.core.exceptions import ValidationError
@@ -25,6 +25,7 @@ from alliance.models import (
     PendingFlagRefresh,
     User,
 )
+from alliance.notify.services import notices_create_for_episodes
 from sessions.models import TherapySession
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,10 @@ class FlagRefresh:
     retired: int = 0
     unretired: int = 0
     seconds: float = 0.0
+    # Rupture episodes this refresh opened, and those it found unrepaired (ids): the events
+    # a therapist is told about (alliance.notify.services.notices_create_for_episodes).
+    opened: list[int] = field(default_factory=list)
+    unrepaired: list[int] = field(default_factory=list)
 
     def __add__(self, other: "FlagRefresh") -> "FlagRefresh":
         return FlagRefresh(
@@ -98,18 +103,20 @@ def flags_refresh_for_client(*, client: Client, lock_wait: str | None = None) ->
     )
 
 
-def flags_refresh_or_defer(*, client: Client) -> FlagRefresh | None:
+def flags_refresh_or_defer(*, client: Client, notify: bool = True) -> FlagRefresh | None:
     """Refresh a client's flags after their scores changed, never failing the caller.
 
     Scoring and storing a rating must not depend on the rupture engine: if the refresh fails
     (any error), it is rolled back on its own, logged, and the client is left in
     ``PendingFlagRefresh`` for ``flags_refresh_pending`` to retry. Returns None then.
+    ``notify``: tell the therapist about the rupture episodes this refresh opened or found
+    unrepaired (in-app notices; never failing the refresh either). An import of past
+    ratings passes False: its history is not news.
     """
     try:
         with transaction.atomic():
             result = flags_refresh_for_client(client=client, lock_wait=AFTER_RATING_LOCK_WAIT)
             PendingFlagRefresh.objects.filter(client_id=client.pk).delete()
-            return result
     except Exception as exc:
         if getattr(exc.__cause__, "pgcode", None) == LOCK_NOT_AVAILABLE:
             logger.warning("Flags of client %s busy (a clinic recomputation?); retried", client.pk)
@@ -117,6 +124,9 @@ def flags_refresh_or_defer(*, client: Client) -> FlagRefresh | None:
             logger.exception("Flag refresh failed for client %s; left for a retry", client.pk)
         _pending_flag_refresh_record(client_id=client.pk, error=type(exc).__name__)
         return None
+    if notify and (result.opened or result.unrepaired):
+        notices_create_for_episodes(opened=result.opened, unrepaired=result.unrepaired)
+    return result
 
 
 def _pending_flag_refresh_record(*, client_id: int, error: str) -> None:
@@ -217,7 +227,7 @@ def _flags_upsert(
     now = timezone.now()
     result = FlagRefresh()
     episode_of, found = group_episodes(detected)
-    episode_ids = _episodes_upsert(found=found, session_ids=session_ids, now=now)
+    episode_ids = _episodes_upsert(found=found, session_ids=session_ids, now=now, result=result)
     existing = {
         (flag.client_id, flag.session_id, flag.rater, flag.scale, flag.rule): flag
         for flag in Flag.objects.filter(client_id__in=client_ids).only(
@@ -290,9 +300,12 @@ def _flags_upsert(
     return result
 
 
-def _episodes_upsert(*, found, session_ids: dict[tuple[int, int], int], now) -> list[int]:
+def _episodes_upsert(
+    *, found, session_ids: dict[tuple[int, int], int], now, result: FlagRefresh
+) -> list[int]:
     """Create or update the episodes of ``group_episodes`` by identity (client, session,
-    kind), keeping their workflow; the id of each, in ``found``'s order."""
+    kind), keeping their workflow; the id of each, in ``found``'s order. The rupture
+    episodes it creates, and those that turn unrepaired (unresolved), go in ``result``."""
     rows = []
     for row in found.itertuples(index=False):
         client_id = int(row.client)
@@ -317,10 +330,16 @@ def _episodes_upsert(*, found, session_ids: dict[tuple[int, int], int], now) -> 
     existing = {
         (episode.client_id, episode.session_id, episode.kind): episode
         for episode in Episode.objects.filter(client_id__in=client_ids).only(
-            "client_id", "session_id", "kind", *EPISODE_DETECTION_FIELDS[:-1]
+            # status: a resolved episode turning unrepaired is no news
+            "client_id",
+            "session_id",
+            "kind",
+            "status",
+            *EPISODE_DETECTION_FIELDS[:-1],
         )
     }
-    to_create, to_update = [], []
+    to_create, to_update, turned_unrepaired = [], [], []
+    unrepaired = Episode.RepairStatus.UNREPAIRED
     for (client_id, session_id, kind), fields in rows:
         episode = existing.get((client_id, session_id, kind))
         if episode is None:
@@ -328,12 +347,21 @@ def _episodes_upsert(*, found, session_ids: dict[tuple[int, int], int], now) -> 
             existing[(client_id, session_id, kind)] = episode
             to_create.append(episode)
         elif any(getattr(episode, name) != value for name, value in fields.items()):
+            if (
+                kind == Episode.Kind.RUPTURE
+                and fields["repair_status"] == unrepaired
+                and episode.repair_status != unrepaired
+                and episode.status != Episode.Status.RESOLVED
+            ):
+                turned_unrepaired.append(episode)
             for name, value in fields.items():
                 setattr(episode, name, value)
             episode.updated_at = now
             to_update.append(episode)
     Episode.objects.bulk_create(to_create)
     Episode.objects.bulk_update(to_update, EPISODE_DETECTION_FIELDS, batch_size=UPDATE_BATCH_SIZE)
+    result.opened += [e.pk for e in to_create if e.kind == Episode.Kind.RUPTURE]
+    result.unrepaired += [e.pk for e in turned_unrepaired]
     return [existing[identity].pk for identity, _fields in rows]
 
 

@@ -28,6 +28,7 @@ from alliance.flags.forms import (
 from alliance.flags.text import episode_evidence, episode_headline
 from alliance.forms import add_validation_error
 from alliance.models import Episode
+from alliance.notify import services as notify_services
 
 
 def _acknowledge_form(episode: Episode, data=None) -> FlagAcknowledgeForm:
@@ -70,7 +71,10 @@ def _episode_page(
 
 @login_required
 def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
-    return _episode_page(request, flag_selectors.episode_get(request.user, episode_id))
+    episode = flag_selectors.episode_get(request.user, episode_id)
+    # Opening the episode reads the user's alerts about it (from the notices page or not).
+    notify_services.notices_mark_read_for_episode(user=request.user, episode=episode)
+    return _episode_page(request, episode)
 
 
 @login_required

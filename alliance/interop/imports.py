@@ -587,6 +587,6 @@ def ratings_import_apply(*, clinic, text: str) -> ImportReport:
         if report.problems:
             raise ImportRejected(report)
         for client in {planned.client.pk: planned.client for planned in report.planned}.values():
-            flags_refresh_or_defer(client=client)
+            flags_refresh_or_defer(client=client, notify=False)  # past ratings: no news
         report.applied = True
     return report

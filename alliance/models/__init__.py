@@ -1,5 +1,5 @@
 """The core app's models, one module per area (clinics and people, clients, rupture
-episodes and flags, figures computed ahead, the audit log), re-exported here:
+episodes and flags, notices, figures computed ahead, the audit log), re-exported here:
 ``from alliance.models import Client``.
 """
 
@@ -29,6 +29,7 @@ from alliance.models.flags import (
     FlagQuerySet,
     PendingFlagRefresh,
 )
+from alliance.models.notices import Notice, NoticeQuerySet
 
 __all__ = [
     "KIOSK_SESSION_DAYS_MAX",
@@ -47,6 +48,8 @@ __all__ = [
     "EpisodeQuerySet",
     "Flag",
     "FlagQuerySet",
+    "Notice",
+    "NoticeQuerySet",
     "PendingFlagRefresh",
     "Role",
     "Supervision",

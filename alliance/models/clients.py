@@ -142,7 +142,7 @@ class ClientContact(TimeStampedModel):
         User, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     consent_recorded_at = models.DateTimeField()
-    # The client's one-click "stop reminders" (alliance.notify.views): no reminder after it.
+    # The client's one-click "stop reminders" (alliance.notify.client_views): no reminder after it.
     reminders_stopped_at = models.DateTimeField(null=True, blank=True)
 
     objects = ClientContactQuerySet.as_manager()

@@ -3,6 +3,7 @@ their roles, and supervision links."""
 
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -121,8 +122,18 @@ class Role(models.TextChoices):
     CLINIC_ADMIN = "clinic_admin", _("Clinic admin")
 
 
+class AlertEmail(models.TextChoices):
+    """How a person is emailed about their notices (alliance.notify)."""
+
+    IMMEDIATELY = "immediately", _("At once, when there is a new alert")
+    DAILY = "daily", _("A daily digest")
+    NONE = "none", _("No emails (only the badge in Alliance)")
+
+
 class User(AbstractUser):
     """A clinician or administrator. Clients have no account."""
+
+    AlertEmail = AlertEmail
 
     clinic = models.ForeignKey(
         Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
@@ -130,6 +141,17 @@ class User(AbstractUser):
     is_therapist = models.BooleanField(_("therapist"), default=False)
     is_supervisor = models.BooleanField(_("supervisor"), default=False)
     is_clinic_admin = models.BooleanField(_("clinic admin"), default=False)
+    # A daily digest by default: a rupture reaches the therapist within a day even if they
+    # do not sign in, without an email for every one (the badge is the main channel).
+    alert_email = models.CharField(
+        _("email alerts"), max_length=16, choices=AlertEmail.choices, default=AlertEmail.DAILY
+    )
+    # The language of the messages sent to this person (and of their pages once chosen).
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    # When the supervisor's weekly digest was last sent (one per week, alliance.notify).
+    weekly_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

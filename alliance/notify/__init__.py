@@ -1,1 +1,2 @@
-"""Messages to people: email now (email.py); in-app notices, reminders and digests to come."""
+"""Messages to people: email (email.py), in-app notices about rupture episodes (services,
+selectors, views) and the alert emails and digests sent about them (emails, tasks)."""

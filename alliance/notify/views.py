@@ -1,89 +1,80 @@
-"""The client's one-click "stop reminders" page: the link every reminder carries.
+"""The notices page (a therapist's alerts: newest first, unread marked, mark read) and a
+person's own settings (email alerts, language).
 
-No login: the link's signed token names the client. A GET shows one button and changes
-nothing (mail scanners open links); the POST stops the reminders, whether the button sent it
-or a mail client's one-click unsubscribe (RFC 8058: List-Unsubscribe-Post, a POST without a
-CSRF token, which the signature makes safe). Rate-limited per address like the client form.
-The page says nothing clinical: the clinic's name and what happens.
-"""
+Every notice is the user's own and about a client they may see now
+(``alliance.notify.selectors``); anyone else's answers 404."""
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import translation
-from django.utils.cache import add_never_cache_headers
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from alliance.clients.contacts import client_contact_stop_reminders
-from alliance.models import AccessEvent, Client, ClientContact
-from alliance.notify.reminders import stop_token_client_id
-from alliance.security.audit import audit_record
-from sessions.ratelimit import rate_limit_exceeded
-
-LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
+from alliance.forms import add_validation_error
+from alliance.notify import selectors, services
+from alliance.notify.forms import UserSettingsForm
+from alliance.pagination import paginate
 
 
-def _render(
-    request: HttpRequest, template: str, context: dict, *, language: str, status: int = 200
-) -> HttpResponse:
-    """A client-facing page in the client's language: never cached, no Referer (the URL
-    holds the token)."""
-    with translation.override(language):
-        response = render(request, template, {**context, "token_in_url": True}, status=status)
-    response.headers["Content-Language"] = language
-    response.headers["Referrer-Policy"] = "no-referrer"
-    add_never_cache_headers(response)
-    return response
+@login_required
+def notice_list(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, selectors.notices_for(request.user))
+    return render(request, "notify/notice_list.html", {"page": page, "notices": page.object_list})
 
 
-@csrf_exempt  # The signed token is the credential; mail clients POST without a CSRF token.
-@require_http_methods(["GET", "POST"])
-def reminders_stop(request: HttpRequest, token: str) -> HttpResponse:
-    browser_language = translation.get_language_from_request(request)
-    if rate_limit_exceeded(
-        request,
-        "reminders_stop",
-        limit=settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT,
-        window=settings.ALLIANCE_FORM_RATE_WINDOW,
-    ):
-        response = _render(
-            request, "sessions/client/too_many.html", {}, language=browser_language, status=429
-        )
-        response.headers["Retry-After"] = str(settings.ALLIANCE_FORM_RATE_WINDOW)
-        return response
-    client_id = stop_token_client_id(token)
-    client = Client.objects.select_related("clinic").filter(pk=client_id).first()
-    if client is None:
-        return _render(
-            request, "notify/stop.html", {"state": "invalid"}, language=browser_language, status=400
-        )
-    language = client.language if client.language in LANGUAGE_CODES else browser_language
-    if request.method == "POST":
-        contact = client_contact_stop_reminders(client_id=client.pk)
-        if contact is not None:
-            audit_record(
-                action=AccessEvent.Action.UPDATE,
-                request=request,
-                roles="client-link",
-                clinic_id=client.clinic_id,
-                object_type="client_contact",
-                object_id=contact.pk,
-                client_id=client.pk,
-                url_name="reminders_stop",
-                status_code=200,
-            )
-    else:
-        contact = ClientContact.objects.filter(client=client).first()
-    if contact is None or not client.clinic.client_contact_details:
-        state = "none"  # nothing is sent to this client any more
-    elif contact.reminders_stopped_at is not None:
-        state = "stopped"
-    else:
-        state = "ask"
-    return _render(
-        request,
-        "notify/stop.html",
-        {"state": state, "clinic": client.clinic.name},
-        language=language,
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the page of the list the form was on."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("notice_list")
+
+
+@login_required
+@require_POST
+def notice_read(request: HttpRequest, notice_id: int) -> HttpResponse:
+    services.notice_mark_read(notice=selectors.notice_get(request.user, notice_id))
+    return _back(request)
+
+
+@login_required
+@require_POST
+def notices_read_all(request: HttpRequest) -> HttpResponse:
+    marked = services.notices_mark_all_read(user=request.user)
+    if marked:
+        messages.success(request, _("Every alert is marked read."))
+    return _back(request)
+
+
+@login_required
+def user_settings(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = UserSettingsForm(
+        request.POST or None, initial={"alert_email": user.alert_email, "language": user.language}
     )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_settings_update(user=user, **form.cleaned_data)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            translation.activate(user.language)
+            messages.success(request, _("Your settings are saved."))
+            response = redirect("user_settings")
+            # The pages follow the chosen language too (LocaleMiddleware reads the cookie).
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                user.language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+            return response
+    status = 400 if request.method == "POST" else 200
+    return render(request, "notify/user_settings.html", {"form": form}, status=status)

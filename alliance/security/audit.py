@@ -78,6 +78,8 @@ AUDITED: dict[str, Audited] = {
     "client_list": Audited("client"),
     "supervision": Audited("client"),
     "therapist_caseload": Audited("client", "therapist_id", "therapist"),
+    # A therapist's alerts name the clients with a new or unrepaired rupture.
+    "notice_list": Audited("client"),
     # Supervision packets (alliance/dashboards/views.py): every client in them is read.
     "therapist_packet": Audited("client", "therapist_id", "therapist"),
     "therapist_packet_xlsx": Audited("client", "therapist_id", "therapist", actions=EXPORT),
@@ -214,6 +216,9 @@ NOT_AUDITED: dict[str, str] = {
     "two_factor_verify": "the user's own second factor (failures are recorded)",
     "two_factor_disable": "the user's own second factor",
     "set_language": "a language choice",
+    "user_settings": "the user's own email-alert and language choices",
+    "notice_read": "marks the user's own alert read; shows nothing (its episode page is recorded)",
+    "notices_read_all": "marks the user's own alerts read; shows nothing",
     "api-schema": "the API's description",
     "api-docs": "the API's description",
     "api-instrument-list": "questionnaires, no client",

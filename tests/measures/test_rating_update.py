@@ -5,6 +5,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from alliance.flags.services import FlagRefresh
 from measures.models import RatingChange, ScaleScore
 from measures.services import RatingNotEditable, StaleRating, rating_update
 from sessions.services import session_therapist_rating_update
@@ -102,7 +103,7 @@ def test_an_edit_stores_only_and_its_caller_refreshes_the_flags(rating, therapis
     seen = []
     monkeypatch.setattr(
         "alliance.flags.services.flags_refresh_for_client",
-        lambda *, client, **_: seen.append(client),
+        lambda *, client, **_: seen.append(client) or FlagRefresh(),
     )
     rating_update(rating=rating, user=therapist, answers=ALL_FOURS, expected_revision=1)
     assert seen == []  # measures imports nothing from alliance

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from alliance.models import Episode, Flag
+from alliance.models import Episode, Flag, Notice
 from sessions.formlinks import formlink_create
 from tests.factories import (
     ClientFactory,
@@ -66,6 +66,14 @@ def course(client, instruments) -> SimpleNamespace:
         magnitude=1,
         explanation="The client reported tension.",
     )
+    # The therapist's alert about the episode (alliance.notify).
+    notice = Notice.objects.create(
+        recipient=client.primary_therapist,
+        clinic=client.clinic,
+        kind=Notice.Kind.EPISODE_OPENED,
+        episode=episode,
+        client=client,
+    )
     link, token = formlink_create(session=unrated, created_by=client.primary_therapist)
     return SimpleNamespace(
         client=client,
@@ -73,6 +81,7 @@ def course(client, instruments) -> SimpleNamespace:
         unrated=unrated,
         episode=episode,
         flag=flag,
+        notice=notice,
         rating=therapist_rating,
         client_rating=client_rating,
         link=link,

@@ -138,6 +138,10 @@ def EPISODE(world, kind):
     return course(world, kind).episode.pk
 
 
+def NOTICE(world, kind):
+    return course(world, kind).notice.pk
+
+
 def RATING(world, kind):
     return course(world, kind).rating.pk
 
@@ -284,6 +288,16 @@ CASES: dict[str, list[Case]] = {
     "episode_comment": [Case("post", page("episode_comment", EPISODE), scoped(400, COMMENT))],
     # An old link to a flag leads to its episode.
     "flag_detail": [Case("get", page("flag_detail", FLAG), scoped(302, SEE))],
+    # --- alerts and a person's own settings -----------------------------------------------
+    # Anyone signed in has a (maybe empty) list of their own alerts and their settings.
+    "notice_list": [Case("get", page("notice_list"), everyone(200, LOGIN), ONE)],
+    "notices_read_all": [Case("post", page("notices_read_all"), everyone(302, LOGIN), ONE)],
+    # An alert is its recipient's only: the client's therapist (not the supervisor or admin).
+    "notice_read": [Case("post", page("notice_read", NOTICE), scoped(302, TREAT))],
+    "user_settings": [
+        Case("get", page("user_settings"), everyone(200, LOGIN), ONE),
+        Case("post", page("user_settings"), everyone(400, LOGIN), ONE, data={"language": "xx"}),
+    ],
     # --- clinic administration -----------------------------------------------------------
     "clinic": [Case("get", page("clinic"), by_role(200, ADMINS), ONE)],
     "clinic_user_create": [Case("get", page("clinic_user_create"), by_role(200, ADMINS), ONE)],
