@@ -114,7 +114,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Form-link reminders: due ones go out within 15 minutes.
     "formlink-reminders": {
-        "task": "alliance.jobs.tasks.formlink_reminders",
+        "task": "alliance.notify.tasks.formlink_reminders",
         "schedule": 900,
         "options": {"expires": 900},
     },

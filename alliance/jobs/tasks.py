@@ -13,7 +13,6 @@ from django.db import InterfaceError, OperationalError
 
 from alliance.dashboards.overview import clinic_overviews_refresh
 from alliance.flags import services as flag_services
-from alliance.notify.reminders import formlink_reminders_send
 from alliance.people import invitations
 from alliance.security.services import expired_clients_purge
 
@@ -50,13 +49,6 @@ def expired_purge() -> int:
     for client, _removed in purged:
         logger.info("Purged client %s of clinic %s past retention", client.pk, client.clinic_id)
     return len(purged)
-
-
-@shared_task(**RETRIED)
-def formlink_reminders() -> int:
-    """`manage.py send_reminders`: remind clients of unused form links (each reminder is
-    claimed before it is sent, so a retry or a second run never sends it twice)."""
-    return formlink_reminders_send()
 
 
 @shared_task(**RETRIED)

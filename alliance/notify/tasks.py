@@ -1,6 +1,8 @@
-"""Alert emails as Celery tasks (alliance.notify.emails): the one at once, queued on commit
-after a notice is made, and the two digests started by beat (settings.CELERY_BEAT_SCHEDULE).
-Each looks its rows up when it runs and is idempotent (claimed notices, a weekly stamp)."""
+"""Messages as Celery tasks: the alert email at once (alliance.notify.emails), queued on
+commit after a notice is made; and, started by beat (settings.CELERY_BEAT_SCHEDULE), the
+two alert digests and the clients' form-link reminders (alliance.notify.reminders). Each
+looks its rows up when it runs and is idempotent (claimed notices and reminders, a weekly
+stamp)."""
 
 import logging
 
@@ -8,6 +10,7 @@ from celery import shared_task
 
 from alliance.jobs.tasks import RETRIED
 from alliance.notify import emails
+from alliance.notify.reminders import formlink_reminders_send
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +34,10 @@ def supervisors_weekly_digest() -> int:
     emailed = emails.supervisors_weekly_digest()
     logger.info("Supervisor weekly digest: %d supervisor(s) emailed", emailed)
     return emailed
+
+
+@shared_task(**RETRIED)
+def formlink_reminders() -> int:
+    """`manage.py send_reminders`: remind clients of unused form links (each reminder is
+    claimed before it is sent, so a retry or a second run never sends it twice)."""
+    return formlink_reminders_send()

@@ -31,7 +31,9 @@ def test_beat_starts_only_jobs_that_exist():
         "alliance.jobs.tasks.flags_refresh_pending",
         "alliance.jobs.tasks.overviews_refresh",
         "alliance.jobs.tasks.expired_purge",
-        "alliance.jobs.tasks.formlink_reminders",
+        "alliance.notify.tasks.formlink_reminders",
+        "alliance.notify.tasks.notices_daily_digest",
+        "alliance.notify.tasks.supervisors_weekly_digest",
     }
     assert scheduled <= set(app.tasks)
 

@@ -12,9 +12,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from alliance.jobs import tasks
 from alliance.models import AccessEvent, ClientContact
-from alliance.notify import reminders
+from alliance.notify import reminders, tasks
 from sessions.formlinks import (
     FormLinkExpired,
     FormLinkUsed,
