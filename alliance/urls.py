@@ -77,6 +77,8 @@ urlpatterns = [
     path("", include("sessions.client_urls")),
     # Two-factor, the clinic's security settings, the audit log, a client's access history.
     path("", include("alliance.security.urls")),
+    # Exports, the ratings import and the progress pages of background jobs.
+    path("", include("alliance.jobs.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("alliance.api_urls")),

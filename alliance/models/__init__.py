@@ -23,6 +23,7 @@ from alliance.models.flags import (
     FlagQuerySet,
     PendingFlagRefresh,
 )
+from alliance.models.jobs import Job
 
 __all__ = [
     "KIOSK_SESSION_DAYS_MAX",
@@ -39,6 +40,7 @@ __all__ = [
     "EpisodeQuerySet",
     "Flag",
     "FlagQuerySet",
+    "Job",
     "PendingFlagRefresh",
     "Role",
     "Supervision",
