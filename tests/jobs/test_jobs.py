@@ -14,6 +14,7 @@ import time_machine
 from django.db import OperationalError
 from django.utils import timezone
 
+from alliance.flags import services as flag_services
 from alliance.interop import exports, fhir
 from alliance.interop.exports import ExportScope
 from alliance.jobs import services as job_services
@@ -342,3 +343,15 @@ def test_the_writer_keeps_nothing_when_writing_fails(settings):
     with pytest.raises(OSError, match="no space left"):
         job_services.job_file_write(job_id=1, suffix=".csv", write=write)
     assert files(settings) == []
+
+
+def test_the_clinic_refresh_reports_its_progress_per_batch(therapist, instruments):
+    for code in ("A-1", "A-2", "A-3"):
+        ClientFactory(primary_therapist=therapist, code=code)
+    seen = []
+    flag_services.flags_refresh_for_clinic(
+        clinic=therapist.clinic,
+        batch_size=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(0, 3), (2, 3), (3, 3)]

@@ -244,3 +244,20 @@ def test_the_navigation_links_exports_and_the_import(client, therapist, clinic_a
     nav = client.get(EXPORTS).content.decode()
     assert f'href="{IMPORT}"' in nav
     assert re.search(r'value="fhir_bundle"', nav)
+
+
+def test_a_failed_import_shows_its_problems_and_asks_for_a_corrected_file(
+    client, clinic_admin, client_of_therapist, instruments, django_capture_on_commit_callbacks
+):
+    """The data changed between the check and the apply: the job fails with the report."""
+    client.force_login(clinic_admin)
+    upload = job_services.job_upload_store(
+        text="client_code,session_number,rater,bond_1\nNO-SUCH-CLIENT,1,client,4\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_services.job_create(kind="ratings_import", user=clinic_admin, input_file=upload)
+    html = client.get(job.get_absolute_url()).content.decode()
+    assert "The file has problems; nothing was imported." in html
+    assert '<td class="num" data-label="Row">2</td>' in html  # the problem, by row
+    assert reverse("ratings_import") in html and "Upload a corrected file" in html
+    assert Rating.objects.count() == 0
