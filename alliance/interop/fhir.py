@@ -323,6 +323,8 @@ def bundle(ratings: Iterable[Rating], progress: Callable[[int, int], None] | Non
             entries.append(
                 {"fullUrl": _full_url("Observation", rating.submission_id), "resource": found}
             )
+    if progress is not None:
+        progress(len(ratings), len(ratings))
     return {
         "resourceType": "Bundle",
         "type": "collection",

@@ -334,7 +334,7 @@ def _fhir_bundle(job: Job, progress: JobProgress) -> JobOutcome:
     name = job_file_write(job_id=job.pk, suffix=".json", write=lambda out: out.write(content))
     stamp = timezone.localdate().isoformat()
     return JobOutcome(
-        {"entries": len(data["entry"]), "rows": progress.done},
+        {"entries": len(data["entry"]), "ratings": progress.done},
         name,
         f"alliance-fhir-{slugify(job.clinic.name) or 'clinic'}-{stamp}.json",
         FHIR_JSON,

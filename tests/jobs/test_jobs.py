@@ -236,7 +236,7 @@ def test_the_clinic_fhir_bundle_job(clinic_admin, ratings, django_capture_on_com
     assert [e["fullUrl"] for e in data["entry"]] == [e["fullUrl"] for e in expected["entry"]]
     assert fhir.bundle_validate(data) == []
     ratings_count = Rating.objects.filter(session__client__clinic=clinic_admin.clinic).count()
-    assert (job.done, job.total) == (ratings_count, ratings_count)
+    assert (job.done, job.total, job.result["ratings"]) == (ratings_count,) * 3
 
 
 def test_only_a_clinic_admin_gets_the_clinic_bundle(
