@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from alliance.celery import app
 from alliance.jobs import tasks
-from alliance.models import Client, ClinicOverviewSnapshot, PendingFlagRefresh
+from alliance.models import Client, ClinicOverviewSnapshot, Job, PendingFlagRefresh
 from tests.factories import ClientFactory, ClinicAdminFactory
 
 REDIS_URL = os.environ.get("ALLIANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -29,6 +29,7 @@ def test_beat_starts_only_jobs_that_exist():
         "alliance.jobs.tasks.flags_refresh_pending",
         "alliance.jobs.tasks.overviews_refresh",
         "alliance.jobs.tasks.expired_purge",
+        "alliance.jobs.tasks.job_files_purge",
     }
     assert scheduled <= set(app.tasks)
 
@@ -118,3 +119,19 @@ def test_a_job_runs_through_a_real_worker_on_redis(redis_worker):
     assert done.wait(timeout=60), "the worker did not finish the job"
     assert finished[sent.id] == ("SUCCESS", 1)
     assert ClinicOverviewSnapshot.objects.filter(clinic=admin.clinic).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_job_runs_through_a_real_worker_on_redis(redis_worker, settings):
+    """A page's job as a worker runs it: by id, in another thread, the file in the shared
+    job files directory."""
+    finished, done = redis_worker
+    admin = ClinicAdminFactory()
+    job = Job.objects.create(kind=Job.Kind.RATINGS_CSV, clinic=admin.clinic, requested_by=admin)
+    with app.connection_for_write(REDIS_URL) as connection:
+        sent = tasks.job_run.apply_async(args=[job.pk], connection=connection)
+    assert done.wait(timeout=60), "the worker did not finish the job"
+    assert finished[sent.id][0] == "SUCCESS"
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE, job.error
+    assert (settings.ALLIANCE_JOB_FILES_DIR / job.file).read_bytes().startswith(b"clinic,")
