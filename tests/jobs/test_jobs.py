@@ -355,3 +355,31 @@ def test_the_clinic_refresh_reports_its_progress_per_batch(therapist, instrument
         progress=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(0, 3), (2, 3), (3, 3)]
+
+
+def test_progress_is_written_while_the_export_streams(
+    therapist, ratings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Small chunks and a progress write at every report: the writes go between the rows
+    the export reads (a server-side cursor on PostgreSQL) and change nothing in the file."""
+    monkeypatch.setattr(exports, "CSV_CHUNK_ROWS", 2)
+    monkeypatch.setattr(exports, "FETCH_ROWS", 2)
+    written = []
+
+    class EveryReport(job_services.JobProgress):
+        def __init__(self, job_id, **kwargs):
+            super().__init__(job_id, every_seconds=0)
+
+        def __call__(self, done, total=None):
+            super().__call__(done, total)
+            written.append(Job.objects.values_list("done", "total").get(pk=self.job_id))
+
+    monkeypatch.setattr(job_services, "JobProgress", EveryReport)
+    job = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
+    tasks.job_run.delay(job.pk)
+    job.refresh_from_db()
+    assert job.state == State.DONE, job.error
+    rows = job.total
+    assert written == [(done, rows) for done in [0, *range(2, rows + 1, 2)]]
+    expected = b"".join(exports.ratings_response(therapist, ExportScope(), "csv").streaming_content)
+    assert job_services.job_file_path(job.file).read_bytes() == expected
