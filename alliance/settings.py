@@ -135,7 +135,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=6, minute=0, day_of_week="mon"),
         "options": {"expires": 7 * 24 * 3600},
     },
+    # Background jobs' files past ALLIANCE_JOB_FILE_HOURS (block below).
+    "job-files-purge": {
+        "task": "alliance.jobs.tasks.job_files_purge",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
+
+# --- Background jobs with a progress bar (alliance/jobs, docs/deployment.md) ---------------
+# The files a job makes (exports, FHIR bundles) and an import's uploaded CSV: a private
+# directory, never under MEDIA or static, shared by the app servers and the workers.
+ALLIANCE_JOB_FILES_DIR = Path(
+    env.str("ALLIANCE_JOB_FILES_DIR", default=str(BASE_DIR / "var" / "jobs"))
+)
+# Hours a job's file stays downloadable; job-files-purge deletes it after.
+ALLIANCE_JOB_FILE_HOURS = env.int("ALLIANCE_JOB_FILE_HOURS", default=24)
+# --- end of background jobs ----------------------------------------------------------------
 
 INSTALLED_APPS = [
     "alliance.apps.AllianceConfig",

@@ -85,6 +85,8 @@ urlpatterns = [
     path("", include("alliance.security.urls")),
     # Alerts (notices), a person's own settings, and the client's one-click "stop reminders".
     path("", include("alliance.notify.urls")),
+    # Exports, the ratings import and the progress pages of background jobs.
+    path("", include("alliance.jobs.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("alliance.api_urls")),

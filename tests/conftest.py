@@ -60,6 +60,12 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _job_files(settings, tmp_path):
+    # Background jobs' files (alliance.jobs) in the test's own directory, never in var/.
+    settings.ALLIANCE_JOB_FILES_DIR = tmp_path / "jobs"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Rate limits and login failures per address count in the cache: no test inherits them.
     cache.clear()

@@ -5,6 +5,7 @@ atomic."""
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -157,20 +158,28 @@ def flags_refresh_pending() -> tuple[int, int]:
 
 
 def flags_refresh_for_clinic(
-    *, clinic: Clinic, batch_size: int = REFRESH_BATCH_SIZE
+    *,
+    clinic: Clinic,
+    batch_size: int = REFRESH_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FlagRefresh:
     """Recompute every flag of a clinic: its norms once, then ``batch_size`` clients per
-    detect call, each batch in its own transaction."""
+    detect call, each batch in its own transaction. ``progress`` (a background job's) is
+    told (clients done, clients in all) after each batch."""
     started = time.perf_counter()
     config = flag_selectors.flag_config_for_clinic(
         clinic, clinic_norms=flag_selectors.clinic_norms_for(clinic, refresh=True)
     )
     ids = list(Client.objects.filter(clinic=clinic).order_by("pk").values_list("pk", flat=True))
     total = FlagRefresh()
+    if progress is not None:
+        progress(0, len(ids))
     for start in range(0, len(ids), batch_size):
         total += flags_refresh(
             clinic=clinic, client_ids=ids[start : start + batch_size], config=config
         )
+        if progress is not None:
+            progress(min(start + batch_size, len(ids)), len(ids))
     total.seconds = time.perf_counter() - started
     return total
 
@@ -502,12 +511,14 @@ def rule_settings_overrides(config: dict) -> dict:
 
 
 def clinic_rule_settings_update(
-    *, clinic: Clinic, user: User, rule_settings: dict
-) -> tuple[Clinic, FlagRefresh]:
+    *, clinic: Clinic, user: User, rule_settings: dict, recompute: bool = True
+) -> tuple[Clinic, FlagRefresh | None]:
     """A clinic admin changes the clinic's rupture-rule settings (rules keyed by name, as in
     ``alliance.analytics.DEFAULTS``) and every flag of the clinic is recomputed with them,
     all or nothing: if the recomputation fails, the old settings and flags stay.
 
+    ``recompute=False``: the settings only (the settings page then recomputes the flags in
+    a background job, alliance.jobs); the refresh is None.
     ValidationError when the settings do not validate (the message names the key).
     """
     if not (user.is_active and user.is_clinic_admin and user.clinic_id == clinic.pk):
@@ -521,6 +532,10 @@ def clinic_rule_settings_update(
         merged = validate_config(rule_settings)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+    if not recompute:
+        clinic.rule_settings = rule_settings_overrides(merged)
+        clinic.save(update_fields=["rule_settings", "updated_at"])
+        return clinic, None
     previous = clinic.rule_settings
     try:
         with transaction.atomic():

@@ -10,6 +10,7 @@ outside the user's scope is 404, and so is a write by someone who may see it but
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +28,8 @@ from alliance.flags.forms import (
 )
 from alliance.flags.text import episode_evidence, episode_headline
 from alliance.forms import add_validation_error
-from alliance.models import Episode
+from alliance.jobs import services as job_services
+from alliance.models import Episode, Job
 from alliance.notify import services as notify_services
 
 
@@ -149,7 +151,8 @@ def episode_comment(request: HttpRequest, episode_id: int) -> HttpResponse:
 
 @login_required
 def clinic_rules(request: HttpRequest) -> HttpResponse:
-    """The clinic's rupture-rule settings, for its clinic admins; saving recomputes flags."""
+    """The clinic's rupture-rule settings, for its clinic admins; saving stores them and
+    starts recomputing the clinic's flags as a job (its progress page is next)."""
     user = request.user
     if not (user.is_active and user.is_clinic_admin and user.clinic_id):
         raise Http404("Rule settings are for clinic admins.")
@@ -162,25 +165,23 @@ def clinic_rules(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                _clinic, result = flag_services.clinic_rule_settings_update(
-                    clinic=clinic, user=user, rule_settings=form.rule_settings()
-                )
+                with transaction.atomic():
+                    flag_services.clinic_rule_settings_update(
+                        clinic=clinic,
+                        user=user,
+                        rule_settings=form.rule_settings(),
+                        recompute=False,
+                    )
+                    # Recomputing every flag of the clinic is long work: a job, sent to the
+                    # queue once the settings are committed.
+                    job = job_services.job_create(kind=Job.Kind.FLAGS_RECOMPUTE, user=user)
             except ValidationError as exc:
                 add_validation_error(form, exc)
             else:
                 messages.success(
                     request,
-                    _(
-                        "Rule settings saved. Flags recomputed for %(clients)d clients: "
-                        "%(created)d new, %(retired)d no longer apply, %(back)d apply again."
-                    )
-                    % {
-                        "clients": result.clients,
-                        "created": result.created,
-                        "retired": result.retired,
-                        "back": result.unretired,
-                    },
+                    _("Rule settings saved. The clinic's flags are being recomputed with them."),
                 )
-                return redirect("clinic_rules")
+                return redirect(job)
         return render(request, "alliance/flags/rules.html", {"form": form}, status=400)
     return render(request, "alliance/flags/rules.html", {"form": form})

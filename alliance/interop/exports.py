@@ -15,7 +15,7 @@ import itertools
 import json
 import os
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import openpyxl
@@ -55,6 +55,8 @@ RATING_COLUMNS = [
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Cells a spreadsheet would run as a formula (CSV/formula injection): shown as text instead.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A background job's progress report (alliance.jobs): called with the rows done so far.
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -302,24 +304,50 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
-def ratings_frame(ratings: QuerySet[Rating]) -> pd.DataFrame:
+def _counted(records: Iterable[tuple], progress: Progress | None) -> Iterator[tuple]:
+    """The records, telling ``progress`` the rows read every FETCH_ROWS rows and at the end."""
+    if progress is None:
+        yield from records
+        return
+    rows = 0
+    for rows, record in enumerate(records, start=1):
+        yield record
+        if rows % FETCH_ROWS == 0:
+            progress(rows)
+    progress(rows)
+
+
+def ratings_rows_count(ratings: QuerySet[Rating]) -> int:
+    """The export's rows (one per rating and scale), in one query."""
+    return ScaleScore.objects.filter(rating__in=ratings).count()
+
+
+def ratings_frame(ratings: QuerySet[Rating], progress: Progress | None = None) -> pd.DataFrame:
     """Long format, one row per (rating, scale), in RATING_COLUMNS order, formula-safe. One
     query; the whole export in memory (Excel's: the CSV is streamed by ratings_csv_chunks)."""
-    frame = pd.DataFrame.from_records(list(rating_records(ratings)), columns=RATING_COLUMNS)
+    records = list(_counted(rating_records(ratings), progress))
+    frame = pd.DataFrame.from_records(records, columns=RATING_COLUMNS)
     return frame.astype({"session_number": "Int64", "instrument_version": "Int64"})
 
 
-def ratings_csv_chunks(ratings: QuerySet[Rating]) -> Iterator[bytes]:
+def ratings_csv_chunks(
+    ratings: QuerySet[Rating], progress: Progress | None = None
+) -> Iterator[bytes]:
     """``to_csv(ratings_frame(ratings))``, byte for byte, CSV_CHUNK_ROWS rows at a time:
     the heading before the query runs, then rows written by the csv module as pandas
     writes them (pandas' to_csv is csv.writer over the values as text: a float by its
-    shortest repr, a missing value empty, the platform's line ending)."""
+    shortest repr, a missing value empty, the platform's line ending). ``progress`` is
+    told the rows written after each chunk."""
     yield to_csv(pd.DataFrame(columns=RATING_COLUMNS))
     records = rating_records(ratings)
+    rows = 0
     while chunk := list(itertools.islice(records, CSV_CHUNK_ROWS)):
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator=os.linesep).writerows(chunk)
         yield buffer.getvalue().encode("utf-8")
+        rows += len(chunk)
+        if progress is not None:
+            progress(rows)
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
@@ -369,8 +397,24 @@ def to_xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def _ratings_name(scope: ExportScope, extension: str) -> str:
+def ratings_filename(scope: ExportScope, extension: str) -> str:
     return f"alliance-ratings-{scope.slug}-{timezone.localdate().isoformat()}.{extension}"
+
+
+def ratings_xlsx(ratings: QuerySet[Rating], progress: Progress | None = None) -> bytes:
+    """The ratings export as an Excel workbook. ExportTooLarge when it would have more rows
+    than a sheet holds (counted first, one query)."""
+    rows = ratings_rows_count(ratings)
+    if rows + 1 > XLSX_MAX_ROWS:
+        raise ExportTooLarge(
+            _(
+                "This export has %(rows)s rows; an Excel sheet holds %(most)s. Download "
+                "CSV instead (any size), or export one therapist's caseload or one client "
+                "at a time."
+            )
+            % {"rows": f"{rows:,}", "most": f"{XLSX_MAX_ROWS - 1:,}"}
+        )
+    return to_xlsx({"ratings": ratings_frame(ratings, progress)})
 
 
 def ratings_response(user: User, scope: ExportScope, fmt: str) -> HttpResponseBase:
@@ -378,24 +422,14 @@ def ratings_response(user: User, scope: ExportScope, fmt: str) -> HttpResponseBa
     Excel export would have more rows than a sheet holds (counted first, one query)."""
     ratings = ratings_in_scope(user, scope)
     if fmt == "xlsx":
-        rows = ScaleScore.objects.filter(rating__in=ratings).count()
-        if rows + 1 > XLSX_MAX_ROWS:
-            raise ExportTooLarge(
-                _(
-                    "This export has %(rows)s rows; an Excel sheet holds %(most)s. Download "
-                    "CSV instead (any size), or export one therapist's caseload or one client "
-                    "at a time."
-                )
-                % {"rows": f"{rows:,}", "most": f"{XLSX_MAX_ROWS - 1:,}"}
-            )
-        content = to_xlsx({"ratings": ratings_frame(ratings)})
-        return attachment(content, XLSX_TYPE, _ratings_name(scope, "xlsx"))
+        content = ratings_xlsx(ratings)
+        return attachment(content, XLSX_TYPE, ratings_filename(scope, "xlsx"))
     # Pinned now: the router decides inside the view (the replica, for this export).
     ratings = ratings.using(ratings.db)
     response = StreamingHttpResponse(
         ratings_csv_chunks(ratings), content_type="text/csv; charset=utf-8"
     )
-    response["Content-Disposition"] = f'attachment; filename="{_ratings_name(scope, "csv")}"'
+    response["Content-Disposition"] = f'attachment; filename="{ratings_filename(scope, "csv")}"'
     return response
 
 

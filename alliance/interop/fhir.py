@@ -15,7 +15,7 @@ derived deterministically from the stored ids so a re-export gives the same bund
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -294,10 +294,17 @@ def ratings_for_fhir(ratings: QuerySet[Rating]) -> QuerySet[Rating]:
     )
 
 
-def bundle(ratings: Iterable[Rating]) -> dict:
+# Ratings per progress report of a bundle built for a background job (alliance.jobs).
+PROGRESS_EVERY = 500
+
+
+def bundle(ratings: Iterable[Rating], progress: Callable[[int, int], None] | None = None) -> dict:
     """A Bundle (type collection): the Questionnaires used, then per rating its
-    QuestionnaireResponse and its Observation."""
+    QuestionnaireResponse and its Observation. ``progress`` (a background job's) is told
+    (ratings done, ratings in all) as they are turned into resources."""
     ratings = list(ratings)
+    if progress is not None:
+        progress(0, len(ratings))
     instruments = {rating.instrument_id: rating.instrument for rating in ratings}
     entries = [
         {
@@ -306,7 +313,9 @@ def bundle(ratings: Iterable[Rating]) -> dict:
         }
         for i in sorted(instruments.values(), key=lambda i: (i.key, i.version))
     ]
-    for rating in ratings:
+    for done, rating in enumerate(ratings):
+        if progress is not None and done and done % PROGRESS_EVERY == 0:
+            progress(done, len(ratings))
         response_url = _full_url("QuestionnaireResponse", rating.submission_id)
         entries.append({"fullUrl": response_url, "resource": questionnaire_response(rating)})
         found = observation(rating, response_url)
@@ -314,6 +323,8 @@ def bundle(ratings: Iterable[Rating]) -> dict:
             entries.append(
                 {"fullUrl": _full_url("Observation", rating.submission_id), "resource": found}
             )
+    if progress is not None:
+        progress(len(ratings), len(ratings))
     return {
         "resourceType": "Bundle",
         "type": "collection",
@@ -322,12 +333,18 @@ def bundle(ratings: Iterable[Rating]) -> dict:
     }
 
 
-def clinic_bundle(clinic: Clinic, *, client_code: str | None = None) -> dict:
-    """A clinic's ratings (or one client's) for the export command: no user scope applies."""
+def clinic_bundle(
+    clinic: Clinic,
+    *,
+    client_code: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """A clinic's ratings (or one client's) for the export command and the clinic admin's
+    background job: no user scope applies."""
     ratings = Rating.objects.filter(session__client__clinic=clinic)
     if client_code is not None:
         ratings = ratings.filter(session__client__code=client_code)
-    return bundle(ratings_for_fhir(ratings))
+    return bundle(ratings_for_fhir(ratings), progress)
 
 
 def bundle_validate(data: dict) -> list[str]:

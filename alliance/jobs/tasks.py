@@ -1,5 +1,7 @@
-"""Periodic jobs, started by Celery beat (settings.CELERY_BEAT_SCHEDULE), each what a
-management command does by hand: the same service, the same result.
+"""The jobs a user asks for (job_run: an export, a FHIR bundle, an import, recomputing a
+clinic's flags; alliance/jobs/services.py), and the periodic jobs, started by Celery beat
+(settings.CELERY_BEAT_SCHEDULE), each what a management command does by hand: the same
+service, the same result.
 
 Each is idempotent (running it twice leaves what running it once leaves) and retried with
 backoff while the database cannot be reached; what each did is logged, and a refresh that
@@ -9,10 +11,12 @@ still fails stays in its own list (PendingFlagRefresh) for the next run and for 
 import logging
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
 from alliance.dashboards.overview import clinic_overviews_refresh
 from alliance.flags import services as flag_services
+from alliance.jobs import services as job_services
 from alliance.people import invitations
 from alliance.security.services import expired_clients_purge
 
@@ -62,3 +66,37 @@ def password_reset_queue(*, email: str, language: str) -> None:
     password_reset_send.apply_async(
         kwargs={"email": email, "language": language}, kwargsrepr="{'email': '(hidden)'}"
     )
+
+
+@shared_task(**RETRIED)
+def job_files_purge() -> dict[str, int]:
+    """Background jobs' files past ALLIANCE_JOB_FILE_HOURS: deleted, the jobs marked expired."""
+    purged = job_services.job_files_purge()
+    if any(purged.values()):
+        logger.info("Job files purged: %s", purged)
+    return purged
+
+
+@shared_task(bind=True, max_retries=RETRIED["max_retries"])
+def job_run(self, job_id: int) -> None:
+    """Run one job by id (services.job_run): a job already done or failed is not run again; a
+    running one that is retried starts again from nothing. Retried with backoff while the
+    database cannot be reached; on any other error, or when the retries are spent, the job is
+    marked failed (the page says so in general words) and the error is logged."""
+    try:
+        job_services.job_run(job_id=job_id)
+    except (OperationalError, InterfaceError) as exc:
+        if self.request.retries < self.max_retries:
+            countdown = get_exponential_backoff_interval(
+                factor=RETRIED["retry_backoff"],
+                retries=self.request.retries,
+                maximum=RETRIED["retry_backoff_max"],
+                full_jitter=True,
+            )
+            logger.warning("Job %s: database unavailable, retried in %s s", job_id, countdown)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        logger.exception("Job %s failed: database unavailable after retries", job_id)
+        job_services.job_fail(job_id=job_id)
+    except Exception:
+        logger.exception("Job %s failed", job_id)
+        job_services.job_fail(job_id=job_id)

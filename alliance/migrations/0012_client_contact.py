@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alliance', '0010_clinic_overview_snapshot'),
+        ('alliance', '0011_job'),
     ]
 
     operations = [

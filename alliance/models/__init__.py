@@ -29,6 +29,7 @@ from alliance.models.flags import (
     FlagQuerySet,
     PendingFlagRefresh,
 )
+from alliance.models.jobs import Job
 from alliance.models.notices import Notice, NoticeQuerySet
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "EpisodeQuerySet",
     "Flag",
     "FlagQuerySet",
+    "Job",
     "Notice",
     "NoticeQuerySet",
     "PendingFlagRefresh",

@@ -102,6 +102,12 @@ AUDITED: dict[str, Audited] = {
     "client_export_xlsx": Audited("rating", "client_id", "client", actions=EXPORT),
     "client_export_record": Audited("client", "client_id", actions=EXPORT),
     "client_access": Audited("client", "client_id"),
+    # A background job (alliance/jobs): its page (an import's problems by row name clients)
+    # and its file (a ratings export or the clinic's FHIR bundle).
+    "job_detail": Audited("job", "job_id"),
+    "job_download": Audited("job", "job_id", actions=EXPORT),
+    # Checking a ratings CSV reads the clinic's clients; applying it creates ratings.
+    "ratings_import": Audited("rating", actions={"POST": Action.CREATE}),
     # Sessions and the therapist's rating.
     "session_new": Audited(
         "session", "client_id", "client", actions={**READ, "POST": Action.CREATE}
@@ -205,6 +211,9 @@ NOT_AUDITED: dict[str, str] = {
     "clinic_supervision_remove": "supervision links, no client",
     "clinic_security": "clinic settings, no client",
     "audit_log": "the audit log itself (ids only)",
+    "exports": "starts a job and lists the user's own jobs; the download is recorded",
+    "job_status": "a job's state and counts",
+    "job_retry": "starts the same job again; its download is recorded",
     "audit_log_csv": "recorded by the view itself, as an export of the audit log",
     "client_form_thanks": "a thank-you page, no answers",
     "kiosk_done": "a thank-you page, no answers",

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from alliance.celery import app
 from alliance.jobs import tasks
-from alliance.models import Client, ClinicOverviewSnapshot, PendingFlagRefresh
+from alliance.models import Client, ClinicOverviewSnapshot, Job, PendingFlagRefresh
 from tests.factories import ClientFactory, ClinicAdminFactory
 
 REDIS_URL = os.environ.get("ALLIANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -34,6 +34,7 @@ def test_beat_starts_only_jobs_that_exist():
         "alliance.notify.tasks.formlink_reminders",
         "alliance.notify.tasks.notices_daily_digest",
         "alliance.notify.tasks.supervisors_weekly_digest",
+        "alliance.jobs.tasks.job_files_purge",
     }
     assert scheduled <= set(app.tasks)
 
@@ -150,3 +151,19 @@ def test_a_job_runs_through_a_real_worker_on_redis(redis_worker):
 @pytest.mark.django_db(transaction=True)
 def test_a_job_runs_through_make_runs_worker_on_a_queue_of_files(files_worker):
     _overview_job_through(files_worker, "filesystem://")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_job_runs_through_a_real_worker_on_redis(redis_worker, settings):
+    """A page's job as a worker runs it: by id, in another thread, the file in the shared
+    job files directory."""
+    finished, done = redis_worker
+    admin = ClinicAdminFactory()
+    job = Job.objects.create(kind=Job.Kind.RATINGS_CSV, clinic=admin.clinic, requested_by=admin)
+    with app.connection_for_write(REDIS_URL) as connection:
+        sent = tasks.job_run.apply_async(args=[job.pk], connection=connection)
+    assert done.wait(timeout=60), "the worker did not finish the job"
+    assert finished[sent.id][0] == "SUCCESS"
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE, job.error
+    assert (settings.ALLIANCE_JOB_FILES_DIR / job.file).read_bytes().startswith(b"clinic,")

@@ -8,7 +8,7 @@ from alliance.analytics import DEFAULTS
 from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.flags.forms import RuleSettingsForm
-from alliance.models import Clinic, Flag
+from alliance.models import Clinic, Flag, Job
 from tests.flags.helpers import course
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,9 @@ def test_saving_stores_only_what_differs_from_the_defaults(admin_client, clinic)
         },
     )
     response = admin_client.post(URL, data, follow=True)
-    assert "Rule settings saved. Flags recomputed for" in response.content.decode()
+    assert "Rule settings saved. The clinic&#x27;s flags are being recomputed" in (
+        response.content.decode()
+    )
     clinic.refresh_from_db()
     assert clinic.rule_settings == {
         "below_baseline": {"k": 1.0},
@@ -156,21 +158,38 @@ def test_errors_show_next_to_their_fields_with_every_value_kept(admin_client, cl
 
 
 def test_saving_recomputes_the_clinics_flags(
-    admin_client, clinic, client_of_therapist, instruments
+    admin_client,
+    clinic,
+    clinic_admin,
+    client_of_therapist,
+    instruments,
+    django_capture_on_commit_callbacks,
 ):
+    """Saving stores the settings and starts a job (sent once they are committed) that
+    recomputes the flags; the admin is taken to its progress page."""
     course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
     drop = Flag.objects.get(
         client=client_of_therapist, rule="reliable_drop", rater="client", scale="total"
     )
     changes = {"reliable_drop-enabled": None, "low_alliance-cutoffs-client-total": "2.5"}
-    response = admin_client.post(URL, post_data(clinic, **changes), follow=True)
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        response = admin_client.post(URL, post_data(clinic, **changes))
+    assert len(sent) == 1
+    job = Job.objects.get()
+    assert (job.kind, job.requested_by, job.clinic) == ("flags_recompute", clinic_admin, clinic)
+    assert response["Location"] == reverse("job_detail", args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == "done" and job.result["clients"] == 1
+    assert (job.done, job.total) == (1, 1)
+    response = admin_client.get(response["Location"])
     assert "Flags recomputed for 1 clients" in response.content.decode()
     drop.refresh_from_db()
     assert drop.retired_at is not None
     low = Flag.objects.get(client=client_of_therapist, rule="low_alliance", scale="total")
     assert low.session.number == 4 and "below the cutoff 2.5" in low.explanation
     # Switched back on: the same flag returns.
-    admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": "on"}))
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": "on"}))
     drop.refresh_from_db()
     assert drop.retired_at is None
 
@@ -212,9 +231,10 @@ def test_the_number_inputs_carry_the_bounds(admin_client):
 
 
 def test_settings_stay_as_they_were_when_recomputing_fails(
-    admin_client, clinic, client_of_therapist, instruments, monkeypatch
+    clinic, clinic_admin, client_of_therapist, instruments, monkeypatch
 ):
-    """All or nothing: a refresh that fails leaves the old settings and flags, with a message."""
+    """The service's recomputation is all or nothing: a refresh that fails leaves the old
+    settings and flags (the command and the API's callers)."""
     course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
     flags_before = set(Flag.objects.values_list("pk", "retired_at"))
 
@@ -223,9 +243,39 @@ def test_settings_stay_as_they_were_when_recomputing_fails(
         raise OverflowError("the engine broke")
 
     monkeypatch.setattr(flag_services, "flags_refresh_for_clinic", fail)
-    response = admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": None}))
-    assert response.status_code == 400
-    assert "could not be recomputed with these settings" in response.content.decode()
+    with pytest.raises(ValidationError, match="could not be recomputed with these settings"):
+        flag_services.clinic_rule_settings_update(
+            clinic=clinic, user=clinic_admin, rule_settings={"ceiling": {"enabled": False}}
+        )
     clinic.refresh_from_db()
     assert clinic.rule_settings == {}
     assert set(Flag.objects.values_list("pk", "retired_at")) == flags_before
+
+
+def test_a_recomputation_that_fails_says_so_and_changes_no_flag(
+    admin_client,
+    clinic,
+    client_of_therapist,
+    instruments,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    """The page's job: the settings are saved, the job fails visibly (with a way to try
+    again) and a batch that failed changed no flag."""
+    course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
+    flags_before = set(Flag.objects.values_list("pk", "retired_at"))
+
+    def fail(frame, config):
+        Flag.objects.filter(client__clinic_id=clinic.pk).update(retired_at="2026-01-01T00:00Z")
+        raise OverflowError("the engine broke")
+
+    monkeypatch.setattr(flag_services, "detect", fail)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": None}))
+    html = admin_client.get(response["Location"]).content.decode()
+    assert "Failed" in html and "Try again" in html
+    assert "the engine broke" not in html
+    clinic.refresh_from_db()
+    assert clinic.rule_settings == {"reliable_drop": {"enabled": False}}
+    assert set(Flag.objects.values_list("pk", "retired_at")) == flags_before
+    assert Job.objects.get().state == "failed"

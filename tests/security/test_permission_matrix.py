@@ -11,12 +11,16 @@ to log in (pages) or get 401 (API). Every 200 answer is also checked for client 
 role may not see, so a list or an export that leaks a row fails here.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from alliance.jobs import services as job_services
+from alliance.models import Job
 from alliance.notify.reminders import stop_token
 from alliance.security.audit import AUDITED, NOT_AUDITED
 from tests.security.conftest import ANONYMOUS, CODES, ROLES, api_for, browser_for
@@ -156,6 +160,25 @@ def PERSON(world, kind):
 
 def SUPERVISION(world, kind):
     return (world.supervision if kind == "own" else world.foreign_supervision).pk
+
+
+def JOB(world, kind):
+    """A done export of the therapist (own) or the other therapist (other), its file kept:
+    a job is its requester's only."""
+    requester = world.users["therapist" if kind == "own" else "other_therapist"]
+    name = job_services.job_file_write(
+        job_id=None, suffix=".csv", write=lambda out: out.write(b"client_code\n")
+    )
+    return Job.objects.create(
+        kind=Job.Kind.RATINGS_CSV,
+        clinic=requester.clinic,
+        requested_by=requester,
+        state=Job.State.DONE,
+        file=name,
+        filename="ratings.csv",
+        content_type="text/csv",
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    ).pk
 
 
 ONE = ("own",)
@@ -324,6 +347,20 @@ CASES: dict[str, list[Case]] = {
     "clinic_security": [Case("get", page("clinic_security"), by_role(200, ADMINS), ONE)],
     "audit_log": [Case("get", page("audit_log"), by_role(200, ADMINS), ONE)],
     "audit_log_csv": [Case("get", page("audit_log_csv"), by_role(200, ADMINS), ONE)],
+    # --- background jobs: exports, the import, a job's pages (its requester's only) -------
+    "exports": [
+        Case("get", page("exports"), by_role(200, SIGNED_IN), ONE),
+        Case("post", page("exports"), by_role(400, SIGNED_IN), ONE),  # no export chosen
+    ],
+    "ratings_import": [
+        Case("get", page("ratings_import"), by_role(200, ADMINS), ONE),
+        Case("post", page("ratings_import"), by_role(400, ADMINS), ONE),  # no file
+    ],
+    "job_detail": [Case("get", page("job_detail", JOB), scoped(200, TREAT))],
+    "job_status": [Case("get", page("job_status", JOB), scoped(200, TREAT))],
+    "job_download": [Case("get", page("job_download", JOB), scoped(200, TREAT))],
+    # A job that did not fail: back to its page.
+    "job_retry": [Case("post", page("job_retry", JOB), scoped(302, TREAT))],
     # --- sessions and ratings ------------------------------------------------------------
     "session_new": [Case("get", page("session_new", CLIENT), scoped(200, TREAT))],
     "session_detail": [Case("get", page("session_detail", HELD), scoped(200, SEE))],
