@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from alliance.flags.services import episode_acknowledge, episode_resolve, flags_refresh_for_client
 from alliance.models import Client, Clinic, Episode, Supervision, User
+from alliance.notify.services import notices_create_for_episodes
 from measures.models import Instrument, Rater, Rating
 from measures.selectors import instrument_for
 from measures.services import rating_record
@@ -293,8 +294,13 @@ def demo_seed() -> dict[str, int]:
         }
         today = timezone.now().astimezone(clinic.tzinfo)
         clients = [_course(course, clinic, users, instruments, today) for course in COURSES]
-        for client in clients:
-            flags_refresh_for_client(client=client)
+        refreshes = [flags_refresh_for_client(client=client) for client in clients]
+        # The therapists' alerts, as the refresh after each rating would have made them
+        # (a first seed only: a second one opens no episode).
+        notices_create_for_episodes(
+            opened=[pk for refresh in refreshes for pk in refresh.opened],
+            unrepaired=[pk for refresh in refreshes for pk in refresh.unrepaired],
+        )
         for course, client in zip(COURSES, clients, strict=True):
             _handle_episodes(course, client, users[course.therapist])
     return {

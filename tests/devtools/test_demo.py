@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.http import HttpRequest
 
-from alliance.models import Client, Supervision, User
+from alliance.models import Client, Episode, Notice, Supervision, User
 from measures.models import Rating
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +56,16 @@ def test_seed_demo_explains_missing_instruments(db):
 
     with pytest.raises(CommandError, match="load_instruments"):
         seed()
+
+
+def test_the_demo_therapists_have_an_alert_for_each_rupture_found_once(instruments):
+    seed()
+    ruptures = Episode.objects.filter(kind=Episode.Kind.RUPTURE)
+    notices = Notice.objects.filter(kind=Notice.Kind.EPISODE_OPENED)
+    assert ruptures.exists()
+    assert sorted(notices.values_list("episode_id", flat=True)) == sorted(
+        ruptures.values_list("pk", flat=True)
+    )
+    assert all(n.recipient_id == n.client.primary_therapist_id for n in notices)
+    seed()
+    assert notices.count() == ruptures.count()
