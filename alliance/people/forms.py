@@ -1,6 +1,8 @@
 """Forms for the clinic admin's pages. They validate input; services apply the rules."""
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from alliance.models import User
@@ -21,7 +23,18 @@ class UserCreateForm(RolesForm):
         max_length=150,
         help_text=_("What they type to log in. Letters, digits and @ . + - _ only."),
     )
-    field_order = ["username", "first_name", "last_name", "email"]
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        required=False,  # not given: the language of the page that adds them
+        help_text=_(
+            "Of their invitation and of the emails Alliance sends them; they can change it."
+        ),
+    )
+    field_order = ["username", "first_name", "last_name", "email", "language"]
+
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or get_language()
 
 
 class SupervisionForm(forms.Form):

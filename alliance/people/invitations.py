@@ -21,9 +21,9 @@ from alliance.security.two_factor import two_factor_required
 
 def invitation_send(*, user: User) -> bool:
     """Email the person their set-password link: the clinic's name, their username and the
-    link, nothing else, in the language of the page that sends it (people have no language
-    of their own yet). False when they have no address, already have a password, or the
-    message could not be sent (the admin's page shows the link either way, and says which)."""
+    link, nothing else, in their language (User.language, which the admin chose when adding
+    them). False when they have no address, already have a password, or the message could
+    not be sent (the admin's page shows the link either way, and says which)."""
     if not user.email or not user.is_active or user.has_usable_password():
         return False
     context = {
@@ -31,12 +31,13 @@ def invitation_send(*, user: User) -> bool:
         "password_link": settings.ALLIANCE_BASE_URL + user_password_link(user=user),
         "second_factor": two_factor_required(user),
     }
-    return email_send(
-        subject=render_to_string("registration/invitation_subject.txt", context),
-        body=render_to_string("registration/invitation_email.txt", context),
-        to=user.email,
-        what=f"invitation, user {user.pk}",
-    )
+    with translation.override(user.language):
+        return email_send(
+            subject=render_to_string("registration/invitation_subject.txt", context),
+            body=render_to_string("registration/invitation_email.txt", context),
+            to=user.email,
+            what=f"invitation, user {user.pk}",
+        )
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):

@@ -1,6 +1,7 @@
 """Writes with rules for the clinic's people: accounts, roles, passwords, sign-outs and
 supervision links. Keyword-only, atomic."""
 
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
@@ -29,6 +30,7 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
     email: str = "",
+    language: str = settings.LANGUAGE_CODE,
     is_therapist: bool = False,
     is_supervisor: bool = False,
     is_clinic_admin: bool = False,
@@ -41,6 +43,7 @@ def user_create(
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         email=email.strip(),
+        language=language,
         is_therapist=is_therapist,
         is_supervisor=is_supervisor,
         is_clinic_admin=is_clinic_admin,

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import user_has_device
@@ -57,7 +58,9 @@ def clinic(request: HttpRequest) -> HttpResponse:
 @login_required
 def clinic_user_create(request: HttpRequest) -> HttpResponse:
     admin = clinic_admin_of(request)
-    form = UserCreateForm(request.POST or None, initial={"is_therapist": True})
+    form = UserCreateForm(
+        request.POST or None, initial={"is_therapist": True, "language": get_language()}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             person = people_services.user_create(clinic=admin.clinic, **form.cleaned_data)

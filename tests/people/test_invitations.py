@@ -18,7 +18,13 @@ NEW_PASSWORD = "a long new passphrase 42"
 
 
 def add_person(client, **fields):
-    data = {"username": "new.therapist", "first_name": "Nia", "is_therapist": "on", **fields}
+    data = {
+        "username": "new.therapist",
+        "first_name": "Nia",
+        "is_therapist": "on",
+        "language": "en",
+        **fields,
+    }
     response = client.post(reverse("clinic_user_create"), data)
     assert response.status_code == 302
     return User.objects.get(username="new.therapist"), [
@@ -50,6 +56,15 @@ def test_a_new_person_gets_their_set_password_link_by_email(client, clinic_admin
     browser.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     person.refresh_from_db()
     assert person.check_password(NEW_PASSWORD)
+
+
+def test_the_invitation_is_in_the_language_the_admin_chose_for_them(client, clinic_admin):
+    client.force_login(clinic_admin)
+    assert 'value="en" selected' in client.get(reverse("clinic_user_create")).content.decode()
+    person, _said = add_person(client, email="nia.obi@riverside.example", language="es")
+    assert person.language == "es"
+    [message] = mail.outbox
+    assert message.subject == "Su cuenta de Alliance en Riverside Counselling"
 
 
 def test_the_two_factor_setup_link_stays_on_the_admins_page(clinic_admin):
