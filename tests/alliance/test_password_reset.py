@@ -166,3 +166,14 @@ def test_the_message_is_sent_by_a_job_that_keeps_the_address_out_of_its_logs(per
 
 def test_a_mail_server_that_cannot_be_reached_changes_nothing_on_the_page(person, smtp_unreachable):
     assert ask(BrowserClient()).status_code == 302
+
+
+def test_a_queue_that_cannot_be_reached_changes_nothing_on_the_page(person, monkeypatch, caplog):
+    def unreachable(**options):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(tasks.password_reset_send, "apply_async", unreachable)
+    known, unknown = ask(BrowserClient()), ask(BrowserClient(), "nobody@example.org")
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    assert "Password reset not queued: ConnectionRefusedError" in caplog.text
+    assert ADDRESS not in caplog.text

@@ -30,9 +30,14 @@ def test_twenty_parallel_submissions_of_one_link_store_one_rating(
             "(run with DATABASE_URL=postgres://...)"
         )
     settings.ALLIANCE_FORM_RATE_LIMIT = 1000
+
     # The winner holds its transaction open a moment (as a slow flag refresh would), so the
     # others reach the consuming UPDATE while the link is still unused and must wait on it.
-    monkeypatch.setattr(flag_services, "flags_refresh_for_client", lambda **_: time.sleep(0.3))
+    def slow_refresh(**_):
+        time.sleep(0.3)
+        return flag_services.FlagRefresh()
+
+    monkeypatch.setattr(flag_services, "flags_refresh_for_client", slow_refresh)
     therapist = TherapistFactory(username="race-therapist")
     session = TherapySessionFactory(client=ClientFactory(primary_therapist=therapist), number=1)
     _link, token = formlink_create(session=session, created_by=therapist)
