@@ -254,6 +254,8 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     else:
         _clinic_user(request)
     try:
+        if job.kind == Job.Kind.RATINGS_IMPORT and not job.input_file:
+            raise FileNotFoundError("Purged with the job's details.")
         again = job_services.job_again(job=job)
     except (ValueError, FileNotFoundError):
         messages.error(request, _("The uploaded file is no longer kept; please upload it again."))

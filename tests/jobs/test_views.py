@@ -382,3 +382,12 @@ def test_a_failed_import_shows_its_problems_and_asks_for_a_corrected_file(
     assert '<td class="num" data-label="Row">2</td>' in html  # the problem, by row
     assert reverse("ratings_import") in html and "Upload a corrected file" in html
     assert Rating.objects.count() == 0
+
+    # Expired: the problems (which may name a client) are gone; "Try again" asks for the file.
+    job.refresh_from_db()
+    job_services.job_files_purge(now=job.expires_at)
+    html = client.get(job.get_absolute_url()).content.decode()
+    assert "NO-SUCH-CLIENT" not in html and "Try again" in html
+    response = client.post(reverse("job_retry", args=[job.pk]), follow=True)
+    assert "The uploaded file is no longer kept" in response.content.decode()
+    assert Job.objects.count() == 1
