@@ -41,8 +41,9 @@ class ClinicAdmin(admin.ModelAdmin):
         "kiosk_session_days",
     ]
     search_fields = ["name"]
-    # Changed on the clinic's Rupture rules page only: it checks every parameter's range
-    # and recomputes the clinic's flags with the new settings, all or nothing. Client contact
+    # Changed on the clinic's Rupture rules page only: it checks every parameter's range,
+    # saves the settings and starts a job recomputing the clinic's flags a batch at a time
+    # (a failed job says so on its page and can be tried again). Client contact
     # details on the Security page only: turning them off deletes the stored addresses.
     readonly_fields = ["rule_settings", "client_contact_details"]
 

@@ -81,9 +81,14 @@ PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 _broker = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not _broker
 CELERY_BROKER_URL = _broker or "memory://"
+# Redis hands an unacknowledged job to another worker after visibility_timeout (default 1 h);
+# jobs are acknowledged when done, so it must be longer than the longest job: 6 h, as the
+# purge's STALE_HOURS (alliance/jobs/services.py). A job delivered again while its run is
+# alive does nothing anyway (the run's lease: services.job_start).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 if _broker == "filesystem://":
     _queue = BASE_DIR / "var" / "celery"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
         "data_folder_in": str(_queue / "queue"),
         "data_folder_out": str(_queue / "queue"),
         "control_folder": str(_queue / "control"),

@@ -510,15 +510,13 @@ def rule_settings_overrides(config: dict) -> dict:
     return overrides
 
 
-def clinic_rule_settings_update(
-    *, clinic: Clinic, user: User, rule_settings: dict, recompute: bool = True
-) -> tuple[Clinic, FlagRefresh | None]:
+def clinic_rule_settings_update(*, clinic: Clinic, user: User, rule_settings: dict) -> Clinic:
     """A clinic admin changes the clinic's rupture-rule settings (rules keyed by name, as in
-    ``alliance.analytics.DEFAULTS``) and every flag of the clinic is recomputed with them,
-    all or nothing: if the recomputation fails, the old settings and flags stay.
-
-    ``recompute=False``: the settings only (the settings page then recomputes the flags in
-    a background job, alliance.jobs); the refresh is None.
+    ``alliance.analytics.DEFAULTS``): they are checked and stored, nothing else. The flags
+    are then recomputed with them by a background job (alliance.jobs, FLAGS_RECOMPUTE,
+    started by the settings page): a batch of clients per transaction
+    (``flags_refresh_for_clinic``); a job that fails says so on its page and can be tried
+    again (a failed batch changed nothing; recomputing is idempotent).
     ValidationError when the settings do not validate (the message names the key).
     """
     if not (user.is_active and user.is_clinic_admin and user.clinic_id == clinic.pk):
@@ -532,22 +530,6 @@ def clinic_rule_settings_update(
         merged = validate_config(rule_settings)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    if not recompute:
-        clinic.rule_settings = rule_settings_overrides(merged)
-        clinic.save(update_fields=["rule_settings", "updated_at"])
-        return clinic, None
-    previous = clinic.rule_settings
-    try:
-        with transaction.atomic():
-            clinic.rule_settings = rule_settings_overrides(merged)
-            clinic.save(update_fields=["rule_settings", "updated_at"])
-            return clinic, flags_refresh_for_clinic(clinic=clinic)
-    except Exception:
-        logger.exception("Recomputing the flags of clinic %s failed; settings kept", clinic.pk)
-        clinic.rule_settings = previous
-        raise ValidationError(
-            _(
-                "The flags could not be recomputed with these settings, so nothing was "
-                "changed. Please try again; if it keeps failing, tell your administrator."
-            )
-        ) from None
+    clinic.rule_settings = rule_settings_overrides(merged)
+    clinic.save(update_fields=["rule_settings", "updated_at"])
+    return clinic

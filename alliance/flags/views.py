@@ -170,7 +170,6 @@ def clinic_rules(request: HttpRequest) -> HttpResponse:
                         clinic=clinic,
                         user=user,
                         rule_settings=form.rule_settings(),
-                        recompute=False,
                     )
                     # Recomputing every flag of the clinic is long work: a job, sent to the
                     # queue once the settings are committed.

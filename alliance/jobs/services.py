@@ -2,10 +2,15 @@
 its progress, the file it makes, and the purge of old files.
 
 A page creates the job as queued and sends it to the queue once its transaction commits
-(``job_create``); the worker runs it by id (``alliance.jobs.tasks.job_run`` -> ``job_run``
-here), so a job that is done or failed is never run again and a running one that is retried
-starts again from nothing. The work itself is the existing code (exports, FHIR, the import,
-the clinic's flag refresh), which reports progress through a small callback.
+(``job_create``; if the queue cannot be reached the job is marked failed at once, with
+"try again"); the worker runs it by id (``alliance.jobs.tasks.job_run`` -> ``job_start`` and
+``job_execute`` here), so a job that is done or failed is never run again. Each run holds a
+lease: its attempt number, and a heartbeat written with its progress. A second delivery of a
+job that is running with a fresh heartbeat does nothing; one whose heartbeat is older than
+LEASE_MINUTES (its worker died) starts again from nothing, and the superseded run's writes
+(progress, done, failed) change nothing, as each names its attempt. The work itself is the
+existing code (exports, FHIR, the import, the clinic's flag refresh), which reports progress
+through a small callback.
 
 Files live in settings.ALLIANCE_JOB_FILES_DIR under random names. A file is written to a
 temporary name in the same directory and renamed only once complete: a failed job never
@@ -28,12 +33,13 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
 
 from alliance.flags import services as flag_services
 from alliance.interop import exports, fhir
@@ -44,12 +50,21 @@ logger = logging.getLogger(__name__)
 
 Kind = Job.Kind
 State = Job.State
-FILE_KINDS = (Kind.RATINGS_CSV, Kind.RATINGS_XLSX, Kind.FHIR_BUNDLE)
 ADMIN_KINDS = (Kind.FHIR_BUNDLE, Kind.RATINGS_IMPORT, Kind.FLAGS_RECOMPUTE)
 # A kept file's name: random hex and an extension, nothing a path could be built from.
 FILE_NAME = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx|json)$")
 # A job queued or running this long has lost its worker: the purge marks it failed.
 STALE_HOURS = 6
+# A running job whose last progress (heartbeat) is older than this has lost its worker: a
+# redelivered message may start it again. Progress is written at most once a second.
+LEASE_MINUTES = 10
+# A finished job's row is deleted this many days after its file and details expired
+# (``expires_at``): its page says "expired" meanwhile, then the job is gone.
+ROW_DAYS = 30
+# What a job's result may hold only while it is fresh: an import's problems and warnings can
+# name client codes, which must not outlive the client (the purge removes them at
+# ``expires_at``). The clients' codes themselves are never stored.
+RESULT_DETAILS = ("problems", "warnings")
 FHIR_JSON = "application/fhir+json"
 
 
@@ -68,6 +83,8 @@ class JobOutcome:
     file: str = ""
     filename: str = ""
     content_type: str = ""
+    # Already marked done by the work itself (the import, in its own transaction).
+    finished: bool = False
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -139,8 +156,21 @@ def job_create(
         | (parameters or {}),
         input_file=input_file,
     )
-    transaction.on_commit(lambda: tasks.job_run.delay(job.pk))
+    transaction.on_commit(lambda: _job_send(tasks.job_run, job.pk))
     return job
+
+
+def _job_send(task, job_id: int) -> None:
+    """Send the job to the queue; if the queue cannot be reached the job is failed at once
+    with a message saying to try again (its page offers "Try again"), not left waiting."""
+    try:
+        task.delay(job_id)
+    except (KombuError, OSError) as exc:  # ConnectionError is an OSError
+        logger.error("Job %s could not be sent to the queue: %r", job_id, exc)
+        job_fail(
+            job_id=job_id,
+            message=_("The job could not be started: please try again in a few minutes."),
+        )
 
 
 def job_again(*, job: Job) -> Job:
@@ -155,21 +185,41 @@ def job_again(*, job: Job) -> Job:
     )
 
 
-def job_start(*, job_id: int) -> Job | None:
-    """queued -> running, or running again from nothing (a retry, a redelivered message).
-    None for a job that is finished (done, failed, expired) or gone: it is not run again."""
-    started = Job.objects.filter(pk=job_id, state__in=[State.QUEUED, State.RUNNING]).update(
-        state=State.RUNNING,
-        started_at=timezone.now(),
-        done=0,
-        total=None,
-        error="",
-        attempts=F("attempts") + 1,
+def job_start(*, job_id: int, after: int | None = None) -> Job | None:
+    """queued -> running as a new attempt (one conditional UPDATE: of two deliveries at once,
+    one wins). A running job is started again from nothing only if its heartbeat is stale
+    (older than LEASE_MINUTES: its worker died) or if ``after`` is its attempt (the task's
+    own retry of that attempt, after a database error). None otherwise, and for a job that is
+    finished or gone: nothing is run. The returned job's ``attempts`` is this run's lease."""
+    now = timezone.now()
+    restartable = Q(heartbeat_at__isnull=True) | Q(
+        heartbeat_at__lt=now - timezone.timedelta(minutes=LEASE_MINUTES)
+    )
+    if after is not None:
+        restartable |= Q(attempts=after)
+    started = (
+        Job.objects.filter(pk=job_id)
+        .filter(Q(state=State.QUEUED) | (Q(state=State.RUNNING) & restartable))
+        .update(
+            state=State.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            done=0,
+            total=None,
+            error="",
+            attempts=F("attempts") + 1,
+        )
     )
     if not started:
         return None
     _parts_delete(job_id)
     return Job.objects.select_related("clinic", "requested_by").get(pk=job_id)
+
+
+def _attempt(job_id: int, attempt: int | None):
+    """The job's row, if ``attempt`` is still its running attempt (None: any)."""
+    rows = Job.objects.filter(pk=job_id)
+    return rows if attempt is None else rows.filter(attempts=attempt)
 
 
 class JobProgress:
@@ -181,10 +231,12 @@ class JobProgress:
         self,
         job_id: int,
         *,
+        attempt: int | None = None,
         every_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.job_id = job_id
+        self.attempt = attempt
         self.every_seconds = every_seconds
         self.clock = clock
         self.total: int | None = None
@@ -203,8 +255,10 @@ class JobProgress:
             and now - self.written_at < self.every_seconds
         ):
             return
-        fields = {"done": done} if self.total is None else {"done": done, "total": self.total}
-        Job.objects.filter(pk=self.job_id, state=State.RUNNING).update(**fields)
+        fields = {"done": done, "heartbeat_at": timezone.now()}
+        if self.total is not None:
+            fields["total"] = self.total
+        _attempt(self.job_id, self.attempt).filter(state=State.RUNNING).update(**fields)
         self.written_at = now
 
 
@@ -212,10 +266,13 @@ def _kept_until():
     return timezone.now() + timezone.timedelta(hours=settings.ALLIANCE_JOB_FILE_HOURS)
 
 
-def job_finish(*, job_id: int, outcome: JobOutcome) -> bool:
-    """running -> done, with its result and file (kept ALLIANCE_JOB_FILE_HOURS)."""
+def job_finish(*, job_id: int, outcome: JobOutcome, attempt: int | None = None) -> bool:
+    """running -> done, with its result and file (kept ALLIANCE_JOB_FILE_HOURS); False if
+    the job is no longer this attempt's (failed, purged, or started again)."""
     return bool(
-        Job.objects.filter(pk=job_id, state=State.RUNNING).update(
+        _attempt(job_id, attempt)
+        .filter(state=State.RUNNING)
+        .update(
             state=State.DONE,
             finished_at=timezone.now(),
             expires_at=_kept_until(),
@@ -228,12 +285,16 @@ def job_finish(*, job_id: int, outcome: JobOutcome) -> bool:
     )
 
 
-def job_fail(*, job_id: int, message: str = "", result: dict | None = None) -> bool:
-    """queued or running -> failed. ``message`` is for the requester (empty: the page's
-    general one); the details are in the log, never on the page."""
-    _parts_delete(job_id)
-    return bool(
-        Job.objects.filter(pk=job_id, state__in=[State.QUEUED, State.RUNNING]).update(
+def job_fail(
+    *, job_id: int, message: str = "", result: dict | None = None, attempt: int | None = None
+) -> bool:
+    """queued or running -> failed (only if still ``attempt``'s, when given). ``message`` is
+    for the requester (empty: the page's general one); the details are in the log, never on
+    the page."""
+    failed = bool(
+        _attempt(job_id, attempt)
+        .filter(state__in=[State.QUEUED, State.RUNNING])
+        .update(
             state=State.FAILED,
             finished_at=timezone.now(),
             expires_at=_kept_until(),
@@ -241,31 +302,40 @@ def job_fail(*, job_id: int, message: str = "", result: dict | None = None) -> b
             result=result or {},
         )
     )
+    if failed:
+        _parts_delete(job_id)
+    return failed
 
 
 def job_run(*, job_id: int) -> Job | None:
-    """Run the job if it is queued (or running: started again). A failure the requester can
-    act on marks it failed with its message; any other error is raised for the task
-    (retried, then marked failed with the general message)."""
+    """Start the job (job_start) and run it (job_execute); None if it was not started."""
     job = job_start(job_id=job_id)
     if job is None:
-        logger.info("Job %s is finished or gone: not run again", job_id)
+        logger.info("Job %s is finished, gone or running elsewhere: not run", job_id)
         return None
-    progress = JobProgress(job.pk)
+    return job_execute(job=job)
+
+
+def job_execute(*, job: Job) -> Job:
+    """Run a started job (this attempt's lease: ``job.attempts``). A failure the requester
+    can act on marks it failed with its message; any other error is raised for the task
+    (retried, then marked failed with the general message)."""
+    attempt = job.attempts
+    progress = JobProgress(job.pk, attempt=attempt)
     language = job.parameters.get("language") or settings.LANGUAGE_CODE
     try:
         with translation.override(language), timezone.override(job.clinic.tzinfo):
             outcome = RUNNERS[job.kind](job, progress)
     except JobFailed as failed:
-        job_fail(job_id=job.pk, message=str(failed), result=failed.result)
+        job_fail(job_id=job.pk, message=str(failed), result=failed.result, attempt=attempt)
         return job
     try:
-        if not job_finish(job_id=job.pk, outcome=outcome):
-            job_file_delete(outcome.file)  # failed or purged meanwhile: nobody gets the file
+        if not outcome.finished and not job_finish(job_id=job.pk, outcome=outcome, attempt=attempt):
+            job_file_delete(outcome.file)  # failed, purged or superseded: nobody gets it
     except BaseException:
         job_file_delete(outcome.file)
         raise
-    if job.input_file:
+    if job.input_file and _attempt(job.pk, attempt).filter(state=State.DONE).exists():
         job_file_delete(job.input_file)
         Job.objects.filter(pk=job.pk).update(input_file="")
     return job
@@ -341,23 +411,40 @@ def _fhir_bundle(job: Job, progress: JobProgress) -> JobOutcome:
     )
 
 
+def _import_summary(report) -> dict:
+    """An import's report as a job keeps it: counts, never the clients' codes (the problems
+    and warnings, which may name one, are removed by the purge at ``expires_at``)."""
+    summary = report.as_dict()
+    summary["clients"] = len({planned.client.pk for planned in report.planned})
+    return summary
+
+
 def _ratings_import(job: Job, progress: JobProgress) -> JobOutcome:
-    """All rows in one transaction (ratings_import_apply): no row count until it is done."""
+    """All rows in one transaction (ratings_import_apply): no row count until it is done.
+    The job is marked done in that same transaction, so an import is applied once: if the
+    marking fails nothing was imported and the retry imports; once it committed, the job is
+    done and a redelivered message does nothing. The job's row is locked first, so a second
+    run (PostgreSQL) waits for this one and then finds the job done."""
     _check_admin(job)
     try:
         text = job_file_path(job.input_file).read_text(encoding="utf-8")
     except (ValueError, FileNotFoundError):
         raise JobFailed(_("The uploaded file is no longer kept; please upload it again.")) from None
     try:
-        report = ratings_import_apply(clinic=job.clinic, text=text)
+        with transaction.atomic():
+            lease = _attempt(job.pk, job.attempts).filter(state=State.RUNNING)
+            if not lease.select_for_update().exists():
+                logger.info("Job %s: superseded before its import; nothing imported", job.pk)
+                return JobOutcome(finished=True)
+            report = ratings_import_apply(clinic=job.clinic, text=text)
+            outcome = JobOutcome(_import_summary(report), finished=True)
+            if not job_finish(job_id=job.pk, outcome=outcome, attempt=job.attempts):
+                raise RuntimeError(f"Job {job.pk} lost its lease during the import")
     except ImportRejected as rejected:
         raise JobFailed(
-            _("The file has problems; nothing was imported."), rejected.report.as_dict()
+            _("The file has problems; nothing was imported."), _import_summary(rejected.report)
         ) from None
-    summary = report.as_dict()
-    summary.pop("clients", None)  # the page shows counts, not client codes
-    summary["clients"] = len({planned.client.pk for planned in report.planned})
-    return JobOutcome(summary)
+    return outcome
 
 
 def _flags_recompute(job: Job, progress: JobProgress) -> JobOutcome:
@@ -389,21 +476,36 @@ RUNNERS: dict[str, Callable[[Job, JobProgress], JobOutcome]] = {
 
 
 def job_files_purge(*, now=None) -> dict[str, int]:
-    """Delete the files of jobs past their time (a done job's becomes "expired"), mark jobs
-    that lost their worker failed, and delete files no job refers to (an upload never
-    applied, a half-written file) once they are as old as a kept file. Idempotent."""
+    """Delete the files of jobs past their time (a done job's becomes "expired") and the
+    details of their result (RESULT_DETAILS: an import's problems, which may name clients),
+    delete the rows of jobs expired ROW_DAYS ago, mark jobs that lost their worker failed,
+    and delete files no job refers to (an upload never applied, a half-written file) once
+    they are as old as a kept file. Idempotent."""
     now = now or timezone.now()
     expired = 0
-    for job in Job.objects.filter(expires_at__lte=now).exclude(file="", input_file=""):
+    details = Q()
+    for key in RESULT_DETAILS:
+        details |= Q(result__has_key=key)
+    past = Job.objects.filter(expires_at__lte=now)
+    for job in past.filter(~Q(file="") | ~Q(input_file="") | details):
         job_file_delete(job.file)
         job_file_delete(job.input_file)
         state = State.EXPIRED if job.state == State.DONE and job.file else job.state
-        Job.objects.filter(pk=job.pk).update(file="", input_file="", state=state)
+        result = {k: v for k, v in job.result.items() if k not in RESULT_DETAILS}
+        Job.objects.filter(pk=job.pk).update(file="", input_file="", state=state, result=result)
         expired += 1
-    stale = Job.objects.filter(
-        state__in=[State.QUEUED, State.RUNNING],
-        created_at__lt=now - timezone.timedelta(hours=STALE_HOURS),
-    ).values_list("pk", flat=True)
+    deleted, _by_model = Job.objects.filter(
+        expires_at__lte=now - timezone.timedelta(days=ROW_DAYS), file="", input_file=""
+    ).delete()
+    stale = (
+        Job.objects.filter(
+            state__in=[State.QUEUED, State.RUNNING],
+            created_at__lt=now - timezone.timedelta(hours=STALE_HOURS),
+        )
+        # A run that still writes its progress is alive, however long it takes.
+        .exclude(heartbeat_at__gte=now - timezone.timedelta(minutes=LEASE_MINUTES))
+        .values_list("pk", flat=True)
+    )
     lost = sum(job_fail(job_id=pk) for pk in list(stale))
     orphans = 0
     directory = job_files_dir()
@@ -415,4 +517,4 @@ def job_files_purge(*, now=None) -> dict[str, int]:
             if path.is_file() and path.name not in kept and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 orphans += 1
-    return {"expired": expired, "stale": lost, "orphans": orphans}
+    return {"expired": expired, "stale": lost, "orphans": orphans, "deleted": deleted}

@@ -85,14 +85,22 @@ def job_files_purge() -> dict[str, int]:
 
 
 @shared_task(bind=True, max_retries=RETRIED["max_retries"])
-def job_run(self, job_id: int) -> None:
-    """Run one job by id (services.job_run): a job already done or failed is not run again; a
-    running one that is retried starts again from nothing. Retried with backoff while the
-    database cannot be reached; on any other error, or when the retries are spent, the job is
-    marked failed (the page says so in general words) and the error is logged."""
+def job_run(self, job_id: int, after: int | None = None) -> None:
+    """Run one job by id: a job already done or failed is not run again, nor one running
+    elsewhere with a fresh heartbeat (a message delivered twice); one whose worker died is
+    started again (services.job_start). Retried with backoff while the database cannot be
+    reached (``after``: the attempt the retry takes over); on any other error, or when the
+    retries are spent, this attempt is marked failed (the page says so in general words) and
+    the error is logged."""
+    job = None
     try:
-        job_services.job_run(job_id=job_id)
+        job = job_services.job_start(job_id=job_id, after=after)
+        if job is None:
+            logger.info("Job %s is finished, gone or running elsewhere: not run", job_id)
+            return
+        job_services.job_execute(job=job)
     except (OperationalError, InterfaceError) as exc:
+        attempt = job.attempts if job is not None else after
         if self.request.retries < self.max_retries:
             countdown = get_exponential_backoff_interval(
                 factor=RETRIED["retry_backoff"],
@@ -101,9 +109,11 @@ def job_run(self, job_id: int) -> None:
                 full_jitter=True,
             )
             logger.warning("Job %s: database unavailable, retried in %s s", job_id, countdown)
-            raise self.retry(exc=exc, countdown=countdown) from exc
+            raise self.retry(
+                args=[job_id], kwargs={"after": attempt}, exc=exc, countdown=countdown
+            ) from exc
         logger.exception("Job %s failed: database unavailable after retries", job_id)
-        job_services.job_fail(job_id=job_id)
+        job_services.job_fail(job_id=job_id, attempt=attempt)
     except Exception:
         logger.exception("Job %s failed", job_id)
-        job_services.job_fail(job_id=job_id)
+        job_services.job_fail(job_id=job_id, attempt=job.attempts if job is not None else after)

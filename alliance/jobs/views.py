@@ -2,13 +2,15 @@
 bundle, list your recent jobs), the ratings import (check now, apply as a job), a job's
 progress page with its status as JSON for the progress bar, its download and "try again".
 
-A job is its requester's only: anyone else, a clinic admin of the same clinic included, gets
-404 (``_own_job``). The download is recorded as an export (alliance.security.audit).
+A job is its requester's only, while they are active and still in the job's clinic: anyone
+else, a clinic admin of the same clinic included, gets 404 (``_own_job``). The download is
+recorded as an export (alliance.security.audit).
 """
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -20,7 +22,12 @@ from alliance.jobs import services as job_services
 from alliance.models import Job
 
 RECENT_JOBS = 20
-IMPORT_UPLOAD = "ratings_import_upload"
+# The checked files this user may still apply (names in the jobs directory), newest last;
+# the page's Apply form names one of them, signed (IMPORT_SALT, with the user's id), so that
+# Apply imports the file shown on that page, whatever another tab checked since.
+IMPORT_UPLOADS = "ratings_import_uploads"
+IMPORT_SALT = "alliance.jobs.ratings_import"
+IMPORT_KEPT = 10
 
 
 class ExportStartForm(forms.Form):
@@ -64,8 +71,27 @@ def _clinic_admin(request: HttpRequest):
 
 
 def _own_job(request: HttpRequest, job_id: int) -> Job:
-    """The job, if the signed-in user asked for it; 404 for anyone else."""
-    return get_object_or_404(Job, pk=job_id, requested_by_id=request.user.pk)
+    """The job, if the signed-in user asked for it and is still active in its clinic; 404
+    for anyone else (a requester moved to another clinic or deactivated included)."""
+    user = _clinic_user(request)
+    return get_object_or_404(Job, pk=job_id, requested_by_id=user.pk, clinic_id=user.clinic_id)
+
+
+def _upload_reference(user, name: str) -> str:
+    return signing.dumps({"user": user.pk, "file": name}, salt=IMPORT_SALT)
+
+
+def _upload_named(request: HttpRequest, user) -> str | None:
+    """The checked file the Apply form names (its signed reference); None if the reference
+    is not one this site gave this user."""
+    try:
+        data = signing.loads(request.POST.get("upload", ""), salt=IMPORT_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("user") != user.pk:
+        return None
+    name = data.get("file")
+    return name if isinstance(name, str) else None
 
 
 @login_required
@@ -93,11 +119,28 @@ def ratings_import(request: HttpRequest) -> HttpResponse:
     user's session."""
     user = _clinic_admin(request)
     if request.method == "POST" and request.POST.get("action") == "apply":
-        name = request.session.pop(IMPORT_UPLOAD, "")
+        name = _upload_named(request, user)
+        if name is None:
+            return render(
+                request,
+                "alliance/jobs/import.html",
+                {
+                    "form": ImportUploadForm(),
+                    "report": None,
+                    "apply_error": _(
+                        "This import could not be applied: the page did not name a file you "
+                        "checked. Please check the file again."
+                    ),
+                },
+                status=400,
+            )
+        pending = request.session.get(IMPORT_UPLOADS, [])
         try:
-            kept = bool(name) and job_services.job_file_path(name).is_file()
+            kept = name in pending and job_services.job_file_path(name).is_file()
         except ValueError:
             kept = False
+        if name in pending:
+            request.session[IMPORT_UPLOADS] = [n for n in pending if n != name]  # applied once
         if not kept:
             messages.error(request, _("Please upload the file again: it is no longer kept."))
             return redirect("ratings_import")
@@ -105,6 +148,7 @@ def ratings_import(request: HttpRequest) -> HttpResponse:
         return redirect(job)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     report = None
+    reference = ""
     status = 200
     if request.method == "POST":
         status = 400
@@ -120,10 +164,16 @@ def ratings_import(request: HttpRequest) -> HttpResponse:
                 except imports.ImportRejected as rejected:
                     report = rejected.report
                 if not report.problems:
-                    request.session[IMPORT_UPLOAD] = job_services.job_upload_store(text=text)
+                    name = job_services.job_upload_store(text=text)
+                    pending = request.session.get(IMPORT_UPLOADS, [])
+                    request.session[IMPORT_UPLOADS] = [*pending, name][-IMPORT_KEPT:]
+                    reference = _upload_reference(user, name)
                     status = 200
     return render(
-        request, "alliance/jobs/import.html", {"form": form, "report": report}, status=status
+        request,
+        "alliance/jobs/import.html",
+        {"form": form, "report": report, "upload_reference": reference},
+        status=status,
     )
 
 
@@ -204,6 +254,8 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     else:
         _clinic_user(request)
     try:
+        if job.kind == Job.Kind.RATINGS_IMPORT and not job.input_file:
+            raise FileNotFoundError("Purged with the job's details.")
         again = job_services.job_again(job=job)
     except (ValueError, FileNotFoundError):
         messages.error(request, _("The uploaded file is no longer kept; please upload it again."))

@@ -50,6 +50,10 @@ class Job(models.Model):
     content_type = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The running attempt's last sign of life (its start, each progress write): a RUNNING job
+    # whose heartbeat is older than services.LEASE_MINUTES has lost its worker and may be
+    # started again by a redelivered message; a fresh one is not.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -43,6 +43,15 @@ def test_without_a_broker_a_job_runs_at_once_in_the_process():
     assert settings.CELERY_TASK_ALWAYS_EAGER  # the tests have no broker
 
 
+def test_redis_does_not_hand_a_running_job_to_another_worker_too_soon():
+    """Jobs are acknowledged when done: Redis's visibility_timeout (default 1 h) must be
+    longer than the longest job, which the purge fails after STALE_HOURS."""
+    from alliance.jobs import services as job_services
+
+    timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert timeout >= job_services.STALE_HOURS * 3600
+
+
 @pytest.mark.django_db
 def test_the_overview_job_refreshes_each_clinics_overview(clinic_admin):
     assert tasks.overviews_refresh.delay().get() == 1

@@ -3,11 +3,13 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from alliance.analytics import DEFAULTS
 from alliance.flags import selectors as flag_selectors
 from alliance.flags import services as flag_services
 from alliance.flags.forms import RuleSettingsForm
+from alliance.jobs import tasks
 from alliance.models import Clinic, Flag, Job
 from tests.flags.helpers import course
 
@@ -230,26 +232,42 @@ def test_the_number_inputs_carry_the_bounds(admin_client):
     assert 'name="sudden_loss-alpha" value="0.05" min="0" max="0.2" step="any"' in html
 
 
-def test_settings_stay_as_they_were_when_recomputing_fails(
-    clinic, clinic_admin, client_of_therapist, instruments, monkeypatch
+def test_the_service_stores_the_settings_and_leaves_the_flags_to_the_job(
+    clinic, clinic_admin, client_of_therapist, instruments
 ):
-    """The service's recomputation is all or nothing: a refresh that fails leaves the old
-    settings and flags (the command and the API's callers)."""
+    """One way to change the settings: the service stores them; the flags are recomputed by
+    the page's job (above), never by the service."""
     course(client_of_therapist, instruments, client_totals=[4, 4, 4, 2], refresh=True)
     flags_before = set(Flag.objects.values_list("pk", "retired_at"))
-
-    def fail(*, clinic, **kwargs):
-        Flag.objects.filter(client__clinic=clinic).update(retired_at="2026-01-01T00:00Z")
-        raise OverflowError("the engine broke")
-
-    monkeypatch.setattr(flag_services, "flags_refresh_for_clinic", fail)
-    with pytest.raises(ValidationError, match="could not be recomputed with these settings"):
-        flag_services.clinic_rule_settings_update(
-            clinic=clinic, user=clinic_admin, rule_settings={"ceiling": {"enabled": False}}
-        )
+    updated = flag_services.clinic_rule_settings_update(
+        clinic=clinic, user=clinic_admin, rule_settings={"reliable_drop": {"enabled": False}}
+    )
+    assert updated.rule_settings == {"reliable_drop": {"enabled": False}}
     clinic.refresh_from_db()
-    assert clinic.rule_settings == {}
+    assert clinic.rule_settings == {"reliable_drop": {"enabled": False}}
     assert set(Flag.objects.values_list("pk", "retired_at")) == flags_before
+    assert not Job.objects.exists()
+
+
+def test_saving_while_the_queue_is_down_saves_and_says_to_try_again(
+    admin_client, clinic, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The settings are saved; the recomputation's job fails at once with "try again"
+    (not a 500, nor a job waiting for hours)."""
+
+    def unreachable(*args, **kwargs):
+        raise KombuOperationalError("broker down")
+
+    monkeypatch.setattr(tasks.job_run, "delay", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(URL, post_data(clinic, **{"reliable_drop-enabled": None}))
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert job.state == "failed" and "could not be started" in job.error
+    clinic.refresh_from_db()
+    assert clinic.rule_settings == {"reliable_drop": {"enabled": False}}
+    html = admin_client.get(response["Location"]).content.decode()
+    assert "try again in a few minutes" in html and "Try again" in html
 
 
 def test_a_recomputation_that_fails_says_so_and_changes_no_flag(

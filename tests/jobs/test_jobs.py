@@ -178,46 +178,91 @@ def test_an_excel_export_too_large_fails_with_what_to_do(
     assert files(settings) == []
 
 
-def test_a_running_job_retried_starts_again_from_nothing(
-    therapist, ratings, settings, django_capture_on_commit_callbacks
-):
-    """A worker died mid-job: the message comes back, the half-written file goes."""
-    job = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
-    job_services.job_start(job_id=job.pk)
+def _running_with_a_part(job, settings, at):
+    with time_machine.travel(at, tick=False):
+        job_services.job_start(job_id=job.pk)
     Job.objects.filter(pk=job.pk).update(done=7, total=9)
     settings.ALLIANCE_JOB_FILES_DIR.mkdir(parents=True)
     (settings.ALLIANCE_JOB_FILES_DIR / f".job-{job.pk}-abc.part").write_bytes(b"client_code\nOW")
+
+
+def test_a_message_delivered_again_while_its_job_runs_does_nothing(
+    therapist, ratings, settings, django_capture_on_commit_callbacks
+):
+    """acks_late: the broker may deliver a long job's message again while it runs. The
+    second delivery leaves the live run alone: its attempt, its progress, its file."""
+    job = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
+    start = timezone.now()
+    _running_with_a_part(job, settings, start)
+    with time_machine.travel(start + dt.timedelta(minutes=9), tick=False):
+        job_services.JobProgress(job.pk, attempt=1)(8, 9)  # its heartbeat
+    with time_machine.travel(start + dt.timedelta(minutes=18), tick=False):
+        tasks.job_run.delay(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.done, job.total) == (State.RUNNING, 1, 8, 9)
+    assert files(settings) == [f".job-{job.pk}-abc.part"]
+
+
+def test_a_running_job_whose_worker_died_starts_again_from_nothing(
+    therapist, ratings, settings, django_capture_on_commit_callbacks
+):
+    """No heartbeat for LEASE_MINUTES: the message that comes back starts it again, and the
+    half-written file goes."""
+    job = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
+    start = timezone.now()
+    _running_with_a_part(job, settings, start - dt.timedelta(minutes=11))
     tasks.job_run.delay(job.pk)
     job.refresh_from_db()
     assert (job.state, job.attempts) == (State.DONE, 2)
     assert files(settings) == [job.file]
 
 
+def test_a_superseded_run_changes_nothing(therapist, ratings, django_capture_on_commit_callbacks):
+    """The first run was slow, not dead: once a second attempt holds the job, the first
+    one's progress, finish and failure are not written."""
+    job = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
+    with time_machine.travel(timezone.now() - dt.timedelta(minutes=30), tick=False):
+        first = job_services.job_start(job_id=job.pk)
+    second = job_services.job_start(job_id=job.pk)
+    assert (first.attempts, second.attempts) == (1, 2)
+    job_services.JobProgress(job.pk, attempt=2)(3, 10)
+    job_services.JobProgress(job.pk, attempt=1)(9, 10)
+    outcome = job_services.JobOutcome({"rows": 10}, "", "x.csv", "text/csv")
+    assert not job_services.job_finish(job_id=job.pk, outcome=outcome, attempt=1)
+    assert not job_services.job_fail(job_id=job.pk, attempt=1)
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.done) == (State.RUNNING, 2, 3)
+    assert job_services.job_finish(job_id=job.pk, outcome=outcome, attempt=2)
+    job.refresh_from_db()
+    assert (job.state, job.result) == (State.DONE, {"rows": 10})
+
+
 def test_database_errors_are_retried_then_the_job_fails(
     therapist, ratings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    real = job_services.job_run
+    real = job_services.RUNNERS[Kind.RATINGS_CSV]
     calls = []
 
-    def flaky(*, job_id):
-        calls.append(job_id)
+    def flaky(job, progress):
+        calls.append(job.attempts)
         if len(calls) <= 2:
             raise OperationalError("server closed the connection")
-        return real(job_id=job_id)
+        return real(job, progress)
 
     # As a worker runs it: a retry is sent again (here at once), not raised to the caller.
+    # Each retry takes over the attempt that failed, although its heartbeat is fresh.
     monkeypatch.setitem(tasks.job_run.app.conf, "task_eager_propagates", False)
-    monkeypatch.setattr(job_services, "job_run", flaky)
+    monkeypatch.setitem(job_services.RUNNERS, Kind.RATINGS_CSV, flaky)
     job = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
     tasks.job_run.apply(args=[job.pk])
     job.refresh_from_db()
-    assert len(calls) == 3 and job.state == State.DONE
+    assert calls == [1, 2, 3] and (job.state, job.attempts) == (State.DONE, 3)
 
-    def down(*, job_id):
-        calls.append(job_id)
+    def down(job, progress):
+        calls.append(job.attempts)
         raise OperationalError("server closed the connection")
 
-    monkeypatch.setattr(job_services, "job_run", down)
+    monkeypatch.setitem(job_services.RUNNERS, Kind.RATINGS_CSV, down)
     calls.clear()
     other = queued(Kind.RATINGS_CSV, therapist, django_capture_on_commit_callbacks)
     tasks.job_run.apply(args=[other.pk])
@@ -276,6 +321,40 @@ def test_the_import_job_applies_and_reports(
     assert job.input_file == "" and files(settings) == []
 
 
+def test_the_import_is_applied_once_when_marking_it_done_fails(
+    clinic_admin, client_of_therapist, instruments, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The job is marked done in the import's transaction: when that fails nothing was
+    imported, and the retry imports the file (once) and ends done."""
+    day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
+    text = IMPORT + f"R-0001,1,{day},client,therapist,4,4,4,4,4,4,no,\n"
+    upload = job_services.job_upload_store(text=text)
+    real = job_services.job_finish
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(Rating.objects.count())
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection")
+        return real(**kwargs)
+
+    monkeypatch.setitem(tasks.job_run.app.conf, "task_eager_propagates", False)
+    monkeypatch.setattr(job_services, "job_finish", flaky)
+    job = queued(
+        Kind.RATINGS_IMPORT, clinic_admin, django_capture_on_commit_callbacks, input_file=upload
+    )
+    tasks.job_run.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert calls == [1, 1]  # each time inside the import's transaction
+    assert (job.state, job.attempts, job.error) == (State.DONE, 2, "")
+    assert job.result["ratings"] == 1
+    assert Rating.objects.filter(session__client=client_of_therapist).count() == 1
+    # Delivered again after it committed: done, nothing run.
+    tasks.job_run.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (State.DONE, 2)
+
+
 def test_an_import_with_problems_fails_with_its_report(
     clinic_admin, client_of_therapist, instruments, django_capture_on_commit_callbacks
 ):
@@ -290,6 +369,38 @@ def test_an_import_with_problems_fails_with_its_report(
     assert Rating.objects.count() == 0
     # Kept for "try again" until the purge.
     assert job_services.job_file_path(job.input_file).exists()
+
+
+def test_a_failed_import_keeps_no_client_code_past_its_time(
+    clinic_admin, client_of_therapist, instruments, django_capture_on_commit_callbacks
+):
+    """The clients' codes are never stored; the problems (which may name one) go when the
+    job expires, and the job's row some days later."""
+    day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
+    text = IMPORT + (
+        f"R-0001,1,{day},client,therapist,4,4,4,4,4,4,no,\n"
+        f"NO-SUCH-CLIENT,1,{day},client,therapist,4,4,4,4,4,4,no,\n"
+    )
+    upload = job_services.job_upload_store(text=text)
+    job = queued(
+        Kind.RATINGS_IMPORT, clinic_admin, django_capture_on_commit_callbacks, input_file=upload
+    )
+    tasks.job_run.delay(job.pk)
+    job.refresh_from_db()
+    assert job.state == State.FAILED
+    stored = json.dumps(job.result)
+    assert "R-0001" not in stored  # the client the file would have rated
+    assert job.result["clients"] == 1
+    assert "NO-SUCH-CLIENT" in stored  # its problem, shown while the job is fresh
+
+    assert job_services.job_files_purge(now=job.expires_at)["expired"] == 1
+    job.refresh_from_db()
+    assert "problems" not in job.result and "NO-SUCH-CLIENT" not in json.dumps(job.result)
+    assert job.input_file == ""
+    later = job.expires_at + dt.timedelta(days=job_services.ROW_DAYS)
+    assert job_services.job_files_purge(now=later - dt.timedelta(minutes=1))["deleted"] == 0
+    assert job_services.job_files_purge(now=later)["deleted"] == 1
+    assert not Job.objects.filter(pk=job.pk).exists()
 
 
 def test_the_purge_deletes_old_files_once(
@@ -314,6 +425,7 @@ def test_the_purge_deletes_old_files_once(
         "expired": 0,
         "stale": 1,
         "orphans": 1,
+        "deleted": 0,
     }
     lost.refresh_from_db()
     assert lost.state == State.FAILED
@@ -321,12 +433,12 @@ def test_the_purge_deletes_old_files_once(
 
     later = start + dt.timedelta(hours=settings.ALLIANCE_JOB_FILE_HOURS, minutes=1)
     with time_machine.travel(later, tick=False):
-        assert tasks.job_files_purge() == {"expired": 1, "stale": 0, "orphans": 1}
+        assert tasks.job_files_purge() == {"expired": 1, "stale": 0, "orphans": 1, "deleted": 0}
         job.refresh_from_db()
         assert (job.state, job.file) == (State.EXPIRED, "")
         assert files(settings) == []
         # Idempotent.
-        assert tasks.job_files_purge() == {"expired": 0, "stale": 0, "orphans": 0}
+        assert tasks.job_files_purge() == {"expired": 0, "stale": 0, "orphans": 0, "deleted": 0}
 
 
 def test_a_job_file_name_is_never_a_path():
@@ -368,7 +480,7 @@ def test_progress_is_written_while_the_export_streams(
 
     class EveryReport(job_services.JobProgress):
         def __init__(self, job_id, **kwargs):
-            super().__init__(job_id, every_seconds=0)
+            super().__init__(job_id, **kwargs | {"every_seconds": 0})
 
         def __call__(self, done, total=None):
             super().__call__(done, total)

@@ -9,12 +9,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from alliance.interop import exports
 from alliance.jobs import services as job_services
+from alliance.jobs import tasks
 from alliance.models import AccessEvent, Job
 from measures.models import Rating
-from tests.factories import ClientFactory, TherapySessionFactory, rating_of
+from tests.factories import ClientFactory, ClinicFactory, TherapySessionFactory, rating_of
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +55,8 @@ def test_starting_an_export_queues_a_job_and_shows_its_progress(
     assert "<script>" not in html  # no inline script (CSP)
     assert reverse("job_detail", args=[job.pk]) in html  # the Refresh link, without JS
 
-    # Running, half way.
-    job_services.job_start(job_id=job.pk)
-    Job.objects.filter(pk=job.pk).update(done=1, total=4)
+    # Running, half way (as a worker that then died left it: no heartbeat).
+    Job.objects.filter(pk=job.pk).update(state="running", done=1, total=4)
     html = browser.get(job.get_absolute_url()).content.decode()
     assert 'value="25"' in html and "25% · 1 of 4 rows" in html
 
@@ -209,9 +210,10 @@ def test_import_check_then_apply_as_a_job(
     assert response.status_code == 200
     assert "1 rows: 1 ratings; 1 sessions will be created" in response.content.decode()
     assert Rating.objects.count() == 0  # checked only
+    apply = {"action": "apply", "upload": response.context["upload_reference"]}
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(IMPORT, {"action": "apply"})
+        response = client.post(IMPORT, apply)
     job = Job.objects.get()
     assert response["Location"] == job.get_absolute_url()
     job.refresh_from_db()
@@ -221,9 +223,128 @@ def test_import_check_then_apply_as_a_job(
     assert "Imported 1 ratings from 1 rows, for 1 clients" in html
 
     # Applying twice imports once: the checked file went with the first job.
-    response = client.post(IMPORT, {"action": "apply"}, follow=True)
+    response = client.post(IMPORT, apply, follow=True)
     assert "Please upload the file again" in response.content.decode()
     assert Job.objects.count() == 1
+
+
+HEADER = (
+    "client_code,session_number,session_date,rater,therapist,"
+    "bond_1,goal_1,task_1,bond_2,goal_2,task_2,tension,comment\n"
+)
+
+
+def _checked(client, text: str) -> str:
+    response = client.post(
+        IMPORT, {"action": "check", "file": SimpleUploadedFile("r.csv", text.encode())}
+    )
+    assert response.status_code == 200
+    reference = response.context["upload_reference"]
+    assert f'name="upload" value="{reference}"' in response.content.decode()
+    return reference
+
+
+def test_apply_imports_the_file_checked_on_that_page(
+    client, clinic_admin, client_of_therapist, instruments, django_capture_on_commit_callbacks
+):
+    """Two tabs: a file checked in one, another in the other; each Apply imports its own."""
+    client.force_login(clinic_admin)
+    day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
+    first = _checked(client, HEADER + f"R-0001,1,{day},client,therapist,2,2,2,2,2,2,no,\n")
+    _second = _checked(client, HEADER + f"R-0001,1,{day},client,therapist,5,5,5,5,5,5,no,\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(IMPORT, {"action": "apply", "upload": first})
+    rating = Rating.objects.get(session__client=client_of_therapist)
+    assert set(rating.answers.values_list("value", flat=True)) == {2.0}
+
+
+def test_apply_refuses_a_reference_it_did_not_give(
+    client, clinic_admin, other_clinic_admin, client_of_therapist, instruments
+):
+    client.force_login(clinic_admin)
+    day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
+    reference = _checked(client, HEADER + f"R-0001,1,{day},client,therapist,4,4,4,4,4,4,no,\n")
+    for bad in ("", "not-signed", reference[:-2] + "xx"):
+        response = client.post(IMPORT, {"action": "apply", "upload": bad})
+        assert response.status_code == 400
+        assert "the page did not name a file you checked" in response.content.decode()
+    # Another admin's page (a reference signed for someone else).
+    client.force_login(other_clinic_admin)
+    response = client.post(IMPORT, {"action": "apply", "upload": reference})
+    assert response.status_code == 400
+    assert Job.objects.count() == 0
+
+
+def test_a_requester_moved_or_deactivated_no_longer_has_the_job(
+    client, therapist, ratings, django_capture_on_commit_callbacks
+):
+    client.force_login(therapist)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(EXPORTS, {"kind": "ratings_csv"})
+    job = Job.objects.get()
+    url = reverse("job_download", args=[job.pk])
+    assert client.get(url).status_code == 200
+    therapist.clinic = ClinicFactory(name="Hillside Practice")
+    therapist.save()
+    for name in ("job_download", "job_detail", "job_status"):
+        assert client.get(reverse(name, args=[job.pk])).status_code == 404
+    therapist.clinic = job.clinic
+    therapist.is_active = False
+    therapist.save()
+    client.force_login(therapist)  # a session that outlived the deactivation
+    assert client.get(url).status_code in (302, 404)
+
+
+@pytest.mark.parametrize("error", [OperationalError("broker down"), ConnectionRefusedError()])
+def test_a_queue_that_cannot_be_reached_fails_the_job_with_try_again(
+    browser, therapist, ratings, monkeypatch, django_capture_on_commit_callbacks, error
+):
+    """Not a 500, nor a job waiting hours: the job's page says to try again."""
+
+    def unreachable(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(tasks.job_run, "delay", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(EXPORTS, {"kind": "ratings_csv"})
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert job.state == "failed" and "could not be started" in job.error
+    html = browser.get(job.get_absolute_url()).content.decode()
+    assert "try again in a few minutes" in html and "Try again" in html
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(reverse("job_retry", args=[job.pk]))
+    assert Job.objects.exclude(pk=job.pk).get().state == "done"
+
+
+def test_an_import_applied_while_the_queue_is_down_fails_with_try_again(
+    client,
+    clinic_admin,
+    client_of_therapist,
+    instruments,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    client.force_login(clinic_admin)
+    day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
+    reference = _checked(client, HEADER + f"R-0001,1,{day},client,therapist,4,4,4,4,4,4,no,\n")
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("broker down")
+
+    monkeypatch.setattr(tasks.job_run, "delay", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(IMPORT, {"action": "apply", "upload": reference})
+    job = Job.objects.get()
+    assert response["Location"] == job.get_absolute_url()
+    assert job.state == "failed" and "could not be started" in job.error
+    assert job.input_file  # kept for "Try again"
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("job_retry", args=[job.pk]))
+    assert Rating.objects.filter(session__client=client_of_therapist).count() == 1
 
 
 def test_import_refuses_what_is_not_utf8_text(client, clinic_admin, instruments):
@@ -261,3 +382,12 @@ def test_a_failed_import_shows_its_problems_and_asks_for_a_corrected_file(
     assert '<td class="num" data-label="Row">2</td>' in html  # the problem, by row
     assert reverse("ratings_import") in html and "Upload a corrected file" in html
     assert Rating.objects.count() == 0
+
+    # Expired: the problems (which may name a client) are gone; "Try again" asks for the file.
+    job.refresh_from_db()
+    job_services.job_files_purge(now=job.expires_at)
+    html = client.get(job.get_absolute_url()).content.decode()
+    assert "NO-SUCH-CLIENT" not in html and "Try again" in html
+    response = client.post(reverse("job_retry", args=[job.pk]), follow=True)
+    assert "The uploaded file is no longer kept" in response.content.decode()
+    assert Job.objects.count() == 1

@@ -98,6 +98,7 @@ def test_a_clinic_recomputation_rederives_episodes_without_a_flood_of_notices(
     flag_services.clinic_rule_settings_update(
         clinic=clinic, user=clinic_admin, rule_settings={"below_baseline": {"k": 1}}
     )
+    flag_services.flags_refresh_for_clinic(clinic=clinic)  # what the settings page's job runs
     assert Notice.objects.count() == 0
 
     rate(client_of_therapist, instruments, 3.0)  # the drop's episode already exists
