@@ -360,10 +360,11 @@ def _column_width(name: str, column: pd.Series) -> float:
     return min(max(len(str(name)), int(shown.max()) if len(shown) else 0, 8), 60)
 
 
-def to_xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
+def to_xlsx(sheets: dict[str, pd.DataFrame], progress: Progress | None = None) -> bytes:
     """An Excel workbook, one sheet per frame: a bold heading row (frozen), columns as wide
     as their text. openpyxl's write-only mode: rows go out as they are written, no cell
-    objects kept. ExportTooLarge when a sheet has more rows than Excel holds."""
+    objects kept. ExportTooLarge when a sheet has more rows than Excel holds. ``progress``
+    is told the rows written, every FETCH_ROWS rows and at the end."""
     for name, frame in sheets.items():
         if len(frame) + 1 > XLSX_MAX_ROWS:
             raise ExportTooLarge(
@@ -390,7 +391,7 @@ def to_xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
         sheet.append(heading)
         # Missing values as empty cells; numpy numbers as Python ones.
         cells = frame.astype(object).where(frame.notna(), None)
-        for row in cells.itertuples(index=False, name=None):
+        for row in _counted(cells.itertuples(index=False, name=None), progress):
             sheet.append(row)
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -403,7 +404,8 @@ def ratings_filename(scope: ExportScope, extension: str) -> str:
 
 def ratings_xlsx(ratings: QuerySet[Rating], progress: Progress | None = None) -> bytes:
     """The ratings export as an Excel workbook. ExportTooLarge when it would have more rows
-    than a sheet holds (counted first, one query)."""
+    than a sheet holds (counted first, one query). ``progress`` is told the steps done, two
+    per row: each row read, then each row written into the workbook (the longer part)."""
     rows = ratings_rows_count(ratings)
     if rows + 1 > XLSX_MAX_ROWS:
         raise ExportTooLarge(
@@ -414,7 +416,9 @@ def ratings_xlsx(ratings: QuerySet[Rating], progress: Progress | None = None) ->
             )
             % {"rows": f"{rows:,}", "most": f"{XLSX_MAX_ROWS - 1:,}"}
         )
-    return to_xlsx({"ratings": ratings_frame(ratings, progress)})
+    frame = ratings_frame(ratings, progress)
+    written = None if progress is None else (lambda rows: progress(len(frame) + rows))
+    return to_xlsx({"ratings": frame}, written)
 
 
 def ratings_response(user: User, scope: ExportScope, fmt: str) -> HttpResponseBase:

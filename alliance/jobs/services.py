@@ -372,13 +372,15 @@ def _ratings_export(job: Job, progress: JobProgress) -> JobOutcome:
         progress(rows, max(total, rows))
 
     if job.kind == Kind.RATINGS_XLSX:
+        # Two steps a row: read, then written into the workbook.
+        progress(0, 2 * total)
         try:
-            content = exports.ratings_xlsx(ratings, report)
+            content = exports.ratings_xlsx(ratings, lambda steps: progress(steps, 2 * total))
         except exports.ExportTooLarge as error:
             raise JobFailed(str(error)) from None
         name = job_file_write(job_id=job.pk, suffix=".xlsx", write=lambda out: out.write(content))
         return JobOutcome(
-            {"rows": progress.done},
+            {"rows": total},
             name,
             exports.ratings_filename(scope, "xlsx"),
             exports.XLSX_TYPE,

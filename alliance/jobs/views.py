@@ -202,6 +202,9 @@ def progress_text(job: Job) -> str:
         return _("%(percent)s%% · %(done)s of %(total)s clients") % numbers
     if job.kind == Job.Kind.FHIR_BUNDLE:
         return _("%(percent)s%% · %(done)s of %(total)s ratings") % numbers
+    if job.kind == Job.Kind.RATINGS_XLSX:  # two steps a row (exports.ratings_xlsx)
+        numbers["rows"] = f"{job.total // 2:,}"
+        return _("%(percent)s%% · %(rows)s rows, read then written into the workbook") % numbers
     return _("%(percent)s%% · %(done)s of %(total)s rows") % numbers
 
 

@@ -137,7 +137,16 @@ def test_the_excel_export_job(therapist, ratings, django_capture_on_commit_callb
     expected = exports.ratings_frame(exports.ratings_in_scope(therapist, ExportScope()))
     assert list(workbook.columns) == exports.RATING_COLUMNS
     assert list(workbook["client_code"]) == list(expected["client_code"])
-    assert len(workbook) == job.result["rows"] == job.total
+    # Two steps a row: read, then written into the workbook; all of them done.
+    assert len(workbook) == job.result["rows"] == job.total // 2 == job.done // 2
+
+
+def test_the_excel_export_reports_reading_then_writing(therapist, ratings):
+    told = []
+    ratings_in_scope = exports.ratings_in_scope(therapist, ExportScope())
+    exports.ratings_xlsx(ratings_in_scope, told.append)
+    rows = exports.ratings_rows_count(ratings_in_scope)
+    assert told == [rows, 2 * rows]  # all read (a small export: one report), then all written
 
 
 def test_an_export_that_fails_midway_leaves_no_file_and_says_so(

@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError
 from alliance.interop import exports
 from alliance.jobs import services as job_services
 from alliance.jobs import tasks
+from alliance.jobs.views import progress_text
 from alliance.models import AccessEvent, Job
 from measures.models import Rating
 from tests.factories import ClientFactory, ClinicFactory, TherapySessionFactory, rating_of
@@ -391,3 +392,15 @@ def test_a_failed_import_shows_its_problems_and_asks_for_a_corrected_file(
     response = client.post(reverse("job_retry", args=[job.pk]), follow=True)
     assert "The uploaded file is no longer kept" in response.content.decode()
     assert Job.objects.count() == 1
+
+
+def test_an_excel_export_says_its_rows_not_its_steps(therapist):
+    job = Job.objects.create(
+        kind=Job.Kind.RATINGS_XLSX,
+        clinic=therapist.clinic,
+        requested_by=therapist,
+        state=Job.State.RUNNING,
+        done=3_000,
+        total=4_000,
+    )
+    assert progress_text(job) == "75% · 2,000 rows, read then written into the workbook"
