@@ -160,6 +160,11 @@ AUDITED: dict[str, Audited] = {
     "api-episode-comments": Audited("episode", "pk", actions={"POST": Action.CREATE}),
     "api-flag-list": Audited("flag"),
     "api-flag-detail": Audited("flag", "pk"),
+    # Background jobs, as the job's pages: a job's file is an export of client data; the
+    # list and a job show kinds, states and counts (recorded as the web's job page is).
+    "api-job-list": Audited("job", actions={**READ, "POST": Action.CREATE}),
+    "api-job-detail": Audited("job", "pk"),
+    "api-job-file": Audited("job", "pk", actions=EXPORT),
 }
 
 
