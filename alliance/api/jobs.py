@@ -46,7 +46,8 @@ class JobSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="Whole percent done; null while unknown."
     )
     result = serializers.DictField(
-        read_only=True, help_text="What a done job made: {rows} or {entries, ratings}."
+        read_only=True,
+        help_text="What the job made: {rows}, {entries, ratings}, or an import's report.",
     )
     error = serializers.SerializerMethodField(
         help_text="A failed job's reason, in general words; empty otherwise."
@@ -82,6 +83,20 @@ class JobSerializer(serializers.ModelSerializer):
         if not job.file_available():
             return None
         return self.context["request"].build_absolute_uri(reverse("api-job-file", args=[job.pk]))
+
+
+def job_accepted(request, job: Job) -> Response:
+    """202: the job as GET shows it, and its address in `Location`."""
+    location = request.build_absolute_uri(reverse("api-job-detail", args=[job.pk]))
+    body = JobSerializer(job, context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+def ratings_import_accepted(request, text: str) -> Response:
+    """A checked ratings CSV applied by a background job (/api/v1/imports/ratings/)."""
+    return job_accepted(
+        request, job_services.ratings_import_job_create(user=request.user, text=text)
+    )
 
 
 JOB_FILES = {
@@ -144,9 +159,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
             client_id=data.get("client"),
             therapist_id=data.get("therapist"),
         )
-        location = request.build_absolute_uri(reverse("api-job-detail", args=[job.pk]))
-        body = self.get_serializer(job).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        return job_accepted(request, job)
 
     @extend_schema(
         responses={

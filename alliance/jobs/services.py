@@ -161,6 +161,13 @@ def job_request(
     return job_create(kind=kind, user=user, parameters=parameters)
 
 
+def ratings_import_job_create(*, user: User, text: str) -> Job:
+    """A checked ratings CSV kept for the job that applies it (clinic admins)."""
+    if not (user.is_active and user.clinic_id and user.is_clinic_admin):
+        raise PermissionDenied("Only a clinic admin may do this.")
+    return job_create(kind=Kind.RATINGS_IMPORT, user=user, input_file=job_upload_store(text=text))
+
+
 def jobs_of(user: User) -> QuerySet[Job]:
     """The user's own jobs, newest first: a job is its requester's only."""
     return Job.objects.filter(requested_by_id=user.pk).order_by("-created_at", "-pk")

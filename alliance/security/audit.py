@@ -380,6 +380,9 @@ def _created_id(rule: Audited, response: HttpResponse) -> int | None:
     """The id of what a create made: the API's body, or the page a form redirected to."""
     data = getattr(response, "data", None)
     if isinstance(data, dict):
+        # A 202 answers a job, not the rule's object (an import applied in the background).
+        if response.status_code == 202 and rule.object_type != "job":
+            return None
         return _int(data.get("id"))
     location = response.get("Location") if response.status_code in (301, 302, 303) else None
     if not location:

@@ -206,3 +206,53 @@ def test_a_failed_streamed_csv_is_cut_off_not_ended_cleanly(world, api_as, monke
     assert next(chunks) == b"client_code\n"
     with pytest.raises(RuntimeError):
         next(chunks)
+
+
+IMPORT_HEADER = (
+    "client_code,session_number,session_date,rater,therapist,"
+    "bond_1,goal_1,task_1,bond_2,goal_2,task_2,tension,comment\n"
+)
+
+
+def test_an_import_applied_in_the_background(
+    world, api_as, clinic_admin, django_capture_on_commit_callbacks
+):
+    from measures.models import Rating
+
+    api = api_as("clinic_admin")
+    url = "/api/v1/imports/ratings/?dry_run=false&background=true"
+    day = timezone.localdate().isoformat()  # after the course's unrated session 2
+    bad = IMPORT_HEADER + f"OWN-1,3,{day},client,therapist,4,4,4,4,4,9,no,\n"
+    refused = api.post(url, data=bad.encode(), content_type="text/csv")
+    assert refused.status_code == 400 and "row 2: task_2" in refused.json()["error"]["fields"]
+    assert not Job.objects.exists()
+    # A background import applies the file: not with a dry run (the default).
+    dry = api.post(
+        "/api/v1/imports/ratings/?background=true", data=bad.encode(), content_type="text/csv"
+    )
+    assert dry.status_code == 400 and "background" in dry.json()["error"]["fields"]
+
+    ratings = Rating.objects.count()
+    good = IMPORT_HEADER + f"OWN-1,3,{day},client,therapist,4,4,4,4,4,4,no,\n"
+    with django_capture_on_commit_callbacks() as sent:
+        response = api.post(url, data=good.encode(), content_type="text/csv")
+    assert response.status_code == 202, response.json()
+    job = Job.objects.get()
+    assert response["Location"] == f"http://testserver/api/v1/jobs/{job.pk}/"
+    assert (job.kind, job.state, response.json()["id"]) == ("ratings_import", "queued", job.pk)
+    assert Rating.objects.count() == ratings  # checked only, so far
+    # Recorded as the import's create, without taking the job's id for a rating's.
+    event = AccessEvent.objects.filter(url_name="api-import-ratings", status_code=202).get()
+    assert (event.action, event.object_type, event.object_id, event.status_code) == (
+        "create",
+        "rating",
+        None,
+        202,
+    )
+
+    sent[0]()
+    status = api.get(response["Location"]).json()
+    assert status["state"] == "done" and status["result"]["ratings"] == 1
+    assert status["download_url"] is None  # an import makes no file
+    assert Rating.objects.count() == ratings + 1
+    assert api.get(f"{JOBS}{job.pk}/file/").status_code == 404
