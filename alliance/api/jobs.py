@@ -132,6 +132,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
     def get_queryset(self):
         return job_services.jobs_of(self.request.user)
 
+    def perform_content_negotiation(self, request, force=False):
+        # The file answers in its own type whatever `Accept` says (text/csv, ...): no 406.
+        return super().perform_content_negotiation(request, force=force or self.action == "file")
+
     @extend_schema(
         request=JobCreateSerializer,
         responses={202: JobSerializer},

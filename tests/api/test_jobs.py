@@ -82,6 +82,8 @@ def test_a_csv_export_job_from_ask_to_file(
     )
     created = AccessEvent.objects.filter(url_name="api-job-list").get()
     assert (created.action, created.object_id) == ("create", job.pk)
+    # The file answers in its own type whatever the client accepts.
+    assert api.get(status["download_url"], HTTP_ACCEPT="text/csv").status_code == 200
 
 
 def test_a_scoped_export_and_the_list_of_your_own_jobs(
