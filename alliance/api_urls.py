@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from alliance.api import jobs as job_views
 from alliance.api import views as alliance_views
 from alliance.api.errors import not_found
 from measures.api import views as measures_views
@@ -16,6 +17,7 @@ router.register("ratings", measures_views.RatingViewSet, basename="api-rating")
 router.register("instruments", measures_views.InstrumentViewSet, basename="api-instrument")
 router.register("episodes", alliance_views.EpisodeViewSet, basename="api-episode")
 router.register("flags", alliance_views.FlagViewSet, basename="api-flag")
+router.register("jobs", job_views.JobViewSet, basename="api-job")
 
 v1 = [
     path("auth/token/", alliance_views.AuthTokenView.as_view(), name="api-auth-token"),

@@ -368,6 +368,14 @@ class FlagViewSet(ScopedReadOnlyViewSet):
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# The streaming endpoints' pointer to the background job (alliance/api/jobs.py).
+LARGE_SCOPES = (
+    "A large scope (a clinic's thousands of clients) takes a minute or more here: ask for it "
+    "as a background job instead, `POST /api/v1/jobs/` with the same `client` / `therapist`, "
+    "then fetch the complete file from the job."
+)
+
+
 class ExportTooLargeError(APIException):
     """More rows than the format holds (an Excel sheet): the message points to CSV."""
 
@@ -398,6 +406,10 @@ class RatingsExportView(ClinicTimeMixin, APIView):
 @extend_schema(
     tags=["exports"],
     parameters=[RatingsExportQuerySerializer],
+    description=f"{RatingsExportView.__doc__}\n\n{LARGE_SCOPES}\n\nStreamed: the answer is "
+    "200 before the rows are read. If the export fails midway the transfer is cut off (no "
+    "final chunk; curl exits with 18), never ended cleanly: treat an incomplete transfer as "
+    "a failed export.",
     responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="UTF-8 CSV.")},
 )
 class RatingsCsvExportView(RatingsExportView):
@@ -407,6 +419,7 @@ class RatingsCsvExportView(RatingsExportView):
 @extend_schema(
     tags=["exports"],
     parameters=[RatingsExportQuerySerializer],
+    description=f"{RatingsExportView.__doc__}\n\n{LARGE_SCOPES}",
     responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook.")},
 )
 class RatingsXlsxExportView(RatingsExportView):
@@ -439,7 +452,13 @@ def _fhir_response(data: dict) -> JsonResponse:
     return JsonResponse(data, content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})
 
 
-@extend_schema(tags=["fhir"], responses={(200, FHIR_JSON): FHIR_BUNDLE})
+@extend_schema(
+    tags=["fhir"],
+    description="Every rating in your scope as a FHIR R4 Bundle, built during the request. "
+    "Clinic admins: for the whole clinic, ask for the bundle as a background job instead, "
+    "`POST /api/v1/jobs/` with `kind` `fhir_bundle`.",
+    responses={(200, FHIR_JSON): FHIR_BUNDLE},
+)
 class FhirBundleView(ClinicTimeMixin, APIView):
     """Every rating in your scope as a FHIR R4 Bundle."""
 

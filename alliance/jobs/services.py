@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -137,6 +139,96 @@ def _parts_delete(job_id: int) -> None:
 def job_upload_store(*, text: str) -> str:
     """An uploaded CSV kept for the job that will apply it (a random name)."""
     return job_file_write(job_id=None, suffix=".csv", write=lambda out: out.write(text.encode()))
+
+
+# --- asking for a job, reading it (the pages and the API) -----------------------------------
+
+
+def job_kind_allowed(*, user: User, kind: str) -> bool:
+    """A clinic admin's kinds (the clinic's FHIR bundle, an import, recomputing flags) are
+    theirs only; an export of your scope is anyone's of a clinic."""
+    return kind not in ADMIN_KINDS or user.is_clinic_admin
+
+
+def job_request(
+    *, user: User, kind: str, client_id: int | None = None, therapist_id: int | None = None
+) -> Job:
+    """A file job asked for by ``user``: PermissionDenied for someone outside a clinic or a
+    kind not theirs, Http404 for a client or therapist outside their scope (as the export
+    endpoints), ValidationError for a scope the kind does not take; then job_create."""
+    if not (user.is_active and user.clinic_id):
+        raise PermissionDenied("Jobs are for people of a clinic.")
+    if kind not in FILE_KINDS:
+        raise ValidationError({"kind": [f"Choose one of: {', '.join(FILE_KINDS)}."]})
+    if not job_kind_allowed(user=user, kind=kind):
+        raise PermissionDenied("Only a clinic admin may do this.")
+    parameters = {}
+    if kind == Kind.FHIR_BUNDLE:
+        given = [n for n, v in (("client", client_id), ("therapist", therapist_id)) if v]
+        if given:
+            message = "The clinic's FHIR bundle covers the whole clinic; no scope applies."
+            raise ValidationError({name: [message] for name in given})
+    else:
+        exports.export_scope(user, client_id=client_id, therapist_id=therapist_id)
+        parameters = {
+            name: value
+            for name, value in (("client", client_id), ("therapist", therapist_id))
+            if value is not None
+        }
+    return job_create(kind=kind, user=user, parameters=parameters)
+
+
+def ratings_import_job_create(*, user: User, text: str) -> Job:
+    """A checked ratings CSV kept for the job that applies it (clinic admins)."""
+    if not (user.is_active and user.clinic_id and user.is_clinic_admin):
+        raise PermissionDenied("Only a clinic admin may do this.")
+    return job_create(kind=Kind.RATINGS_IMPORT, user=user, input_file=job_upload_store(text=text))
+
+
+def jobs_of(user: User) -> QuerySet[Job]:
+    """The user's own jobs, newest first: a job is its requester's only, and only while they
+    are active in the job's clinic (a requester moved to another clinic or deactivated has
+    none)."""
+    if not (user.is_active and user.clinic_id):
+        return Job.objects.none()
+    return Job.objects.filter(requested_by_id=user.pk, clinic_id=user.clinic_id).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def job_get_own(user: User, job_id: int) -> Job:
+    """The job, if ``user`` asked for it (see jobs_of); Http404 for anyone else (a clinic
+    admin too)."""
+    return get_object_or_404(jobs_of(user), pk=job_id)
+
+
+def job_error_text(job: Job) -> str:
+    """What a failed job says: its own message, or the general one (never the details)."""
+    if job.state != State.FAILED:
+        return ""
+    return job.error or _(
+        "Something went wrong and the job stopped; no file was kept and nothing is half done. "
+        "Please try again; if it keeps failing, tell your administrator."
+    )
+
+
+class JobFileGone(Exception):
+    """The job made a file that is no longer kept (410)."""
+
+
+def job_file_open(*, job: Job) -> BinaryIO:
+    """The job's complete file, open for reading. JobFileGone once past its time or deleted;
+    Http404 for a job that has no file (not done, failed, or a kind that makes none)."""
+    if job.state == State.EXPIRED or (
+        job.state == State.DONE and job.file and not job.file_available()
+    ):
+        raise JobFileGone
+    if not job.file_available():
+        raise Http404("No file to download.")
+    try:
+        return job_file_path(job.file).open("rb")
+    except (ValueError, FileNotFoundError):
+        raise JobFileGone from None
 
 
 # --- the life of a job -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -44,9 +44,10 @@ class ExportStartForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not user.is_clinic_admin:
-            field = self.fields["kind"]
-            field.choices = [c for c in field.choices if c[0] != Job.Kind.FHIR_BUNDLE]
+        field = self.fields["kind"]
+        field.choices = [
+            c for c in field.choices if job_services.job_kind_allowed(user=user, kind=c[0])
+        ]
 
 
 class ImportUploadForm(forms.Form):
@@ -73,8 +74,7 @@ def _clinic_admin(request: HttpRequest):
 def _own_job(request: HttpRequest, job_id: int) -> Job:
     """The job, if the signed-in user asked for it and is still active in its clinic; 404
     for anyone else (a requester moved to another clinic or deactivated included)."""
-    user = _clinic_user(request)
-    return get_object_or_404(Job, pk=job_id, requested_by_id=user.pk, clinic_id=user.clinic_id)
+    return job_services.job_get_own(_clinic_user(request), job_id)
 
 
 def _upload_reference(user, name: str) -> str:
@@ -106,7 +106,7 @@ def exports_page(request: HttpRequest) -> HttpResponse:
         status = 400
     else:
         status = 200
-    jobs = Job.objects.filter(requested_by=user).order_by("-created_at", "-pk")[:RECENT_JOBS]
+    jobs = job_services.jobs_of(user)[:RECENT_JOBS]
     return render(
         request, "alliance/jobs/exports.html", {"form": form, "jobs": jobs}, status=status
     )
@@ -187,6 +187,7 @@ def _job_context(job: Job) -> dict:
     return {
         "available": job.file_available(),
         "progress_text": progress_text(job),
+        "error_text": job_services.job_error_text(job),
         "problems": job.result.get("problems", [])[:200] if job.state == Job.State.FAILED else [],
     }
 
@@ -230,15 +231,9 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job's file, for its requester while it is kept (410 after; 404 before it is done
     or for a job that makes no file)."""
     job = _own_job(request, job_id)
-    if job.state == Job.State.EXPIRED or (
-        job.state == Job.State.DONE and job.file and not job.file_available()
-    ):
-        return render(request, "alliance/jobs/expired.html", {"job": job}, status=410)
-    if not job.file_available():
-        raise Http404("No file to download.")
     try:
-        handle = job_services.job_file_path(job.file).open("rb")
-    except (ValueError, FileNotFoundError):
+        handle = job_services.job_file_open(job=job)
+    except job_services.JobFileGone:
         return render(request, "alliance/jobs/expired.html", {"job": job}, status=410)
     return FileResponse(
         handle, as_attachment=True, filename=job.filename, content_type=job.content_type

@@ -160,6 +160,11 @@ AUDITED: dict[str, Audited] = {
     "api-episode-comments": Audited("episode", "pk", actions={"POST": Action.CREATE}),
     "api-flag-list": Audited("flag"),
     "api-flag-detail": Audited("flag", "pk"),
+    # Background jobs, as the job's pages: a job's file is an export of client data; the
+    # list and a job show kinds, states and counts (recorded as the web's job page is).
+    "api-job-list": Audited("job", actions={**READ, "POST": Action.CREATE}),
+    "api-job-detail": Audited("job", "pk"),
+    "api-job-file": Audited("job", "pk", actions=EXPORT),
 }
 
 
@@ -375,6 +380,9 @@ def _created_id(rule: Audited, response: HttpResponse) -> int | None:
     """The id of what a create made: the API's body, or the page a form redirected to."""
     data = getattr(response, "data", None)
     if isinstance(data, dict):
+        # A 202 answers a job, not the rule's object (an import applied in the background).
+        if response.status_code == 202 and rule.object_type != "job":
+            return None
         return _int(data.get("id"))
     location = response.get("Location") if response.status_code in (301, 302, 303) else None
     if not location:

@@ -176,6 +176,17 @@ class ImportQuerySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(
         default=True, help_text="true (default): only check. false: import, all or nothing."
     )
+    background = serializers.BooleanField(
+        default=False,
+        help_text="With dry_run=false: check now, then import as a background job (202).",
+    )
+
+    def validate(self, data):
+        if data["background"] and data["dry_run"]:
+            raise serializers.ValidationError(
+                {"background": ["A background import applies the file: send dry_run=false."]}
+            )
+        return data
 
 
 class ImportProblemSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from alliance.api.base import ClinicTimeMixin, ScopedReadOnlyViewSet, ScopedViewSet
 from alliance.api.errors import Conflict
+from alliance.api.jobs import JobSerializer, ratings_import_accepted
 from alliance.api.permissions import IsClinicAdmin
 from alliance.api.schema import CONFLICT
 from alliance.interop.imports import (
@@ -143,7 +144,7 @@ class CsvParser(BaseParser):
     tags=["imports"],
     parameters=[ImportQuerySerializer],
     request={"multipart/form-data": ImportUploadSerializer, "text/csv": OpenApiTypes.BINARY},
-    responses={200: ImportReportSerializer},
+    responses={200: ImportReportSerializer, 202: JobSerializer},
 )
 class RatingsImportView(ClinicTimeMixin, APIView):
     """Historical ratings from CSV into your clinic (clinic admins).
@@ -152,6 +153,9 @@ class RatingsImportView(ClinicTimeMixin, APIView):
     (`?dry_run=false`) imports every row or none: with any problem it answers 400 with the
     problems in `fields` (keyed "row N: column") and nothing is imported. A file with a
     control character (a NUL byte, ...) in a cell is not text: 400 in a dry run too.
+    With `background=true` too (`?dry_run=false&background=true`), the file is checked now
+    (problems: 400 as above) and applied by a background job: 202 with the job and its
+    `Location` (/api/v1/jobs/{id}/); the job's `result` is the import's report.
     """
 
     permission_classes = [IsAuthenticated, IsClinicAdmin]
@@ -167,13 +171,19 @@ class RatingsImportView(ClinicTimeMixin, APIView):
         except ValueError as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         clinic = request.user.clinic
-        run = ratings_import_check if query.validated_data["dry_run"] else ratings_import_apply
+        dry_run, background = query.validated_data["dry_run"], query.validated_data["background"]
+        # In the background the file is checked now and applied by a job.
+        run = ratings_import_check if dry_run or background else ratings_import_apply
         try:
             report = run(clinic=clinic, text=text)
+            if background and report.problems:
+                raise ImportRejected(report)
         except ImportRejected as exc:
             problems = defaultdict(list)
             for problem in exc.report.problems:
                 key = f"row {problem.row}" + (f": {problem.column}" if problem.column else "")
                 problems[key].append(problem.message)
             raise ValidationError(dict(problems)) from None
+        if background:
+            return ratings_import_accepted(request, text)
         return Response(ImportReportSerializer(report.as_dict()).data)

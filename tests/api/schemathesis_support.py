@@ -43,6 +43,7 @@ def _owned_ids(user) -> dict[str, int]:
     rating = Rating.objects.filter(session=session, rater="therapist").get()
     episode = Episode.objects.visible_to(user).active().filter(kind="rupture").first()
     flag = episode.flags.active().first()
+    job = _done_export(user)
     return {
         "/api/v1/clients/{id}/": client.pk,
         "/api/v1/clients/{id}/series/": client.pk,
@@ -58,7 +59,33 @@ def _owned_ids(user) -> dict[str, int]:
         "/api/v1/episodes/{id}/resolve/": episode.pk,
         "/api/v1/episodes/{id}/comments/": episode.pk,
         "/api/v1/flags/{id}/": flag.pk,
+        "/api/v1/jobs/{id}/": job.pk,
+        "/api/v1/jobs/{id}/file/": job.pk,
     }
+
+
+def _done_export(user):
+    """A done ratings export of the user's, its file kept (alliance.jobs)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from alliance.jobs import services as job_services
+    from alliance.models import Job
+
+    name = job_services.job_file_write(
+        job_id=None, suffix=".csv", write=lambda out: out.write(b"client_code\n")
+    )
+    return Job.objects.create(
+        kind=Job.Kind.RATINGS_CSV,
+        clinic=user.clinic,
+        requested_by=user,
+        state=Job.State.DONE,
+        file=name,
+        filename="ratings.csv",
+        content_type="text/csv; charset=utf-8",
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
 
 
 def operation_runs(operations, user) -> list[tuple]:

@@ -523,6 +523,30 @@ CASES: dict[str, list[Case]] = {
         Case("get", api_path("/api/v1/flags/"), api_roles(200, SIGNED_IN), ONE, api=True)
     ],
     "api-flag-detail": [Case("get", api_path("/api/v1/flags/{}/", FLAG), api(200, SEE), api=True)],
+    # Background jobs: a job is its requester's only; the clinic's FHIR bundle is an admin's.
+    "api-job-list": [
+        Case("get", api_path("/api/v1/jobs/"), api_roles(200, SIGNED_IN), ONE, api=True),
+        Case(
+            "post",
+            api_path("/api/v1/jobs/"),
+            api_roles(202, SIGNED_IN),
+            ONE,
+            data={"kind": "ratings_csv"},
+            api=True,
+        ),
+        Case(
+            "post",
+            api_path("/api/v1/jobs/"),
+            api_roles(202, ADMINS, other=403),
+            ONE,
+            data={"kind": "fhir_bundle"},
+            api=True,
+        ),
+    ],
+    "api-job-detail": [Case("get", api_path("/api/v1/jobs/{}/", JOB), api(200, TREAT), api=True)],
+    "api-job-file": [
+        Case("get", api_path("/api/v1/jobs/{}/file/", JOB), api(200, TREAT), api=True)
+    ],
     "api-schema": [Case("get", api_path("/api/schema/"), everyone(200), ONE, api=True)],
     "api-docs": [Case("get", api_path("/api/docs/"), everyone(200), ONE, api=True)],
     # Anything else under /api/: the API's 404.
