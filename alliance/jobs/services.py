@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 Kind = Job.Kind
 State = Job.State
+# The jobs that make a file to download (what the Exports page and POST /api/v1/jobs/ start).
+FILE_KINDS = (Kind.RATINGS_CSV, Kind.RATINGS_XLSX, Kind.FHIR_BUNDLE)
 ADMIN_KINDS = (Kind.FHIR_BUNDLE, Kind.RATINGS_IMPORT, Kind.FLAGS_RECOMPUTE)
 # A kept file's name: random hex and an extension, nothing a path could be built from.
 FILE_NAME = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx|json)$")
