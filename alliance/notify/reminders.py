@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance.models import AccessEvent, Client
-from alliance.notify.channels import Notice, client_notify
+from alliance.notify.channels import ClientMessage, client_notify
 from alliance.security.audit import audit_record
 from sessions.formlinks import formlink_url
 from sessions.models import FormLink, FormLinkReminder, TherapySession, hash_token, new_token
@@ -120,8 +120,8 @@ def formlink_remind(*, link_id: int, now: dt.datetime | None = None) -> bool:
             link=link, token_hash=hash_token(token), sent_at=now
         )
     number = link.reminders_sent + 1
-    notice = Notice(
-        message="formlink_reminder",
+    message = ClientMessage(
+        template="formlink_reminder",
         language=client.language,
         what=f"form link reminder {number}, link {link.pk}",
         context={
@@ -132,7 +132,7 @@ def formlink_remind(*, link_id: int, now: dt.datetime | None = None) -> bool:
         },
         stop_url=stop_url(client.pk),
     )
-    if not client_notify(contact=client.contact, notice=notice):
+    if not client_notify(contact=client.contact, message=message):
         with transaction.atomic():
             reminder.delete()
             FormLink.objects.filter(pk=link.pk, reminders_sent=number).update(

@@ -1,7 +1,7 @@
 """Notices: made when the flag refresh after a rating opens a rupture episode or finds one
 unrepaired (``alliance.flags.services.flags_refresh_or_defer``), read and marked read by
 their recipient, and emailed according to each person's choice (``User.alert_email``:
-at once here, on commit; the digests in ``alliance.notify.emails``). Keyword-only."""
+at once here, on commit; the digests in ``alliance.notify.alerts``). Keyword-only."""
 
 import logging
 
@@ -72,7 +72,7 @@ def notices_create_for_episodes(*, opened: list[int], unrepaired: list[int]) -> 
 
 
 def _email_at_once(user_id: int) -> None:
-    from alliance.notify.tasks import notices_email_at_once  # the task sends with emails.py
+    from alliance.notify.tasks import notices_email_at_once  # the task sends with alerts.py
 
     notices_email_at_once.delay(user_id)
 

@@ -9,7 +9,7 @@ not sent again.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alliance.notify import emails
+from alliance.notify import alerts
 
 
 class Command(BaseCommand):
@@ -23,8 +23,8 @@ class Command(BaseCommand):
         if not (daily or weekly):
             raise CommandError("Choose --daily, --weekly or both.")
         if daily:
-            sent = emails.notices_daily_digest()
+            sent = alerts.notices_daily_digest()
             self.stdout.write(f"Daily alert digest: {sent} person(s) emailed.")
         if weekly:
-            sent = emails.supervisors_weekly_digest()
+            sent = alerts.supervisors_weekly_digest()
             self.stdout.write(f"Supervisor weekly digest: {sent} supervisor(s) emailed.")

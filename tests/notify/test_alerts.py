@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from alliance.flags import services as flag_services
 from alliance.models import Notice, User
-from alliance.notify import emails, tasks
+from alliance.notify import alerts, tasks
 from tests.factories import (
     ClientFactory,
     EpisodeFactory,
@@ -85,7 +85,7 @@ def test_no_email_at_once_unless_chosen_with_an_address_and_active(
     therapist.is_active = active
     therapist.save(update_fields=["is_active"])
     with django_capture_on_commit_callbacks(execute=True):
-        assert emails.notices_email_at_once(therapist.pk) == 0
+        assert alerts.notices_email_at_once(therapist.pk) == 0
     assert mailoutbox == []
     notice.refresh_from_db()
     assert notice.emailed_at is None
@@ -99,7 +99,7 @@ def test_the_daily_digest_counts_new_unread_alerts_once_a_day(therapist, mailout
         NoticeFactory(episode=EpisodeFactory(session__client=clients[2]), read_at=timezone.now())
     with time_machine.travel(MONDAY_6, tick=False):
         assert tasks.notices_daily_digest.delay().get() == 1
-        assert emails.notices_daily_digest() == 0  # a second run the same day: nothing
+        assert alerts.notices_daily_digest() == 0  # a second run the same day: nothing
     [message] = mailoutbox
     assert message.subject == "Sus avisos del día en Riverside Counselling: 2 nuevos"
     assert "2 avisos nuevos sin leer" in message.body
@@ -109,7 +109,7 @@ def test_the_daily_digest_counts_new_unread_alerts_once_a_day(therapist, mailout
     with time_machine.travel(MONDAY_6 + dt.timedelta(hours=12), tick=False):
         NoticeFactory(episode=EpisodeFactory(session__client=clients[0]))
     with time_machine.travel(MONDAY_6 + dt.timedelta(days=1), tick=False):
-        assert emails.notices_daily_digest() == 1
+        assert alerts.notices_daily_digest() == 1
     assert "1 aviso nuevo sin leer" in mailoutbox[1].body
 
 
@@ -127,15 +127,15 @@ def test_the_daily_digest_skips_other_choices_and_people_it_cannot_reach(therapi
         NoticeFactory(episode=EpisodeFactory(session__client__primary_therapist=person))
     gone.is_active = False
     gone.save(update_fields=["is_active"])
-    assert emails.notices_daily_digest() == 0
+    assert alerts.notices_daily_digest() == 0
     assert mailoutbox == []
 
 
 def test_a_digest_that_could_not_be_sent_gives_its_alerts_back(therapist, monkeypatch):
     set_alerts(therapist, User.AlertEmail.DAILY)
     notice = NoticeFactory(episode=EpisodeFactory(session__client__primary_therapist=therapist))
-    monkeypatch.setattr(emails, "email_send", lambda **kwargs: False)
-    assert emails.notices_daily_digest() == 0
+    monkeypatch.setattr(alerts, "email_send", lambda **kwargs: False)
+    assert alerts.notices_daily_digest() == 0
     notice.refresh_from_db()
     assert notice.emailed_at is None
 
@@ -151,7 +151,7 @@ def test_the_daily_digest_tells_nobody_about_a_client_they_no_longer_see(
     session = TherapySessionFactory(client=client, therapist=other_therapist)
     NoticeFactory(episode=EpisodeFactory(session=session))
     client_transfer(client=client, to_therapist=other_therapist, transferred_by=clinic_admin)
-    assert emails.notices_daily_digest() == 0
+    assert alerts.notices_daily_digest() == 0
     assert mailoutbox == []
 
 
@@ -171,12 +171,12 @@ def queue(supervisor, therapist, instruments):
 def test_the_weekly_digest_gives_each_supervisor_their_queues_counts_once_a_week(
     supervisor, queue, mailoutbox
 ):
-    counts = emails.supervisor_queue_counts(supervisor)
+    counts = alerts.supervisor_queue_counts(supervisor)
     assert counts == {"therapists": 1, "clients": 2, "attention": 1, "open": 1, "unrepaired": 0}
     with time_machine.travel(MONDAY_6, tick=False):
         assert tasks.supervisors_weekly_digest.delay().get() == 1
     with time_machine.travel(MONDAY_6 + dt.timedelta(days=3), tick=False):
-        assert emails.supervisors_weekly_digest() == 0  # the same week
+        assert alerts.supervisors_weekly_digest() == 0  # the same week
     [message] = mailoutbox
     assert message.to == [supervisor.email]
     assert message.subject == "Su semana de supervisión en Riverside Counselling"
@@ -187,16 +187,16 @@ def test_the_weekly_digest_gives_each_supervisor_their_queues_counts_once_a_week
     assert_nothing_clinical(message, *queue)
 
     with time_machine.travel(MONDAY_6 + dt.timedelta(days=7), tick=False):
-        assert emails.supervisors_weekly_digest() == 1
+        assert alerts.supervisors_weekly_digest() == 1
     assert len(mailoutbox) == 2
 
 
 def test_no_weekly_digest_for_no_emails_no_address_or_no_supervisees(supervisor, queue, mailoutbox):
     set_alerts(supervisor, User.AlertEmail.NONE)
     set_alerts(SupervisorFactory(clinic=supervisor.clinic), User.AlertEmail.DAILY)  # no team
-    assert emails.supervisors_weekly_digest() == 0
+    assert alerts.supervisors_weekly_digest() == 0
     set_alerts(supervisor, User.AlertEmail.DAILY, email="")
-    assert emails.supervisors_weekly_digest() == 0
+    assert alerts.supervisors_weekly_digest() == 0
     assert mailoutbox == []
 
 
