@@ -47,7 +47,6 @@ def notices_create_for_episodes(*, opened: list[int], unrepaired: list[int]) -> 
             notices = [
                 Notice(
                     recipient_id=row["client__primary_therapist_id"],
-                    clinic_id=row["client__clinic_id"],
                     kind=kind,
                     episode_id=pk,
                     client_id=row["client_id"],

@@ -35,12 +35,11 @@ def test_a_rupture_opening_makes_one_notice_for_the_therapist_however_often_refr
     episode = Episode.objects.get(client=client_of_therapist, kind=Episode.Kind.RUPTURE)
     assert first.opened == [episode.pk]
     notice = Notice.objects.get()
-    assert (notice.recipient, notice.kind, notice.episode, notice.client, notice.clinic) == (
+    assert (notice.recipient, notice.kind, notice.episode, notice.client) == (
         therapist,
         Notice.Kind.EPISODE_OPENED,
         episode,
         client_of_therapist,
-        client_of_therapist.clinic,
     )
     assert notice.read_at is None and notice.emailed_at is None
 
