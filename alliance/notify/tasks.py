@@ -1,8 +1,9 @@
 """Messages as Celery tasks: the alert email at once (alliance.notify.alerts), queued on
 commit after a notice is made; and, started by beat (settings.CELERY_BEAT_SCHEDULE), the
-two alert digests and the clients' form-link reminders (alliance.notify.reminders). Each
-looks its rows up when it runs and is idempotent (claimed notices and reminders, a weekly
-stamp)."""
+sweep of alerts at once no email has taken, the two alert digests (hourly: each clinic's
+06:00) and the clients' form-link reminders (alliance.notify.reminders). Each looks its
+rows up when it runs and is idempotent (claimed notices and reminders, daily and weekly
+stamps)."""
 
 import logging
 
@@ -18,6 +19,15 @@ logger = logging.getLogger(__name__)
 @shared_task(**RETRIED)
 def notices_email_at_once(user_id: int) -> int:
     return alerts.notices_email_at_once(user_id)
+
+
+@shared_task(**RETRIED)
+def notices_email_unsent_at_once() -> int:
+    """Alerts at once that no email has taken (a failed send, a broker that was down)."""
+    emailed = alerts.notices_email_unsent_at_once()
+    if emailed:
+        logger.info("Alerts at once swept: %d person(s) emailed", emailed)
+    return emailed
 
 
 @shared_task(**RETRIED)
