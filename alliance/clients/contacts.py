@@ -82,12 +82,14 @@ def client_contact_stop_reminders(*, client_id: int) -> ClientContact | None:
     return contact
 
 
-def clinic_contacts_delete(*, clinic: Clinic) -> int:
+def clinic_contacts_delete(*, clinic: Clinic, deleted_by: User | None = None) -> list[int]:
     """Delete every stored client address of the clinic (client contact details turned off);
-    how many went. Each deletion is kept in the change history, without the address."""
-    deleted = 0
+    the ids of the clients whose address went. Each deletion is kept in the change history
+    (by ``deleted_by``), without the address."""
+    clients = []
     with transaction.atomic():
         for contact in ClientContact.objects.filter(client__clinic=clinic).select_for_update():
+            contact._history_user = deleted_by
             contact.delete()
-            deleted += 1
-    return deleted
+            clients.append(contact.client_id)
+    return clients

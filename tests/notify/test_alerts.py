@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from alliance.flags import services as flag_services
-from alliance.models import Notice, User
+from alliance.models import AccessEvent, Notice, User
 from alliance.notify import alerts, tasks
 from tests.factories import (
     ClientFactory,
@@ -346,6 +346,16 @@ def test_an_alert_at_once_that_could_not_be_sent_is_swept_later_once(
     assert message.subject == "A new alert at Riverside Counselling"
     notice.refresh_from_db()
     assert notice.emailed_at == made + dt.timedelta(minutes=15)
+    # Audited once, the email that was sent only: who was told, never the address.
+    [event] = AccessEvent.objects.filter(object_type="alert_email")
+    assert (event.action, event.user, event.username, event.roles, event.clinic_id) == (
+        AccessEvent.Action.CREATE,
+        therapist,
+        "alerts",
+        "system",
+        therapist.clinic_id,
+    )
+    assert therapist.email not in str(vars(event))
 
 
 def test_the_sweep_sends_what_a_broker_that_was_down_lost_and_serves_only_at_once(
