@@ -4,10 +4,9 @@ A caller describes what to say (a ClientMessage: which templates, their context,
 language) and asks ``client_notify``; it never names a channel. Each channel renders the
 message its own way from ``templates/notify/<template>_<channel>...`` and sends it: email
 has a subject and a body (and the RFC 8058 one-click unsubscribe headers); an SMS channel
-added later renders a short
-``<template>_sms.txt`` and registers itself under ClientContact.Kind "sms" here, with no change
-to the callers. Messages carry no clinical content: the clinic's name, a link, a reason in
-general words.
+added later renders a short ``<template>_sms.txt`` and registers itself under
+ClientContact.Kind "sms" here, with no change to the callers. Messages carry no clinical
+content: the clinic's name, a link, a reason in general words.
 """
 
 from dataclasses import dataclass, field
