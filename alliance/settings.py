@@ -128,17 +128,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 24 * 3600},
     },
-    # Alert emails (issue 19, docs/notify.md): the daily digest of new notices and the
-    # supervisor's weekly digest of their queue's counts. Both idempotent.
+    # Alert emails (issue 19, docs/notify.md): the sweep of alerts at once that no email
+    # took (a failed send, a broker down), every 15 minutes; the daily digest of new notices
+    # and the supervisor's weekly digest (Mondays), hourly: each goes out in the 06:00 hour
+    # of the clinic's own time zone, stamped once per person per local day / week. All
+    # idempotent.
+    "notices-at-once-sweep": {
+        "task": "alliance.notify.tasks.notices_email_unsent_at_once",
+        "schedule": 900,
+        "options": {"expires": 900},
+    },
     "notices-daily-digest": {
         "task": "alliance.notify.tasks.notices_daily_digest",
-        "schedule": crontab(hour=6, minute=0),
-        "options": {"expires": 24 * 3600},
+        "schedule": crontab(minute=0),
+        # Within the hour it was started for: a later run would find another hour.
+        "options": {"expires": 3500},
     },
     "supervisors-weekly-digest": {
         "task": "alliance.notify.tasks.supervisors_weekly_digest",
-        "schedule": crontab(hour=6, minute=0, day_of_week="mon"),
-        "options": {"expires": 7 * 24 * 3600},
+        "schedule": crontab(minute=0),
+        "options": {"expires": 3500},
     },
     # Background jobs' files past ALLIANCE_JOB_FILE_HOURS (block below).
     "job-files-purge": {

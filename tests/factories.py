@@ -140,5 +140,4 @@ class NoticeFactory(factory.django.DjangoModelFactory):
     episode = factory.SubFactory(EpisodeFactory)
     client = factory.SelfAttribute("episode.client")
     recipient = factory.SelfAttribute("client.primary_therapist")
-    clinic = factory.SelfAttribute("client.clinic")
     kind = "episode_opened"

@@ -8,6 +8,8 @@ and when; withdrawing deletes the address. The change history (ClientContact.his
 who and when, never the address.
 """
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -71,23 +73,32 @@ def client_contact_withdraw(*, client: Client, withdrawn_by: User) -> bool:
     return True
 
 
-def client_contact_stop_reminders(*, client_id: int) -> ClientContact | None:
-    """The client's one-click "stop reminders": recorded once (a second click keeps the
-    first time). The contact, or None when no address is stored for the client."""
+def client_contact_stop_reminders(
+    *, contact_id: int, consent_recorded_at: dt.datetime
+) -> ClientContact | None:
+    """The client's one-click "stop reminders" for the address stored with consent at
+    ``consent_recorded_at`` (the one the link was sent to): recorded once (a second click
+    keeps the first time). The contact, or None when that address is no longer stored."""
     with transaction.atomic():
-        contact = ClientContact.objects.select_for_update().filter(client_id=client_id).first()
+        contact = (
+            ClientContact.objects.select_for_update()
+            .filter(pk=contact_id, consent_recorded_at=consent_recorded_at)
+            .first()
+        )
         if contact is not None and contact.reminders_stopped_at is None:
             contact.reminders_stopped_at = timezone.now()
             contact.save(update_fields=["reminders_stopped_at", "updated_at"])
     return contact
 
 
-def clinic_contacts_delete(*, clinic: Clinic) -> int:
+def clinic_contacts_delete(*, clinic: Clinic, deleted_by: User | None = None) -> list[int]:
     """Delete every stored client address of the clinic (client contact details turned off);
-    how many went. Each deletion is kept in the change history, without the address."""
-    deleted = 0
+    the ids of the clients whose address went. Each deletion is kept in the change history
+    (by ``deleted_by``), without the address."""
+    clients = []
     with transaction.atomic():
         for contact in ClientContact.objects.filter(client__clinic=clinic).select_for_update():
+            contact._history_user = deleted_by
             contact.delete()
-            deleted += 1
-    return deleted
+            clients.append(contact.client_id)
+    return clients

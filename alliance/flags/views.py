@@ -74,7 +74,8 @@ def _episode_page(
 @login_required
 def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
     episode = flag_selectors.episode_get(request.user, episode_id)
-    # Opening the episode reads the user's alerts about it (from the notices page or not).
+    # Opening the episode reads the user's alerts about it (from the notices page or not): a
+    # GET that changes the user's own read marks only, deliberately (docs/notify.md, Pages).
     notify_services.notices_mark_read_for_episode(user=request.user, episode=episode)
     return _episode_page(request, episode)
 

@@ -7,7 +7,6 @@ from alliance.models.audit import AccessEvent, AccessEventQuerySet, ApiTokenSeco
 from alliance.models.clients import (
     Client,
     ClientContact,
-    ClientContactQuerySet,
     ClientQuerySet,
     ClientTransfer,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "ApiTokenSecondFactor",
     "Client",
     "ClientContact",
-    "ClientContactQuerySet",
     "ClientQuerySet",
     "ClientTransfer",
     "Clinic",

@@ -116,12 +116,6 @@ class ClientTransfer(models.Model):
         return f"{self.client}: {self.from_therapist} -> {self.to_therapist}"
 
 
-class ClientContactQuerySet(models.QuerySet):
-    def usable(self) -> "ClientContactQuerySet":
-        """Addresses that may be used: their clinic has client contact details on."""
-        return self.filter(client__clinic__client_contact_details=True)
-
-
 class ClientContact(TimeStampedModel):
     """How a client agreed to be reminded of an unused form link: one address of one kind
     (email now; a phone number for SMS later, alliance.notify.channels), stored only with the
@@ -145,7 +139,6 @@ class ClientContact(TimeStampedModel):
     # The client's one-click "stop reminders" (alliance.notify.client_views): no reminder after it.
     reminders_stopped_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ClientContactQuerySet.as_manager()
     # Who recorded or changed consent and when; the address itself is never kept in history.
     history = HistoricalRecords(excluded_fields=["address", "created_at", "updated_at"])
 

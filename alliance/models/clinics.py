@@ -150,6 +150,8 @@ class User(AbstractUser):
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
+    # When the daily digest was last sent (one per day of the clinic's calendar).
+    daily_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the supervisor's weekly digest was last sent (one per week, alliance.notify).
     weekly_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
 

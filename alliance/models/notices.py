@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from alliance.models.clients import Client
-from alliance.models.clinics import Clinic, User
+from alliance.models.clinics import User
 from alliance.models.flags import Episode
 
 
@@ -37,7 +37,6 @@ class Notice(models.Model):
         EPISODE_UNREPAIRED = "episode_unrepaired", _("A rupture is still unrepaired")
 
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     # Not clinical records: they go with the episode and the client (a retention purge).
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="notices")

@@ -1,12 +1,12 @@
 """The ways a message reaches a client, keyed by the kind of their contact address.
 
-A caller describes what to say (a Notice: which message, its context, the language) and asks
-``client_notify``; it never names a channel. Each channel renders the notice its own way from
-``templates/notify/<message>_<channel>...`` and sends it: email has a subject and a body (and
-the RFC 8058 one-click unsubscribe headers); an SMS channel added later renders a short
-``<message>_sms.txt`` and registers itself under ClientContact.Kind "sms" here, with no change
-to the callers. Messages carry no clinical content: the clinic's name, a link, a reason in
-general words.
+A caller describes what to say (a ClientMessage: which templates, their context, the
+language) and asks ``client_notify``; it never names a channel. Each channel renders the
+message its own way from ``templates/notify/<template>_<channel>...`` and sends it: email
+has a subject and a body (and the RFC 8058 one-click unsubscribe headers); an SMS channel
+added later renders a short ``<template>_sms.txt`` and registers itself under
+ClientContact.Kind "sms" here, with no change to the callers. Messages carry no clinical
+content: the clinic's name, a link, a reason in general words.
 """
 
 from dataclasses import dataclass, field
@@ -20,11 +20,11 @@ from alliance.notify.email import email_send
 
 
 @dataclass(frozen=True)
-class Notice:
-    """What to tell a client. ``message`` names the templates, ``what`` the message in the
+class ClientMessage:
+    """What to tell a client. ``template`` names the templates, ``what`` the message in the
     logs (ids, never an address), ``stop_url`` the one-click way to stop such messages."""
 
-    message: str
+    template: str
     language: str
     what: str
     context: dict = field(default_factory=dict)
@@ -32,28 +32,30 @@ class Notice:
 
 
 class Channel(Protocol):
-    def send(self, *, address: str, notice: Notice) -> bool:
-        """Send the notice to the address; False when it could not be sent (never raises)."""
+    def send(self, *, address: str, message: ClientMessage) -> bool:
+        """Send the message to the address; False when it could not be sent (never raises)."""
         ...
 
 
 class EmailChannel:
-    """templates/notify/<message>_subject.txt and <message>_email.txt, in the notice's
+    """templates/notify/<template>_subject.txt and <template>_email.txt, in the message's
     language; a stop link also goes in List-Unsubscribe (with List-Unsubscribe-Post, RFC
     8058), so a mail client stops the messages with one POST."""
 
-    def send(self, *, address: str, notice: Notice) -> bool:
-        context = {**notice.context, "stop_url": notice.stop_url}
-        with translation.override(notice.language):
-            subject = render_to_string(f"notify/{notice.message}_subject.txt", context)
-            body = render_to_string(f"notify/{notice.message}_email.txt", context)
+    def send(self, *, address: str, message: ClientMessage) -> bool:
+        context = {**message.context, "stop_url": message.stop_url}
+        with translation.override(message.language):
+            subject = render_to_string(f"notify/{message.template}_subject.txt", context)
+            body = render_to_string(f"notify/{message.template}_email.txt", context)
         headers = None
-        if notice.stop_url:
+        if message.stop_url:
             headers = {
-                "List-Unsubscribe": f"<{notice.stop_url}>",
+                "List-Unsubscribe": f"<{message.stop_url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
-        return email_send(subject=subject, body=body, to=address, what=notice.what, headers=headers)
+        return email_send(
+            subject=subject, body=body, to=address, what=message.what, headers=headers
+        )
 
 
 CHANNELS: dict[str, Channel] = {
@@ -61,10 +63,10 @@ CHANNELS: dict[str, Channel] = {
 }
 
 
-def client_notify(*, contact: ClientContact, notice: Notice) -> bool:
-    """Send the notice to the client's address through the channel of its kind; False when
+def client_notify(*, contact: ClientContact, message: ClientMessage) -> bool:
+    """Send the message to the client's address through the channel of its kind; False when
     it could not be sent or no channel serves that kind."""
     channel = CHANNELS.get(contact.kind)
     if channel is None:
         return False
-    return channel.send(address=contact.address, notice=notice)
+    return channel.send(address=contact.address, message=message)

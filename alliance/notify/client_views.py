@@ -1,6 +1,8 @@
 """The client's one-click "stop reminders" page: the link every reminder carries.
 
-No login: the link's signed token names the client. A GET shows one button and changes
+No login: the link's signed token names the address it was sent to (the contact and when
+its consent was recorded); a link sent to an address since replaced or withdrawn is no
+longer valid (410) and stops nothing. A GET shows one button and changes
 nothing (mail scanners open links); the POST stops the reminders, whether the button sent it
 or a mail client's one-click unsubscribe (RFC 8058: List-Unsubscribe-Post, a POST without a
 CSRF token, which the signature makes safe). Rate-limited per address like the client form.
@@ -16,8 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from alliance.clients.contacts import client_contact_stop_reminders
-from alliance.models import AccessEvent, Client, ClientContact
-from alliance.notify.reminders import stop_token_client_id
+from alliance.models import AccessEvent
+from alliance.notify.reminders import stop_token_contact, stop_token_read
 from alliance.security.audit import audit_record
 from sessions.ratelimit import rate_limit_exceeded
 
@@ -52,15 +54,27 @@ def reminders_stop(request: HttpRequest, token: str) -> HttpResponse:
         )
         response.headers["Retry-After"] = str(settings.ALLIANCE_FORM_RATE_WINDOW)
         return response
-    client_id = stop_token_client_id(token)
-    client = Client.objects.select_related("clinic").filter(pk=client_id).first()
-    if client is None:
+    signed = stop_token_read(token)
+    if signed is None:
         return _render(
             request, "notify/stop.html", {"state": "invalid"}, language=browser_language, status=400
         )
+    contact = stop_token_contact(signed)
+    if contact is None:
+        # Signed by us, but for an address no longer stored with consent (a new address was
+        # recorded, or consent withdrawn): it stops nothing, and says nothing about why.
+        return _render(
+            request,
+            "notify/stop.html",
+            {"state": "outdated"},
+            language=browser_language,
+            status=410,
+        )
+    client = contact.client
     language = client.language if client.language in LANGUAGE_CODES else browser_language
     if request.method == "POST":
-        contact = client_contact_stop_reminders(client_id=client.pk)
+        contact_id, consent = signed
+        contact = client_contact_stop_reminders(contact_id=contact_id, consent_recorded_at=consent)
         if contact is not None:
             audit_record(
                 action=AccessEvent.Action.UPDATE,
@@ -73,8 +87,6 @@ def reminders_stop(request: HttpRequest, token: str) -> HttpResponse:
                 url_name="reminders_stop",
                 status_code=200,
             )
-    else:
-        contact = ClientContact.objects.filter(client=client).first()
     if contact is None or not client.clinic.client_contact_details:
         state = "none"  # nothing is sent to this client any more
     elif contact.reminders_stopped_at is not None:

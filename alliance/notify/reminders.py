@@ -34,8 +34,8 @@ from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from alliance.models import AccessEvent, Client
-from alliance.notify.channels import Notice, client_notify
+from alliance.models import AccessEvent, Client, ClientContact
+from alliance.notify.channels import ClientMessage, client_notify
 from alliance.security.audit import audit_record
 from sessions.formlinks import formlink_url
 from sessions.models import FormLink, FormLinkReminder, TherapySession, hash_token, new_token
@@ -76,23 +76,39 @@ def formlinks_due_reminder(*, now: dt.datetime | None = None) -> QuerySet[FormLi
     )
 
 
-def stop_token(client_id: int) -> str:
-    """The signed token of a client's "stop reminders" link (no login: the signature is the
-    credential; it names the client's id only)."""
-    return signing.dumps(client_id, salt=STOP_SALT)
+def stop_token(contact: ClientContact) -> str:
+    """The signed token of a "stop reminders" link (no login: the signature is the
+    credential). It names the address it was sent to by the contact's id and the time its
+    consent was recorded, so a new address (consent recorded again) makes the links sent to
+    the old one stop working."""
+    return signing.dumps([contact.pk, contact.consent_recorded_at.isoformat()], salt=STOP_SALT)
 
 
-def stop_token_client_id(token: str) -> int | None:
-    """The client a stop token was made for; None when it is forged, mangled or not ours."""
+def stop_token_read(token: str) -> tuple[int, dt.datetime] | None:
+    """The contact id and consent time a stop token was made for; None when it is forged,
+    mangled or not ours."""
     try:
-        client_id = signing.loads(token, salt=STOP_SALT)
-    except signing.BadSignature:
+        contact_id, consent = signing.loads(token, salt=STOP_SALT)
+        consent = dt.datetime.fromisoformat(consent)
+    except (signing.BadSignature, TypeError, ValueError):
         return None
-    return client_id if isinstance(client_id, int) and client_id > 0 else None
+    if not isinstance(contact_id, int) or contact_id <= 0 or consent.tzinfo is None:
+        return None
+    return contact_id, consent
 
 
-def stop_url(client_id: int) -> str:
-    return settings.ALLIANCE_BASE_URL + reverse("reminders_stop", args=[stop_token(client_id)])
+def stop_token_contact(signed: tuple[int, dt.datetime]) -> ClientContact | None:
+    """The client's current contact a (valid) stop token names; None when that address is no
+    longer the one stored with consent (replaced, withdrawn, deleted)."""
+    contact_id, consent = signed
+    contact = ClientContact.objects.select_related("client__clinic").filter(pk=contact_id).first()
+    if contact is None or contact.consent_recorded_at != consent:
+        return None
+    return contact
+
+
+def stop_url(contact: ClientContact) -> str:
+    return settings.ALLIANCE_BASE_URL + reverse("reminders_stop", args=[stop_token(contact)])
 
 
 def formlink_remind(*, link_id: int, now: dt.datetime | None = None) -> bool:
@@ -120,8 +136,8 @@ def formlink_remind(*, link_id: int, now: dt.datetime | None = None) -> bool:
             link=link, token_hash=hash_token(token), sent_at=now
         )
     number = link.reminders_sent + 1
-    notice = Notice(
-        message="formlink_reminder",
+    message = ClientMessage(
+        template="formlink_reminder",
         language=client.language,
         what=f"form link reminder {number}, link {link.pk}",
         context={
@@ -130,9 +146,9 @@ def formlink_remind(*, link_id: int, now: dt.datetime | None = None) -> bool:
             # In the clinic's time, shown as it is (templates would convert an aware one).
             "expires": timezone.make_naive(link.expires_at, client.clinic.tzinfo),
         },
-        stop_url=stop_url(client.pk),
+        stop_url=stop_url(client.contact),
     )
-    if not client_notify(contact=client.contact, notice=notice):
+    if not client_notify(contact=client.contact, message=message):
         with transaction.atomic():
             reminder.delete()
             FormLink.objects.filter(pk=link.pk, reminders_sent=number).update(

@@ -313,6 +313,36 @@ def audit_record(
     )
 
 
+def audit_record_many(
+    *,
+    action: str,
+    object_type: str,
+    events: list[dict],
+    user: User | None = None,
+    username: str = "",
+    roles: str | None = None,
+) -> None:
+    """Append many events of one change in one INSERT, outside a request's own event: each
+    dict gives some of ``user_id``, ``clinic_id``, ``object_id`` and ``client_id``. By
+    ``user`` (with their roles), else by the system (roles "system", ``username`` naming
+    the job)."""
+    if not events:
+        return
+    username = username or (user.get_username() if user else "")
+    roles = roles if roles is not None else (_roles(user) if user else "system")
+    AccessEvent.objects.bulk_create(
+        AccessEvent(
+            action=action,
+            username=username,
+            roles=roles,
+            object_type=object_type,
+            **({"user_id": user.pk} if user else {}),
+            **event,
+        )
+        for event in events
+    )
+
+
 # --- finding the client ------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from alliance.models import (
     User,
 )
 from alliance.people.services import user_sessions_end
-from alliance.security.audit import audit_record
+from alliance.security.audit import audit_record, audit_record_many
 from measures.models import ItemAnswer, Rating, RatingChange, ScaleScore
 from sessions.models import FormLink, TherapySession
 
@@ -146,12 +146,14 @@ def clinic_security_update(
     retention_days: int,
     kiosk_session_days: int | None = None,
     client_contact_details: bool | None = None,
+    changed_by: User | None = None,
 ) -> Clinic:
     """Save the clinic's security settings (``kiosk_session_days`` and
     ``client_contact_details`` None: unchanged). Requiring two-factor sign-in revokes the API
     tokens issued without a second factor to the clinic's people. Turning client contact
     details off deletes every client address the clinic stored: with no use left for them,
-    they are not kept (and turning it on again starts with none, each to be consented anew)."""
+    they are not kept (and turning it on again starts with none, each to be consented anew):
+    one audit event per client whose address went, by ``changed_by``."""
     clinic.require_two_factor = require_two_factor
     clinic.retention_days = retention_days
     if kiosk_session_days is not None:
@@ -172,7 +174,14 @@ def clinic_security_update(
         if require_two_factor:
             Token.objects.filter(user__clinic=clinic, second_factor__isnull=True).delete()
         if not clinic.client_contact_details:
-            clinic_contacts_delete(clinic=clinic)
+            deleted = clinic_contacts_delete(clinic=clinic, deleted_by=changed_by)
+            audit_record_many(
+                action=AccessEvent.Action.DELETE,
+                user=changed_by,
+                username="" if changed_by else "clinic_security",
+                object_type="client_contact",
+                events=[{"clinic_id": clinic.pk, "client_id": pk} for pk in deleted],
+            )
     return clinic
 
 

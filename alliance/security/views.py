@@ -227,7 +227,9 @@ def clinic_security(request: HttpRequest) -> HttpResponse:
             _("Set up your own authenticator app first (your two-factor page), then require it."),
         )
     if request.method == "POST" and form.is_valid():
-        services.clinic_security_update(clinic=admin.clinic, **form.cleaned_data)
+        services.clinic_security_update(
+            clinic=admin.clinic, changed_by=request.user, **form.cleaned_data
+        )
         messages.success(request, _("Security settings saved."))
         return redirect("clinic_security")
     return render(

@@ -32,6 +32,7 @@ def test_beat_starts_only_jobs_that_exist():
         "alliance.jobs.tasks.overviews_refresh",
         "alliance.jobs.tasks.expired_purge",
         "alliance.notify.tasks.formlink_reminders",
+        "alliance.notify.tasks.notices_email_unsent_at_once",
         "alliance.notify.tasks.notices_daily_digest",
         "alliance.notify.tasks.supervisors_weekly_digest",
         "alliance.jobs.tasks.job_files_purge",

@@ -17,8 +17,8 @@ class Recorder:
         self.sent = []
         self.answer = answer
 
-    def send(self, *, address, notice):
-        self.sent.append((address, notice))
+    def send(self, *, address, message):
+        self.sent.append((address, message))
         return self.answer
 
 
@@ -30,14 +30,14 @@ def test_the_reminder_goes_through_the_channel_of_the_contacts_kind(
     formlink_create(session=therapy_session, created_by=therapist, channel=FormLink.Channel.EMAIL)
     clock.move_to(at(24))
     assert reminders.formlink_reminders_send() == 1
-    [(address, notice)] = recorder.sent
+    [(address, message)] = recorder.sent
     assert address == ADDRESS
-    assert (notice.message, notice.language) == ("formlink_reminder", "en")
-    assert notice.stop_url.startswith("http") and "/reminders/stop/" in notice.stop_url
-    assert set(notice.context) == {"clinic", "url", "expires"}  # nothing clinical to render
+    assert (message.template, message.language) == ("formlink_reminder", "en")
+    assert message.stop_url.startswith("http") and "/reminders/stop/" in message.stop_url
+    assert set(message.context) == {"clinic", "url", "expires"}  # nothing clinical to render
 
 
 def test_a_kind_no_channel_serves_sends_nothing(monkeypatch, contact):
     monkeypatch.delitem(channels.CHANNELS, ClientContact.Kind.EMAIL)
-    notice = channels.Notice(message="formlink_reminder", language="en", what="test")
-    assert channels.client_notify(contact=contact, notice=notice) is False
+    message = channels.ClientMessage(template="formlink_reminder", language="en", what="test")
+    assert channels.client_notify(contact=contact, message=message) is False

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from alliance.clients.contacts import client_contact_record
 from alliance.models import AccessEvent, ClientContact
+from tests.factories import ClientFactory
 from tests.notify.conftest import ADDRESS, T0, at
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +136,9 @@ def test_a_supervisor_sees_reminders_are_on_but_not_the_address(client, supervis
 
 
 def test_turning_the_setting_off_deletes_every_address(client, clinic_admin, contact, clinic_on):
+    other = ClientContact.objects.create(  # a second client's address: a second event
+        client=ClientFactory(clinic=clinic_on), address="b@mail.example", consent_recorded_at=T0
+    )
     client.force_login(clinic_admin)
     response = client.post(
         reverse("clinic_security"), {"retention_days": 2557, "kiosk_session_days": 2}
@@ -144,6 +148,12 @@ def test_turning_the_setting_off_deletes_every_address(client, clinic_admin, con
     assert clinic_on.client_contact_details is False
     assert not ClientContact.objects.exists()
     assert stored_anywhere("r0001@mail") == []
+    # One event per client whose address went, by the admin who turned it off.
+    events = AccessEvent.objects.filter(object_type="client_contact").order_by("client_id")
+    assert [(e.action, e.user, e.clinic_id) for e in events] == [
+        (AccessEvent.Action.DELETE, clinic_admin, clinic_on.pk)
+    ] * 2
+    assert {e.client_id for e in events} == {contact.client_id, other.client_id}
 
 
 def test_a_clinic_admin_turns_the_setting_on(client, clinic_admin, clinic):

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from alliance.flags import services as flag_services
-from alliance.models import Episode, Notice, PendingFlagRefresh
+from alliance.models import AccessEvent, Episode, Notice, PendingFlagRefresh
 from alliance.notify.services import notices_create_for_episodes
 from measures.services import rating_record
 from tests.factories import ClientFactory, EpisodeFactory
@@ -35,12 +35,11 @@ def test_a_rupture_opening_makes_one_notice_for_the_therapist_however_often_refr
     episode = Episode.objects.get(client=client_of_therapist, kind=Episode.Kind.RUPTURE)
     assert first.opened == [episode.pk]
     notice = Notice.objects.get()
-    assert (notice.recipient, notice.kind, notice.episode, notice.client, notice.clinic) == (
+    assert (notice.recipient, notice.kind, notice.episode, notice.client) == (
         therapist,
         Notice.Kind.EPISODE_OPENED,
         episode,
         client_of_therapist,
-        client_of_therapist.clinic,
     )
     assert notice.read_at is None and notice.emailed_at is None
 
@@ -142,6 +141,7 @@ def test_a_notice_that_cannot_be_made_never_fails_the_rating_or_its_flags(
     assert Episode.objects.filter(client=client_of_therapist, kind="rupture").exists()
     assert not PendingFlagRefresh.objects.exists()
     assert Notice.objects.count() == 0
+    assert not AccessEvent.objects.filter(object_type="episode_notice").exists()
     assert "Notices for episodes" in caplog.text
 
 
@@ -151,9 +151,33 @@ def test_making_notices_takes_a_fixed_number_of_queries(
     episodes = [
         EpisodeFactory(session__client=ClientFactory(primary_therapist=therapist)) for _ in range(2)
     ]
-    # The episodes with their therapists, the insert, in a savepoint of their own.
-    with django_assert_num_queries(4):
+    # The episodes with their therapists, the insert, the audit events, in a savepoint.
+    with django_assert_num_queries(5):
         made = notices_create_for_episodes(
             opened=[episodes[0].pk], unrepaired=[episodes[1].pk, episodes[0].pk]
         )
     assert made == 3 and Notice.objects.count() == 3
+    assert AccessEvent.objects.filter(object_type="episode_notice").count() == 3
+
+
+def test_each_notice_made_is_audited_once_with_the_therapist_told(
+    client_of_therapist, therapist, instruments
+):
+    course(client_of_therapist, instruments, client_totals=DROP)
+    flag_services.flags_refresh_or_defer(client=client_of_therapist)
+    episode = Episode.objects.get(client=client_of_therapist, kind=Episode.Kind.RUPTURE)
+    # Run again (a retry, the events asked for twice): no second notice, no second event.
+    assert notices_create_for_episodes(opened=[episode.pk], unrepaired=[]) == 0
+
+    [event] = AccessEvent.objects.filter(object_type="episode_notice")
+    assert (event.action, event.user, event.username, event.roles) == (
+        AccessEvent.Action.CREATE,
+        therapist,
+        "alerts",
+        "system",
+    )
+    assert (event.object_id, event.client_id, event.clinic_id) == (
+        episode.pk,
+        client_of_therapist.pk,
+        client_of_therapist.clinic_id,
+    )

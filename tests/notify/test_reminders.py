@@ -240,3 +240,14 @@ def test_a_sent_reminder_is_audited_and_logged_without_the_address(link, clock, 
     )
     assert "Form link reminder 1 sent" in caplog.text
     assert ADDRESS not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["ALLIANCE_REMINDER_AFTER_HOURS", "ALLIANCE_REMINDER_MAX"])
+def test_the_reminder_settings_are_documented_where_the_others_are(name):
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    root = Path(django_settings.BASE_DIR)
+    assert f"\n{name}=" in (root / ".env.example").read_text()
+    assert f"`{name}`" in (root / "README.md").read_text()

@@ -3,9 +3,11 @@ links), the button's POST and a mail client's one-click POST (RFC 8058) stop the
 once and audited; the therapist sees it; a forged or mangled token is a clear 400."""
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from alliance.clients.contacts import client_contact_record, client_contact_withdraw
 from alliance.models import AccessEvent, ClientContact
 from alliance.notify import reminders
 from sessions.formlinks import formlink_create
@@ -15,12 +17,12 @@ from tests.notify.conftest import at
 pytestmark = pytest.mark.django_db
 
 
-def stop_path(client_id: int) -> str:
-    return reverse("reminders_stop", args=[reminders.stop_token(client_id)])
+def stop_path(contact: ClientContact) -> str:
+    return reverse("reminders_stop", args=[reminders.stop_token(contact)])
 
 
 def test_a_get_asks_with_one_button_and_changes_nothing(client, contact):
-    response = client.get(stop_path(contact.client_id))
+    response = client.get(stop_path(contact))
     page = response.content.decode()
     assert response.status_code == 200
     assert "Stop reminders?" in page and "Riverside Counselling" in page
@@ -32,13 +34,13 @@ def test_a_get_asks_with_one_button_and_changes_nothing(client, contact):
 
 
 def test_the_button_stops_them_once(client, contact, clock):
-    response = client.post(stop_path(contact.client_id))
+    response = client.post(stop_path(contact))
     assert response.status_code == 200
     assert "Reminders stopped" in response.content.decode()
     contact.refresh_from_db()
     assert contact.reminders_stopped_at == at(0)
     clock.move_to(at(5))
-    client.post(stop_path(contact.client_id))
+    client.post(stop_path(contact))
     contact.refresh_from_db()
     assert contact.reminders_stopped_at == at(0)  # the first time is kept
     event = AccessEvent.objects.filter(url_name="reminders_stop").first()
@@ -52,7 +54,7 @@ def test_the_button_stops_them_once(client, contact, clock):
 
 def test_a_mail_clients_one_click_post_stops_them(client, contact):
     response = client.post(
-        stop_path(contact.client_id),
+        stop_path(contact),
         "List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
     )
@@ -62,7 +64,7 @@ def test_a_mail_clients_one_click_post_stops_them(client, contact):
 
 def test_after_stopping_no_reminder_goes(client, contact, therapy_session, therapist, clock):
     formlink_create(session=therapy_session, created_by=therapist, channel=FormLink.Channel.EMAIL)
-    client.post(stop_path(contact.client_id))
+    client.post(stop_path(contact))
     clock.move_to(at(24))
     assert reminders.formlink_reminders_send() == 0
 
@@ -70,7 +72,7 @@ def test_after_stopping_no_reminder_goes(client, contact, therapy_session, thera
 def test_the_page_is_in_the_clients_language(client, contact, client_of_therapist):
     client_of_therapist.language = "es"
     client_of_therapist.save()
-    response = client.get(stop_path(contact.client_id))
+    response = client.get(stop_path(contact))
     assert response["Content-Language"] == "es"
     assert "¿Dejar de recibir recordatorios?" in response.content.decode()
 
@@ -81,7 +83,9 @@ def test_the_page_is_in_the_clients_language(client, contact, client_of_therapis
         "MQ:forged:signature",
         "not-even-signed",
         signing.dumps(1),  # signed, but not a stop token (another salt)
-        signing.dumps("1", salt=reminders.STOP_SALT),  # not a client id
+        signing.dumps("1", salt=reminders.STOP_SALT),  # not a contact and a time
+        signing.dumps([1, "not a time"], salt=reminders.STOP_SALT),
+        signing.dumps([1, "2026-03-02T09:00:00"], salt=reminders.STOP_SALT),  # naive
     ],
 )
 def test_a_forged_or_mangled_token_is_a_clear_400(client, contact, token):
@@ -92,19 +96,54 @@ def test_a_forged_or_mangled_token_is_a_clear_400(client, contact, token):
     assert ClientContact.objects.get().reminders_stopped_at is None
 
 
-def test_an_unknown_client_is_a_clear_400(client, db):
-    assert client.get(stop_path(987654)).status_code == 400
+def test_a_link_to_an_address_withdrawn_is_no_longer_valid(client, contact, therapist):
+    path = stop_path(contact)
+    client_contact_withdraw(client=contact.client, withdrawn_by=therapist)
+    response = client.get(path)
+    assert response.status_code == 410
+    assert "This link is not valid" in response.content.decode()
 
 
-def test_without_a_stored_address_it_says_no_reminders_are_sent(client, client_of_therapist):
-    response = client.get(stop_path(client_of_therapist.pk))
-    assert response.status_code == 200
-    assert "No reminders" in response.content.decode()
+def test_a_link_sent_to_an_old_address_stops_nothing_for_the_new_one(
+    client, contact, therapist, clock, therapy_session
+):
+    old = stop_path(contact)
+    clock.move_to(at(2))
+    new_contact = client_contact_record(
+        client=contact.client, address="new.address@mail.example", recorded_by=therapist
+    )
+    assert new_contact.pk == contact.pk  # the same row, consent recorded again
+    for method in (client.get, client.post):
+        response = method(old)
+        assert response.status_code == 410
+        page = response.content.decode()
+        assert "This link is not valid" in page and "older message" in page
+    new_contact.refresh_from_db()
+    assert new_contact.reminders_stopped_at is None
+    assert not AccessEvent.objects.filter(url_name="reminders_stop").exists()
+    # The new address's own link works.
+    assert client.post(stop_path(new_contact)).status_code == 200
+    new_contact.refresh_from_db()
+    assert new_contact.reminders_stopped_at == at(2)
+
+
+def test_the_reminder_carries_the_link_of_the_address_it_goes_to(
+    contact, therapy_session, therapist, clock, mailoutbox
+):
+    formlink_create(session=therapy_session, created_by=therapist, channel=FormLink.Channel.EMAIL)
+    clock.move_to(at(24))
+    assert reminders.formlink_reminders_send() == 1
+    reminder = mailoutbox[-1]
+    assert reminder.to == [contact.address]
+    assert (
+        reminder.extra_headers["List-Unsubscribe"]
+        == f"<{settings.ALLIANCE_BASE_URL}{stop_path(contact)}>"
+    )
 
 
 def test_the_stop_page_is_rate_limited(client, contact, settings):
     settings.ALLIANCE_FORM_ADDRESS_RATE_LIMIT = 2
-    answers = [client.get(stop_path(contact.client_id)).status_code for _ in range(3)]
+    answers = [client.get(stop_path(contact)).status_code for _ in range(3)]
     assert answers == [200, 200, 429]
 
 
@@ -114,7 +153,7 @@ def test_the_therapist_sees_that_the_client_stopped(
     formlink_create(session=therapy_session, created_by=therapist, channel=FormLink.Channel.EMAIL)
     clock.move_to(at(24))
     reminders.formlink_reminders_send()
-    client.post(stop_path(contact.client_id))
+    client.post(stop_path(contact))
     client.force_login(therapist)
     client_page = client.get(contact.client.get_absolute_url()).content.decode()
     # 24 hours after 9:00 UTC on 2 March, in the clinic's time (New York).

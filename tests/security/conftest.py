@@ -69,7 +69,6 @@ def course(client, instruments) -> SimpleNamespace:
     # The therapist's alert about the episode (alliance.notify).
     notice = Notice.objects.create(
         recipient=client.primary_therapist,
-        clinic=client.clinic,
         kind=Notice.Kind.EPISODE_OPENED,
         episode=episode,
         client=client,

@@ -20,7 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from alliance.jobs import services as job_services
-from alliance.models import Job
+from alliance.models import ClientContact, Job
 from alliance.notify.reminders import stop_token
 from alliance.security.audit import AUDITED, NOT_AUDITED
 from tests.security.conftest import ANONYMOUS, CODES, ROLES, api_for, browser_for
@@ -195,8 +195,15 @@ def token_path(name):
 
 
 def stop_path(world, kind):
-    """The own client's "stop reminders" link; "other" a token nobody signed."""
-    token = stop_token(world.own.client.pk) if kind == "own" else "MQ:forged:signature"
+    """The own client's "stop reminders" link (to their stored address); "other" a token
+    nobody signed."""
+    if kind != "own":
+        return reverse("reminders_stop", args=["MQ:forged:signature"])
+    contact, _made = ClientContact.objects.get_or_create(
+        client=world.own.client,
+        defaults={"address": "own@mail.example", "consent_recorded_at": timezone.now()},
+    )
+    token = stop_token(contact)
     return reverse("reminders_stop", args=[token])
 
 
