@@ -17,7 +17,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from alliance.jobs.tasks import password_reset_queue
+from alliance.notify.tasks import password_reset_queue
 from alliance.people.invitations import PasswordResetForm
 from sessions.ratelimit import limit_exceeded, rate_limit_exceeded
 

@@ -17,7 +17,6 @@ from django.db import InterfaceError, OperationalError
 from alliance.dashboards.overview import clinic_overviews_refresh
 from alliance.flags import services as flag_services
 from alliance.jobs import services as job_services
-from alliance.people import invitations
 from alliance.security.services import expired_clients_purge
 
 logger = logging.getLogger(__name__)
@@ -53,26 +52,6 @@ def expired_purge() -> int:
     for client, _removed in purged:
         logger.info("Purged client %s of clinic %s past retention", client.pk, client.clinic_id)
     return len(purged)
-
-
-@shared_task
-def password_reset_send(*, email: str, language: str) -> None:
-    """ "Forgot your password?": the set-password link, sent after the page has answered.
-    Queue it with password_reset_queue, which keeps the address out of the logs. Not retried:
-    Celery's retry would send the address again without its hidden form (kwargsrepr); the
-    person asks again."""
-    invitations.password_reset_send(email=email, language=language)
-
-
-def password_reset_queue(*, email: str, language: str) -> None:
-    """Queue the message; a queue that cannot be reached is logged (without the address),
-    and the page answers as always: it never says whether anything was sent."""
-    try:
-        password_reset_send.apply_async(
-            kwargs={"email": email, "language": language}, kwargsrepr="{'email': '(hidden)'}"
-        )
-    except Exception as exc:  # the broker's client errors: kombu, redis, OSError...
-        logger.error("Password reset not queued: %s", type(exc).__name__)
 
 
 @shared_task(**RETRIED)

@@ -12,7 +12,7 @@ from django.core import mail
 from django.test import Client as BrowserClient
 from django.urls import reverse
 
-from alliance.jobs import tasks
+from alliance.notify import tasks
 from tests.conftest import free_port
 from tests.factories import UserFactory
 
