@@ -2,10 +2,12 @@
 instances on one database cache table, count the same rate limits; incr() is atomic; a
 per-process cache is refused where it would split the counts."""
 
+import datetime as dt
 import threading
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
@@ -55,6 +57,12 @@ def test_two_workers_add_to_one_count(workers):
         second.incr("never-added")
 
 
+# The limits count in fixed windows: the clock is held inside one, so that no count restarts
+# on a window's edge midway through a test.
+INSIDE_ONE_WINDOW = dt.datetime(2026, 12, 7, 12, 0, 5, tzinfo=dt.UTC)
+
+
+@time_machine.travel(INSIDE_ONE_WINDOW, tick=False)
 def test_the_form_links_limit_holds_across_workers(alternating, settings):
     settings.ALLIANCE_FORM_RATE_LIMIT = 30
     request = RequestFactory().get("/f/x/", REMOTE_ADDR="198.51.100.7")
@@ -64,6 +72,7 @@ def test_the_form_links_limit_holds_across_workers(alternating, settings):
     assert alternating[1].get(ratelimit._window_key("client_form:198.51.100.7", 300)) == 31
 
 
+@time_machine.travel(INSIDE_ONE_WINDOW, tick=False)
 def test_the_token_endpoints_limit_holds_across_workers(alternating):
     api = APIClient()
     # A different username each time: no lockout, only the throttle (20 a minute).
