@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alliance.flags.services import episode_acknowledge, episode_resolve, flags_refresh_for_client
-from alliance.models import Client, Clinic, Episode, Supervision, User
+from alliance.models import Client, Clinic, Episode, Notice, Supervision, User
 from alliance.notify.services import notices_create_for_episodes
 from measures.models import Instrument, Rater, Rating
 from measures.selectors import instrument_for
@@ -303,6 +303,13 @@ def demo_seed() -> dict[str, int]:
         )
         for course, client in zip(COURSES, clients, strict=True):
             _handle_episodes(course, client, users[course.therapist])
+        # What the story's therapists already acted on, they have read: the unread alerts
+        # are the ruptures still open.
+        Notice.objects.filter(
+            client__clinic=clinic,
+            episode__status__in=[Episode.Status.ACKNOWLEDGED, Episode.Status.RESOLVED],
+            read_at__isnull=True,
+        ).update(read_at=timezone.now())
     return {
         "clients": len(clients),
         "sessions": TherapySession.objects.filter(client__clinic=clinic).count(),

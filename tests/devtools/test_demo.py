@@ -67,5 +67,11 @@ def test_the_demo_therapists_have_an_alert_for_each_rupture_found_once(instrumen
         ruptures.values_list("pk", flat=True)
     )
     assert all(n.recipient_id == n.client.primary_therapist_id for n in notices)
+    # Unread: the ruptures still open; those the story acknowledged or resolved are read.
+    unread = notices.filter(read_at__isnull=True)
+    assert sorted(unread.values_list("episode_id", flat=True)) == sorted(
+        ruptures.filter(status=Episode.Status.OPEN).values_list("pk", flat=True)
+    )
+    assert 0 < unread.count() < notices.count()
     seed()
     assert notices.count() == ruptures.count()
