@@ -217,3 +217,23 @@ def test_bundle_takes_a_fixed_number_of_queries(rated, instruments, django_asser
     with django_assert_max_num_queries(4):
         large = fhir.bundle(fhir.ratings_for_fhir(Rating.objects.all()))
     assert len(large["entry"]) > len(small["entry"]) + 30
+
+
+def test_a_large_bundle_reads_its_ratings_a_chunk_at_a_time(
+    rated, instruments, monkeypatch, django_assert_max_num_queries
+):
+    """Never all ratings with their answers in memory at once, and progress as it reads."""
+    whole = fhir.bundle(fhir.ratings_for_fhir(Rating.objects.all()))
+    monkeypatch.setattr(fhir, "FETCH_RATINGS", 2)
+    monkeypatch.setattr(fhir, "PROGRESS_EVERY", 1)
+    told = []
+    ratings = Rating.objects.count()  # 3: two chunks
+    # The count, the instruments, the ratings, and each chunk's answers and scores.
+    with django_assert_max_num_queries(3 + 2 * 2):
+        chunked = fhir.bundle(
+            fhir.ratings_for_fhir(Rating.objects.all()), lambda *p: told.append(p)
+        )
+    assert chunked["entry"] == whole["entry"]
+    assert told == [(0, ratings)] + [(n, ratings) for n in range(1, ratings + 1)] + [
+        (ratings, ratings)
+    ]
