@@ -115,8 +115,10 @@ def test_the_csv_export_job_writes_what_the_export_streams(
     tasks.job_run.delay(job.pk)
     job.refresh_from_db()
     assert job.state == State.DONE, job.error
-    response = exports.ratings_response(therapist, ExportScope(), "csv")
-    expected = b"".join(response.streaming_content)
+    # In the clinic's time, as a page's request is (and the job): the file's name has its date.
+    with timezone.override(therapist.clinic.tzinfo):
+        response = exports.ratings_response(therapist, ExportScope(), "csv")
+        expected = b"".join(response.streaming_content)
     content = job_services.job_file_path(job.file).read_bytes()
     assert content == expected
     assert b"OWN-1" in content and b"OTHER-1" not in content
